@@ -1,0 +1,3 @@
+mod pool;
+mod protocol;
+fn main() {}

@@ -1,0 +1,850 @@
+//! The pool's decisions, as a state machine with no I/O.
+//!
+//! The daemon feeds it events (a task submitted, a worker registered, a
+//! result, a timeout) with the current time, and carries out the
+//! [`Action`]s it returns: launch a worker job, send a task to a worker,
+//! reply to a client. Everything here is testable without sockets,
+//! processes or clocks.
+//!
+//! Dispatch is FIFO per resource class (a task of class C only runs on a
+//! worker launched for C). Queues and idle workers are kept per class, so a
+//! dispatch costs the same whatever the queue length or pool size.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::protocol::{TaskResult, TaskSpec};
+
+pub type ClientId = u64;
+pub type SlotId = u64;
+type TaskId = u64;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolConfig {
+    pub max_workers: usize,
+    /// Workers of the default class kept running even when idle.
+    pub min_workers: usize,
+    pub idle_timeout: Duration,
+    /// Worker launches in flight at once.
+    pub launch_batch_size: usize,
+    /// How long a launched job may take to register.
+    pub launch_timeout: Duration,
+    /// How long a registered worker may stay silent.
+    pub heartbeat_timeout: Duration,
+    /// How often a task is started on a worker that is then lost, before
+    /// it fails.
+    pub max_task_attempts: u32,
+    /// Launch failures in a row (per class) after which waiting tasks fail.
+    pub max_launch_failures: u32,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            max_workers: 16,
+            min_workers: 0,
+            idle_timeout: Duration::from_secs(300),
+            launch_batch_size: 4,
+            launch_timeout: Duration::from_secs(300),
+            heartbeat_timeout: Duration::from_secs(30),
+            max_task_attempts: 3,
+            max_launch_failures: 3,
+        }
+    }
+}
+
+/// What the daemon must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Start a worker job for `class`; report back with
+    /// [`Pool::launched`] or [`Pool::launch_failed`].
+    Launch {
+        slot: SlotId,
+        worker_id: String,
+        class: String,
+    },
+    /// Send this task to the worker of `slot`.
+    Dispatch { slot: SlotId, task: Box<TaskSpec> },
+    /// Tell the worker of `slot` to kill its task.
+    CancelOnWorker { slot: SlotId, request_id: String },
+    /// Tell the worker of `slot` to exit, and stop its job. The slot is gone.
+    Retire { slot: SlotId },
+    /// Stop the job of `slot` (never registered, or lost). The slot is gone.
+    Terminate { slot: SlotId },
+    /// The final reply to a submitted task.
+    Reply {
+        client: ClientId,
+        request_id: String,
+        outcome: Outcome,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Finished(TaskResult),
+    /// The task did not run to completion for a reason of dfm's: launch
+    /// failures, lost workers, cancellation, shutdown.
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmitError {
+    DuplicateRequestId(String),
+    ShuttingDown,
+}
+
+impl std::fmt::Display for SubmitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SubmitError::DuplicateRequestId(id) => write!(
+                f,
+                "duplicate request_id '{id}': a task with this id is already in flight on this connection"
+            ),
+            SubmitError::ShuttingDown => write!(f, "the daemon is shutting down"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegisterError {
+    UnknownWorker(String),
+    AlreadyRegistered(String),
+    WrongClass { expected: String, got: String },
+}
+
+impl std::fmt::Display for RegisterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RegisterError::UnknownWorker(id) => write!(
+                f,
+                "worker id '{id}' was not launched by this daemon or its launch timed out"
+            ),
+            RegisterError::AlreadyRegistered(id) => {
+                write!(f, "worker id '{id}' is already registered")
+            }
+            RegisterError::WrongClass { expected, got } => write!(
+                f,
+                "worker was launched for resource class '{expected}' but registered as '{got}'"
+            ),
+        }
+    }
+}
+
+/// What a worker says about itself when it registers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WorkerInfo {
+    pub hostname: String,
+    pub pid: u32,
+    pub job_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotState {
+    /// The runner has been asked to start the job.
+    Launching,
+    /// The job has started; the worker has not registered yet.
+    Starting,
+    Idle,
+    Busy(TaskId),
+}
+
+#[derive(Debug, Clone)]
+pub struct Slot {
+    pub worker_id: String,
+    pub class: String,
+    pub state: SlotState,
+    pub info: WorkerInfo,
+    /// When the slot entered its current state.
+    since: Instant,
+    /// The last message from its worker.
+    last_seen: Instant,
+}
+
+#[derive(Debug)]
+struct Task {
+    client: ClientId,
+    spec: TaskSpec,
+    class: String,
+    attempts: u32,
+    running_on: Option<SlotId>,
+    /// Cancelled while running: the worker is still killing it.
+    cancelled: bool,
+}
+
+#[derive(Debug, Default)]
+struct ClassState {
+    /// FIFO of queued tasks; may hold ids of cancelled tasks, skipped when
+    /// popped.
+    queue: VecDeque<TaskId>,
+    /// Live entries in `queue`.
+    queued: usize,
+    /// Idle workers, most recently idle last.
+    idle: Vec<SlotId>,
+    /// Slots launching or starting.
+    starting: usize,
+    launch_failures: u32,
+}
+
+/// Counters for status displays.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub total: usize,
+    pub busy: usize,
+    pub idle: usize,
+    pub pending: usize,
+    pub queued: usize,
+    pub running: usize,
+    pub completed: u64,
+    pub failed: u64,
+}
+
+pub struct Pool {
+    config: PoolConfig,
+    worker_id_prefix: String,
+    next_id: u64,
+    slots: BTreeMap<SlotId, Slot>,
+    by_worker_id: HashMap<String, SlotId>,
+    tasks: HashMap<TaskId, Task>,
+    by_request: HashMap<(ClientId, String), TaskId>,
+    classes: BTreeMap<String, ClassState>,
+    launching: usize,
+    completed: u64,
+    failed: u64,
+    shutting_down: bool,
+    actions: Vec<Action>,
+}
+
+impl Pool {
+    /// `worker_id_prefix` makes worker ids unique across daemons.
+    pub fn new(config: PoolConfig, worker_id_prefix: &str) -> Pool {
+        Pool {
+            config,
+            worker_id_prefix: worker_id_prefix.to_string(),
+            next_id: 1,
+            slots: BTreeMap::new(),
+            by_worker_id: HashMap::new(),
+            tasks: HashMap::new(),
+            by_request: HashMap::new(),
+            classes: BTreeMap::new(),
+            launching: 0,
+            completed: 0,
+            failed: 0,
+            shutting_down: false,
+            actions: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> &PoolConfig {
+        &self.config
+    }
+
+    /// The actions decided since the last call, in order.
+    pub fn take_actions(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.actions)
+    }
+
+    pub fn slot(&self, slot: SlotId) -> Option<&Slot> {
+        self.slots.get(&slot)
+    }
+
+    pub fn slots(&self) -> impl Iterator<Item = (SlotId, &Slot)> {
+        self.slots.iter().map(|(id, slot)| (*id, slot))
+    }
+
+    pub fn slot_of_worker(&self, worker_id: &str) -> Option<SlotId> {
+        self.by_worker_id.get(worker_id).copied()
+    }
+
+    /// The request id of the task running on `slot`.
+    pub fn current_task(&self, slot: SlotId) -> Option<&TaskSpec> {
+        match self.slots.get(&slot)?.state {
+            SlotState::Busy(task) => self.tasks.get(&task).map(|t| &t.spec),
+            _ => None,
+        }
+    }
+
+    pub fn counts(&self) -> Counts {
+        let mut counts = Counts {
+            total: self.slots.len(),
+            completed: self.completed,
+            failed: self.failed,
+            ..Counts::default()
+        };
+        for slot in self.slots.values() {
+            match slot.state {
+                SlotState::Launching | SlotState::Starting => counts.pending += 1,
+                SlotState::Idle => counts.idle += 1,
+                SlotState::Busy(_) => counts.busy += 1,
+            }
+        }
+        counts.queued = self.classes.values().map(|c| c.queued).sum();
+        counts.running = self.tasks.values().filter(|t| t.running_on.is_some()).count();
+        counts
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    fn fresh_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    fn class_mut(&mut self, class: &str) -> &mut ClassState {
+        self.classes.entry(class.to_string()).or_default()
+    }
+
+    // ------------------------------------------------------------ events
+
+    pub fn submit(&mut self, client: ClientId, spec: TaskSpec, now: Instant) -> Result<(), SubmitError> {
+        if self.shutting_down {
+            return Err(SubmitError::ShuttingDown);
+        }
+        let key = (client, spec.request_id.clone());
+        if self.by_request.contains_key(&key) {
+            return Err(SubmitError::DuplicateRequestId(spec.request_id));
+        }
+        let id = self.fresh_id();
+        let class = spec.resource_class.clone();
+        self.by_request.insert(key, id);
+        let state = self.class_mut(&class);
+        state.queue.push_back(id);
+        state.queued += 1;
+        self.tasks.insert(
+            id,
+            Task {
+                client,
+                spec,
+                class,
+                attempts: 0,
+                running_on: None,
+                cancelled: false,
+            },
+        );
+        self.schedule(now);
+        Ok(())
+    }
+
+    /// Cancels one task of `client`; false if there is no such task.
+    pub fn cancel(&mut self, client: ClientId, request_id: &str, now: Instant) -> bool {
+        let Some(&id) = self.by_request.get(&(client, request_id.to_string())) else {
+            return false;
+        };
+        self.cancel_task(id, true);
+        self.schedule(now);
+        true
+    }
+
+    /// The client went away: its tasks go without replies.
+    pub fn client_gone(&mut self, client: ClientId, now: Instant) {
+        let ids: Vec<TaskId> = self
+            .by_request
+            .iter()
+            .filter(|((owner, _), _)| *owner == client)
+            .map(|(_, id)| *id)
+            .collect();
+        for id in ids {
+            self.cancel_task(id, false);
+        }
+        self.schedule(now);
+    }
+
+    fn cancel_task(&mut self, id: TaskId, reply: bool) {
+        let Some(task) = self.tasks.get_mut(&id) else {
+            return;
+        };
+        if task.cancelled {
+            return;
+        }
+        let (client, request_id) = (task.client, task.spec.request_id.clone());
+        match task.running_on {
+            Some(slot) => {
+                // The worker stays busy until it reports the killed task.
+                task.cancelled = true;
+                self.by_request.remove(&(client, request_id.clone()));
+                self.actions.push(Action::CancelOnWorker {
+                    slot,
+                    request_id: request_id.clone(),
+                });
+            }
+            None => {
+                let class = task.class.clone();
+                self.class_mut(&class).queued -= 1;
+                self.forget_task(id);
+            }
+        }
+        if reply {
+            self.failed += 1;
+            self.actions.push(Action::Reply {
+                client,
+                request_id,
+                outcome: Outcome::Failed("cancelled".into()),
+            });
+        }
+    }
+
+    fn forget_task(&mut self, id: TaskId) -> Option<Task> {
+        let task = self.tasks.remove(&id)?;
+        let key = (task.client, task.spec.request_id.clone());
+        if self.by_request.get(&key) == Some(&id) {
+            self.by_request.remove(&key);
+        }
+        Some(task)
+    }
+
+    /// The runner started the job of `slot`.
+    pub fn launched(&mut self, slot: SlotId, now: Instant) {
+        let mut retire = false;
+        if let Some(s) = self.slots.get_mut(&slot) {
+            if s.state == SlotState::Launching {
+                s.state = SlotState::Starting;
+                s.since = now;
+                self.launching -= 1;
+            }
+            retire = self.shutting_down;
+        }
+        if retire {
+            self.remove_slot(slot, Action::Terminate { slot });
+        }
+        self.schedule(now);
+    }
+
+    /// The runner could not start the job of `slot`.
+    pub fn launch_failed(&mut self, slot: SlotId, message: &str, now: Instant) {
+        let Some(s) = self.slots.get(&slot) else {
+            return;
+        };
+        let class = s.class.clone();
+        self.remove_slot(slot, Action::Terminate { slot });
+        self.note_launch_failure(&class, message);
+        self.schedule(now);
+    }
+
+    fn note_launch_failure(&mut self, class: &str, message: &str) {
+        let limit = self.config.max_launch_failures.max(1);
+        let state = self.class_mut(class);
+        state.launch_failures += 1;
+        if state.launch_failures < limit {
+            return;
+        }
+        state.launch_failures = 0;
+        let queued: Vec<TaskId> = state.queue.drain(..).collect();
+        state.queued = 0;
+        let what = if class.is_empty() {
+            String::from("worker")
+        } else {
+            format!("worker of resource class '{class}'")
+        };
+        let reason = format!("could not start a {what} ({limit} launches failed in a row): {message}");
+        for id in queued {
+            if let Some(task) = self.forget_task(id) {
+                self.failed += 1;
+                self.actions.push(Action::Reply {
+                    client: task.client,
+                    request_id: task.spec.request_id,
+                    outcome: Outcome::Failed(reason.clone()),
+                });
+            }
+        }
+    }
+
+    /// A worker presents itself (after authenticating).
+    pub fn register(
+        &mut self,
+        worker_id: &str,
+        class: &str,
+        info: WorkerInfo,
+        now: Instant,
+    ) -> Result<SlotId, RegisterError> {
+        let slot_id = self
+            .slot_of_worker(worker_id)
+            .ok_or_else(|| RegisterError::UnknownWorker(worker_id.to_string()))?;
+        let Some(slot) = self.slots.get_mut(&slot_id) else {
+            return Err(RegisterError::UnknownWorker(worker_id.to_string()));
+        };
+        match slot.state {
+            SlotState::Launching | SlotState::Starting => {}
+            _ => return Err(RegisterError::AlreadyRegistered(worker_id.to_string())),
+        }
+        if slot.class != class {
+            return Err(RegisterError::WrongClass {
+                expected: slot.class.clone(),
+                got: class.to_string(),
+            });
+        }
+        if slot.state == SlotState::Launching {
+            self.launching -= 1;
+        }
+        slot.state = SlotState::Idle;
+        slot.info = info;
+        slot.since = now;
+        slot.last_seen = now;
+        let class = slot.class.clone();
+        let state = self.class_mut(&class);
+        state.starting -= 1;
+        state.launch_failures = 0;
+        state.idle.push(slot_id);
+        if self.shutting_down {
+            self.remove_slot(slot_id, Action::Retire { slot: slot_id });
+        }
+        self.schedule(now);
+        Ok(slot_id)
+    }
+
+    /// Any message from the worker of `slot` shows it is alive.
+    pub fn heard_from(&mut self, slot: SlotId, now: Instant) {
+        if let Some(s) = self.slots.get_mut(&slot) {
+            s.last_seen = now;
+        }
+    }
+
+    /// The worker of `slot` reports a result. Returns an error when the
+    /// worker was not running that task.
+    pub fn task_finished(&mut self, slot: SlotId, result: TaskResult, now: Instant) -> Result<(), String> {
+        let Some(s) = self.slots.get_mut(&slot) else {
+            return Err("result from a worker that is not in the pool".into());
+        };
+        s.last_seen = now;
+        let SlotState::Busy(task_id) = s.state else {
+            return Err(format!("result for '{}' from an idle worker", result.request_id));
+        };
+        let matches = self
+            .tasks
+            .get(&task_id)
+            .is_some_and(|t| t.spec.request_id == result.request_id);
+        if !matches {
+            return Err(format!(
+                "result for '{}', a task this worker was not given",
+                result.request_id
+            ));
+        }
+        s.state = SlotState::Idle;
+        s.since = now;
+        let class = s.class.clone();
+        self.class_mut(&class).idle.push(slot);
+        if let Some(task) = self.forget_task(task_id) {
+            if !task.cancelled {
+                if result.status == 0 {
+                    self.completed += 1;
+                } else {
+                    self.failed += 1;
+                }
+                self.actions.push(Action::Reply {
+                    client: task.client,
+                    request_id: task.spec.request_id,
+                    outcome: Outcome::Finished(result),
+                });
+            }
+        }
+        self.schedule(now);
+        Ok(())
+    }
+
+    /// The worker of `slot` disconnected, or its job ended.
+    pub fn worker_lost(&mut self, slot: SlotId, reason: &str, now: Instant) {
+        let Some(s) = self.slots.get(&slot) else {
+            return;
+        };
+        let (state, class) = (s.state, s.class.clone());
+        let who = format!(
+            "worker {} on {}",
+            s.worker_id,
+            if s.info.hostname.is_empty() { "an unknown host" } else { &s.info.hostname }
+        );
+        self.remove_slot(slot, Action::Terminate { slot });
+        match state {
+            SlotState::Launching | SlotState::Starting => {
+                self.note_launch_failure(&class, &format!("{who} {reason} before registering"));
+            }
+            SlotState::Busy(task_id) => self.requeue_or_fail(task_id, &who, reason),
+            SlotState::Idle => {}
+        }
+        self.schedule(now);
+    }
+
+    fn requeue_or_fail(&mut self, task_id: TaskId, who: &str, reason: &str) {
+        let limit = self.config.max_task_attempts.max(1);
+        let Some(task) = self.tasks.get_mut(&task_id) else {
+            return;
+        };
+        task.running_on = None;
+        if task.cancelled {
+            self.forget_task(task_id);
+            return;
+        }
+        if task.attempts >= limit {
+            let message = format!(
+                "worker lost: {who} {reason} while running task '{}' (started {} times, giving up)",
+                task.spec.name, task.attempts
+            );
+            if let Some(task) = self.forget_task(task_id) {
+                self.failed += 1;
+                self.actions.push(Action::Reply {
+                    client: task.client,
+                    request_id: task.spec.request_id,
+                    outcome: Outcome::Failed(message),
+                });
+            }
+            return;
+        }
+        // First in line again: it was dispatched before anything queued now.
+        let class = task.class.clone();
+        let state = self.class_mut(&class);
+        state.queue.push_front(task_id);
+        state.queued += 1;
+    }
+
+    /// The runner reports that the job of `slot` ended.
+    pub fn job_exited(&mut self, slot: SlotId, code: i32, now: Instant) {
+        self.worker_lost(slot, &format!("exited (job exit code {code})"), now);
+    }
+
+    /// Applies timeouts; call at [`Pool::next_deadline`] or later.
+    pub fn tick(&mut self, now: Instant) {
+        let mut lost = Vec::new();
+        let mut unregistered = Vec::new();
+        for (&id, slot) in &self.slots {
+            match slot.state {
+                SlotState::Starting if now >= slot.since + self.config.launch_timeout => {
+                    unregistered.push(id)
+                }
+                SlotState::Idle | SlotState::Busy(_)
+                    if now >= slot.last_seen + self.config.heartbeat_timeout =>
+                {
+                    lost.push(id)
+                }
+                _ => {}
+            }
+        }
+        let timeout = self.config.launch_timeout.as_secs_f64();
+        for id in unregistered {
+            self.worker_lost(id, &format!("did not register within {timeout:.0} s"), now);
+        }
+        let silence = self.config.heartbeat_timeout.as_secs_f64();
+        for id in lost {
+            self.worker_lost(id, &format!("sent no heartbeat for {silence:.1} s"), now);
+        }
+        self.retire_idle(now);
+        self.schedule(now);
+    }
+
+    /// When [`Pool::tick`] next has something to do.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.slots
+            .values()
+            .filter_map(|slot| match slot.state {
+                SlotState::Launching => None,
+                SlotState::Starting => Some(slot.since + self.config.launch_timeout),
+                SlotState::Busy(_) => Some(slot.last_seen + self.config.heartbeat_timeout),
+                SlotState::Idle => Some(
+                    (slot.last_seen + self.config.heartbeat_timeout)
+                        .min(slot.since + self.config.idle_timeout),
+                ),
+            })
+            .min()
+    }
+
+    /// Stop everything: every task gets a final reply, every worker goes.
+    pub fn shutdown(&mut self) {
+        self.shutting_down = true;
+        let mut tasks: Vec<(TaskId, ClientId, String, bool)> = self
+            .tasks
+            .iter()
+            .map(|(id, t)| (*id, t.client, t.spec.request_id.clone(), t.cancelled))
+            .collect();
+        tasks.sort_unstable();
+        for (id, client, request_id, cancelled) in tasks {
+            self.forget_task(id);
+            if !cancelled {
+                self.failed += 1;
+                self.actions.push(Action::Reply {
+                    client,
+                    request_id,
+                    outcome: Outcome::Failed("the daemon is shutting down".into()),
+                });
+            }
+        }
+        for class in self.classes.values_mut() {
+            class.queue.clear();
+            class.queued = 0;
+        }
+        let slots: Vec<(SlotId, SlotState)> = self.slots.iter().map(|(id, s)| (*id, s.state)).collect();
+        for (slot, state) in slots {
+            match state {
+                // Its launch is still in flight: terminated when it reports.
+                SlotState::Launching => {}
+                SlotState::Starting => self.remove_slot(slot, Action::Terminate { slot }),
+                SlotState::Idle | SlotState::Busy(_) => self.remove_slot(slot, Action::Retire { slot }),
+            }
+        }
+    }
+
+    /// Launches still waiting for the runner to answer.
+    pub fn launches_in_flight(&self) -> usize {
+        self.launching
+    }
+
+    // ------------------------------------------------------------ decisions
+
+    fn remove_slot(&mut self, id: SlotId, action: Action) {
+        let Some(slot) = self.slots.remove(&id) else {
+            return;
+        };
+        self.by_worker_id.remove(&slot.worker_id);
+        let class = self.class_mut(&slot.class);
+        match slot.state {
+            SlotState::Launching | SlotState::Starting => class.starting -= 1,
+            SlotState::Idle => class.idle.retain(|s| *s != id),
+            SlotState::Busy(_) => {}
+        }
+        if slot.state == SlotState::Launching {
+            self.launching -= 1;
+            // The runner still owes an answer for this launch; the daemon
+            // terminates the job when it comes, as the slot is gone.
+        }
+        self.actions.push(action);
+    }
+
+    fn retire_idle(&mut self, now: Instant) {
+        let timeout = self.config.idle_timeout;
+        let mut default_class_count = self.slots.values().filter(|s| s.class.is_empty()).count();
+        let expired: Vec<SlotId> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| s.state == SlotState::Idle && now >= s.since + timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            let is_default = self.slots.get(&id).is_some_and(|s| s.class.is_empty());
+            if is_default {
+                if default_class_count <= self.config.min_workers {
+                    continue;
+                }
+                default_class_count -= 1;
+            }
+            self.remove_slot(id, Action::Retire { slot: id });
+        }
+    }
+
+    fn schedule(&mut self, now: Instant) {
+        if self.shutting_down {
+            return;
+        }
+        self.dispatch(now);
+        self.launch_for_demand(now);
+    }
+
+    fn dispatch(&mut self, now: Instant) {
+        let classes: Vec<String> = self
+            .classes
+            .iter()
+            .filter(|(_, c)| c.queued > 0 && !c.idle.is_empty())
+            .map(|(name, _)| name.clone())
+            .collect();
+        for class in classes {
+            loop {
+                let state = self.class_mut(&class);
+                if state.queued == 0 || state.idle.is_empty() {
+                    break;
+                }
+                let Some(task_id) = state.queue.pop_front() else {
+                    break;
+                };
+                let Some(task) = self.tasks.get_mut(&task_id) else {
+                    continue; // cancelled while queued
+                };
+                if task.running_on.is_some() {
+                    continue;
+                }
+                let state = self.classes.get_mut(&class).expect("class exists");
+                state.queued -= 1;
+                let Some(slot_id) = state.idle.pop() else {
+                    break;
+                };
+                task.running_on = Some(slot_id);
+                task.attempts += 1;
+                let spec = task.spec.clone();
+                if let Some(slot) = self.slots.get_mut(&slot_id) {
+                    slot.state = SlotState::Busy(task_id);
+                    slot.since = now;
+                }
+                self.actions.push(Action::Dispatch {
+                    slot: slot_id,
+                    task: Box::new(spec),
+                });
+            }
+        }
+    }
+
+    fn launch_for_demand(&mut self, now: Instant) {
+        let mut wanted: Vec<(String, usize)> = self
+            .classes
+            .iter()
+            .filter(|(_, c)| c.queued > c.starting)
+            .map(|(name, c)| (name.clone(), c.queued - c.starting))
+            .collect();
+        let default_count = self.slots.values().filter(|s| s.class.is_empty()).count();
+        let default_ok = self.classes.get("").is_none_or(|c| c.launch_failures == 0);
+        if default_count < self.config.min_workers && default_ok {
+            let extra = self.config.min_workers - default_count;
+            match wanted.iter_mut().find(|(class, _)| class.is_empty()) {
+                Some((_, n)) => *n = (*n).max(extra),
+                None => wanted.push((String::new(), extra)),
+            }
+        }
+        for (class, mut need) in wanted {
+            while need > 0 && self.launching < self.config.launch_batch_size.max(1) {
+                if self.slots.len() >= self.config.max_workers && !self.retire_one_unneeded() {
+                    return;
+                }
+                self.launch(&class, now);
+                need -= 1;
+            }
+        }
+    }
+
+    /// Frees a slot held by an idle worker of a class nothing waits for.
+    fn retire_one_unneeded(&mut self) -> bool {
+        let victim = self
+            .classes
+            .values()
+            .filter(|c| c.queued == 0)
+            .find_map(|c| c.idle.first().copied());
+        match victim {
+            Some(slot) => {
+                self.remove_slot(slot, Action::Retire { slot });
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn launch(&mut self, class: &str, now: Instant) {
+        let id = self.fresh_id();
+        let worker_id = format!("{}{:04x}", self.worker_id_prefix, id);
+        self.slots.insert(
+            id,
+            Slot {
+                worker_id: worker_id.clone(),
+                class: class.to_string(),
+                state: SlotState::Launching,
+                info: WorkerInfo::default(),
+                since: now,
+                last_seen: now,
+            },
+        );
+        self.by_worker_id.insert(worker_id.clone(), id);
+        self.class_mut(class).starting += 1;
+        self.launching += 1;
+        self.actions.push(Action::Launch {
+            slot: id,
+            worker_id,
+            class: class.to_string(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,540 @@
+//! Every message that crosses a socket: the client protocol (Unix socket,
+//! compatible with the original dv-flow-mgr daemon) and the worker protocol
+//! (TCP), both one JSON object per line. Daemon, worker and clients all use
+//! these types.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+
+/// The longest line either protocol accepts. Task bodies and environments
+/// are well below this; anything longer is refused and the connection
+/// closed, so a peer cannot make the daemon buffer without bound.
+pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+
+// ---------------------------------------------------------------- framing
+
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("message longer than {MAX_LINE_BYTES} bytes")]
+    TooLong,
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads one newline-terminated line into `buf` (without the newline),
+/// refusing lines longer than [`MAX_LINE_BYTES`]. Returns `Ok(false)` at a
+/// clean end of stream.
+pub async fn read_line<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+) -> Result<bool, FrameError> {
+    buf.clear();
+    loop {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            // EOF: a final line without a newline still counts.
+            return Ok(!buf.is_empty());
+        }
+        let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..i], Some(i + 1)),
+            None => (available, None),
+        };
+        if buf.len() + chunk.len() > MAX_LINE_BYTES {
+            return Err(FrameError::TooLong);
+        }
+        buf.extend_from_slice(chunk);
+        let used = done.unwrap_or(available.len());
+        reader.consume(used);
+        if done.is_some() {
+            return Ok(true);
+        }
+    }
+}
+
+/// Serialises a message as one protocol line, newline included.
+pub fn to_line<T: Serialize>(message: &T) -> String {
+    // Our message types are maps of strings and numbers: serialising them
+    // cannot fail.
+    let mut line = serde_json::to_string(message).unwrap_or_else(|_| "{}".to_string());
+    line.push('\n');
+    line
+}
+
+// ---------------------------------------------------------------- shared task types
+
+/// A shell task as a client submits it and a worker runs it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TaskSpec {
+    pub request_id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default = "default_shell")]
+    pub shell: String,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub srcdir: String,
+    #[serde(default)]
+    pub rundir: String,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "is_empty_str")]
+    pub resource_class: String,
+    /// Fields the original's clients send that shell tasks do not use
+    /// (`params`, `inputs`, `callable_spec`, `pythonpath`): kept, not acted on.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn default_shell() -> String {
+    "bash".to_string()
+}
+
+fn is_empty_str(s: &str) -> bool {
+    s.is_empty()
+}
+
+/// Shells a task may name. The original also has `pytask` (Python
+/// callables), which dfm does not run.
+pub const SHELLS: &[&str] = &["bash", "sh", "dash", "zsh", "ksh", "csh", "tcsh"];
+
+impl TaskSpec {
+    /// Checks what a worker needs; the message says what to fix.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.request_id.is_empty() {
+            return Err("task.submit needs a non-empty 'request_id'".into());
+        }
+        if self.name.is_empty() {
+            return Err("task.submit needs a non-empty 'name'".into());
+        }
+        if !SHELLS.contains(&self.shell.as_str()) {
+            return Err(format!(
+                "shell '{}' is not supported: dfm runs shell tasks with one of {}",
+                self.shell,
+                SHELLS.join(", ")
+            ));
+        }
+        if self.rundir.is_empty() || !self.rundir.starts_with('/') {
+            return Err(format!(
+                "task '{}' needs an absolute 'rundir' (got '{}')",
+                self.name, self.rundir
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Marker {
+    pub msg: String,
+    pub severity: Severity,
+}
+
+/// What a task produced, in the original's shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskResult {
+    pub request_id: String,
+    pub status: i32,
+    #[serde(default)]
+    pub changed: bool,
+    #[serde(default)]
+    pub output: Vec<Value>,
+    #[serde(default)]
+    pub markers: Vec<Marker>,
+    #[serde(default)]
+    pub memento: Value,
+}
+
+impl TaskResult {
+    pub fn new(request_id: &str, status: i32) -> TaskResult {
+        TaskResult {
+            request_id: request_id.to_string(),
+            status,
+            changed: true,
+            output: Vec::new(),
+            markers: Vec::new(),
+            memento: Value::Null,
+        }
+    }
+
+    /// A failure before the task's command could run.
+    pub fn error(request_id: &str, message: String) -> TaskResult {
+        let mut result = TaskResult::new(request_id, 1);
+        result.changed = false;
+        result.markers.push(Marker {
+            msg: message,
+            severity: Severity::Error,
+        });
+        result
+    }
+}
+
+// ---------------------------------------------------------------- client protocol
+
+/// A request on the client socket: `{"method", "id", "params"}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientRequest {
+    pub id: Value,
+    pub call: ClientCall,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientCall {
+    Ping,
+    Submit(Box<TaskSpec>),
+    Cancel { request_id: String },
+    Status,
+    Subscribe,
+    Shutdown,
+}
+
+/// Why a line could not be understood; becomes an error reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadRequest {
+    pub id: Value,
+    pub error: String,
+}
+
+impl ClientRequest {
+    pub fn to_line(&self) -> String {
+        let (method, params) = match &self.call {
+            ClientCall::Ping => ("ping", json!({})),
+            ClientCall::Submit(spec) => (
+                "task.submit",
+                serde_json::to_value(spec).unwrap_or(Value::Null),
+            ),
+            ClientCall::Cancel { request_id } => {
+                ("task.cancel", json!({ "request_id": request_id }))
+            }
+            ClientCall::Status => ("status.get", json!({})),
+            ClientCall::Subscribe => ("monitor.subscribe", json!({})),
+            ClientCall::Shutdown => ("shutdown", json!({})),
+        };
+        to_line(&json!({"method": method, "id": self.id, "params": params}))
+    }
+
+    pub fn parse(line: &[u8]) -> Result<ClientRequest, BadRequest> {
+        let bad = |id: &Value, error: String| BadRequest {
+            id: id.clone(),
+            error,
+        };
+        let value: Value = serde_json::from_slice(line).map_err(|e| BadRequest {
+            id: Value::Null,
+            error: format!("Invalid JSON: {e}"),
+        })?;
+        let Value::Object(mut object) = value else {
+            return Err(bad(&Value::Null, "Invalid request: not a JSON object".into()));
+        };
+        let id = object.remove("id").unwrap_or(Value::Null);
+        let method = match object.remove("method") {
+            Some(Value::String(method)) => method,
+            _ => return Err(bad(&id, "Invalid request: missing 'method'".into())),
+        };
+        let params = match object.remove("params") {
+            None | Some(Value::Null) => Value::Object(Map::new()),
+            Some(params @ Value::Object(_)) => params,
+            Some(_) => return Err(bad(&id, "Invalid request: 'params' must be an object".into())),
+        };
+        let call = match method.as_str() {
+            "ping" => ClientCall::Ping,
+            "task.submit" => {
+                let spec: TaskSpec = serde_json::from_value(params)
+                    .map_err(|e| bad(&id, format!("Invalid task.submit params: {e}")))?;
+                spec.validate().map_err(|e| bad(&id, e))?;
+                ClientCall::Submit(Box::new(spec))
+            }
+            "task.cancel" => match params.get("request_id") {
+                Some(Value::String(request_id)) => ClientCall::Cancel {
+                    request_id: request_id.clone(),
+                },
+                _ => return Err(bad(&id, "task.cancel needs a string 'request_id'".into())),
+            },
+            "status.get" => ClientCall::Status,
+            "monitor.subscribe" => ClientCall::Subscribe,
+            "shutdown" => ClientCall::Shutdown,
+            other => return Err(bad(&id, format!("Unknown method: {other}"))),
+        };
+        Ok(ClientRequest { id, call })
+    }
+}
+
+/// A reply line on the client socket.
+pub fn reply_result(id: &Value, result: impl Serialize) -> String {
+    to_line(&json!({"id": id, "result": result}))
+}
+
+pub fn reply_error(id: &Value, error: &str) -> String {
+    if id.is_null() {
+        to_line(&json!({ "error": error }))
+    } else {
+        to_line(&json!({"id": id, "error": error}))
+    }
+}
+
+/// A monitor event line (no `id`).
+pub fn event_line(method: &str, params: Value) -> String {
+    to_line(&json!({"method": method, "params": params}))
+}
+
+/// A reply as a client sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Result { id: Value, result: Value },
+    Error { id: Value, error: String },
+    Event { method: String, params: Value },
+}
+
+impl Reply {
+    pub fn parse(line: &[u8]) -> Result<Reply, String> {
+        let value: Value =
+            serde_json::from_slice(line).map_err(|e| format!("daemon sent invalid JSON: {e}"))?;
+        let Value::Object(mut object) = value else {
+            return Err("daemon sent a reply that is not an object".into());
+        };
+        let id = object.remove("id").unwrap_or(Value::Null);
+        if let Some(error) = object.remove("error") {
+            let error = match error {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            return Ok(Reply::Error { id, error });
+        }
+        if let Some(result) = object.remove("result") {
+            return Ok(Reply::Result { id, result });
+        }
+        match object.remove("method") {
+            Some(Value::String(method)) => Ok(Reply::Event {
+                method,
+                params: object.remove("params").unwrap_or(Value::Null),
+            }),
+            _ => Err("daemon sent a reply with neither result, error nor method".into()),
+        }
+    }
+}
+
+/// `status.get`'s result. Upstream's fields first; the rest are ours.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DaemonStatus {
+    pub pid: u32,
+    pub runner: String,
+    pub workers: Vec<WorkerStatus>,
+    pub pending_tasks: usize,
+    pub started: String,
+    pub uptime_secs: f64,
+    pub socket: String,
+    pub worker_port: u16,
+    pub pool_size: usize,
+    pub running_tasks: usize,
+    pub completed_tasks: u64,
+    pub failed_tasks: u64,
+    pub counts: WorkerCounts,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkerCounts {
+    pub total: usize,
+    pub busy: usize,
+    pub idle: usize,
+    pub pending: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerStatus {
+    pub worker_id: String,
+    pub resource_class: String,
+    pub hostname: String,
+    pub pid: u32,
+    /// `launching`, `idle` or `busy`.
+    pub state: String,
+    pub current_task: Option<String>,
+    pub job_id: String,
+    /// Upstream's name for `job_id`.
+    pub lsf_job_id: String,
+}
+
+// ---------------------------------------------------------------- worker protocol
+
+/// Worker → daemon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", content = "params")]
+pub enum FromWorker {
+    #[serde(rename = "worker.register")]
+    Register(Register),
+    #[serde(rename = "task.result")]
+    Result(TaskResult),
+    #[serde(rename = "worker.heartbeat")]
+    Heartbeat { worker_id: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Register {
+    pub worker_id: String,
+    pub hostname: String,
+    pub pid: u32,
+    #[serde(default)]
+    pub resource_class: String,
+    /// The scheduler's job id (LSF, SLURM), or empty.
+    #[serde(default)]
+    pub job_id: String,
+    /// Upstream's name for `job_id`.
+    #[serde(default)]
+    pub lsf_job_id: String,
+    /// Proof that the worker knows the secret, for the daemon's nonce.
+    pub auth: String,
+    /// The worker's own nonce, which the daemon must answer to prove it
+    /// knows the secret too.
+    pub nonce: String,
+}
+
+/// Daemon → worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", content = "params")]
+pub enum ToWorker {
+    /// First message on every worker connection.
+    #[serde(rename = "auth.challenge")]
+    Challenge { nonce: String },
+    #[serde(rename = "worker.registered")]
+    Registered {
+        /// The daemon's answer to the worker's nonce.
+        auth: String,
+        heartbeat_interval_ms: u64,
+    },
+    #[serde(rename = "worker.rejected")]
+    Rejected { reason: String },
+    #[serde(rename = "task.execute")]
+    Execute(TaskSpec),
+    #[serde(rename = "task.cancel")]
+    Cancel { request_id: String },
+    #[serde(rename = "worker.shutdown")]
+    Shutdown {},
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<ClientRequest, BadRequest> {
+        ClientRequest::parse(line.as_bytes())
+    }
+
+    #[test]
+    fn parses_the_original_clients_submit() {
+        // As dv-flow-mgr's DaemonClientBackend sends it.
+        let line = r#"{"method": "task.submit", "id": "ab12", "params": {"request_id": "ab12",
+            "name": "demo.build", "callable_spec": "", "shell": "bash", "body": "echo hi",
+            "srcdir": "/src", "rundir": "/run/demo.build", "pythonpath": [], "params": {},
+            "inputs": [], "env": {"A": "1"}, "resource_class": ""}}"#;
+        let request = parse(line).expect("valid submit");
+        assert_eq!(request.id, json!("ab12"));
+        let ClientCall::Submit(spec) = request.call else {
+            panic!("not a submit: {:?}", request.call);
+        };
+        assert_eq!(spec.name, "demo.build");
+        assert_eq!(spec.env.get("A").map(String::as_str), Some("1"));
+        assert!(spec.extra.contains_key("callable_spec"));
+    }
+
+    #[test]
+    fn bad_requests_say_what_is_wrong() {
+        let cases = [
+            ("{nope", "Invalid JSON"),
+            ("[1,2]", "not a JSON object"),
+            (r#"{"id": 1}"#, "missing 'method'"),
+            (r#"{"id": 1, "method": "x.y"}"#, "Unknown method: x.y"),
+            (r#"{"id": 1, "method": "ping", "params": 3}"#, "'params' must be an object"),
+            (r#"{"id": 1, "method": "task.cancel", "params": {}}"#, "request_id"),
+            (
+                r#"{"id": 1, "method": "task.submit", "params": {"request_id": "r", "name": "t", "rundir": "/x", "shell": "pytask"}}"#,
+                "shell 'pytask' is not supported",
+            ),
+            (
+                r#"{"id": 1, "method": "task.submit", "params": {"request_id": "r", "name": "t", "rundir": "rel"}}"#,
+                "absolute 'rundir'",
+            ),
+            (
+                r#"{"id": 1, "method": "task.submit", "params": {"request_id": 5}}"#,
+                "Invalid task.submit params",
+            ),
+        ];
+        for (line, expected) in cases {
+            let error = parse(line).expect_err(line).error;
+            assert!(error.contains(expected), "{line}: {error}");
+        }
+    }
+
+    #[test]
+    fn requests_round_trip() {
+        let spec = TaskSpec {
+            request_id: "r1".into(),
+            name: "t".into(),
+            shell: "sh".into(),
+            body: "true".into(),
+            rundir: "/tmp/x".into(),
+            ..TaskSpec::default()
+        };
+        for call in [
+            ClientCall::Ping,
+            ClientCall::Submit(Box::new(spec)),
+            ClientCall::Cancel {
+                request_id: "r1".into(),
+            },
+            ClientCall::Status,
+            ClientCall::Subscribe,
+            ClientCall::Shutdown,
+        ] {
+            let request = ClientRequest {
+                id: json!("7"),
+                call,
+            };
+            let line = request.to_line();
+            assert_eq!(parse(line.trim_end()), Ok(request));
+        }
+    }
+
+    #[test]
+    fn worker_messages_use_the_original_method_names() {
+        let line = to_line(&ToWorker::Cancel {
+            request_id: "r".into(),
+        });
+        assert_eq!(line, "{\"method\":\"task.cancel\",\"params\":{\"request_id\":\"r\"}}\n");
+        let heartbeat: FromWorker =
+            serde_json::from_str(r#"{"method":"worker.heartbeat","params":{"worker_id":"w"}}"#)
+                .expect("heartbeat");
+        assert_eq!(
+            heartbeat,
+            FromWorker::Heartbeat {
+                worker_id: "w".into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn read_line_refuses_overlong_lines() {
+        let mut big = vec![b'x'; MAX_LINE_BYTES + 1];
+        big.push(b'\n');
+        let mut reader = tokio::io::BufReader::new(&big[..]);
+        let mut buf = Vec::new();
+        assert!(matches!(
+            read_line(&mut reader, &mut buf).await,
+            Err(FrameError::TooLong)
+        ));
+
+        let mut reader = tokio::io::BufReader::new(&b"one\ntwo"[..]);
+        assert!(read_line(&mut reader, &mut buf).await.expect("line"));
+        assert_eq!(buf, b"one");
+        assert!(read_line(&mut reader, &mut buf).await.expect("line"));
+        assert_eq!(buf, b"two");
+        assert!(!read_line(&mut reader, &mut buf).await.expect("eof"));
+    }
+}

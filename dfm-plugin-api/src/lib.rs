@@ -1,0 +1,290 @@
+//! The stable-ABI interface between the `dfm` host and its runner plugins.
+//!
+//! A runner plugin starts, stops and watches *worker jobs* on some execution
+//! backend (local processes, LSF, SLURM, a site's own scheduler). It knows
+//! nothing about pools, sockets or tasks: the host decides when a worker is
+//! needed and what command line it runs.
+//!
+//! A plugin is a `cdylib` that depends on this crate only. It implements
+//! [`RunnerPlugin`] with plain Rust types and exports itself with
+//! [`export_runner!`]:
+//!
+//! ```ignore
+//! use dfm_plugin_api::{export_runner, JobHandle, JobState, LaunchRequest, RunnerPlugin};
+//!
+//! struct MyRunner;
+//!
+//! impl RunnerPlugin for MyRunner {
+//!     fn launch(&self, request: &LaunchRequest) -> Result<JobHandle, String> { todo!() }
+//!     fn terminate(&self, job: &JobHandle) -> Result<(), String> { todo!() }
+//!     fn poll(&self, jobs: &[JobHandle]) -> Result<Vec<JobState>, String> { todo!() }
+//! }
+//!
+//! fn new_runner(config_json: &str) -> Result<MyRunner, String> { Ok(MyRunner) }
+//!
+//! export_runner!("mysite", new_runner);
+//! ```
+//!
+//! Every call crosses the boundary synchronously, with `abi_stable` types
+//! only. The host calls plugins from blocking threads, so a plugin may block
+//! (run `bsub`, wait for a process) but must not assume any async runtime,
+//! thread-local or logger of the host. Panics are caught on the plugin side
+//! and reported to the host as errors: a faulty plugin never takes the
+//! daemon down.
+
+// The impls that `#[sabi_trait]` generates inside a const trip this lint.
+#![allow(non_local_definitions)]
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+pub use abi_stable;
+use abi_stable::{
+    declare_root_module_statics,
+    library::RootModule,
+    package_version_strings, sabi_trait,
+    sabi_types::VersionStrings,
+    std_types::{RBox, ROption, RResult, RStr, RString, RVec, Tuple2},
+    StableAbi,
+};
+
+/// The version of this interface, as checked by the host when it loads a
+/// plugin. Plugins built against an incompatible version are refused.
+pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What a worker job needs from the scheduler.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, Default, PartialEq)]
+pub struct Resources {
+    /// Number of cores; 0 means the backend's default.
+    pub cores: u32,
+    /// Memory with a unit suffix (`512M`, `4G`); empty means the default.
+    pub memory: RString,
+    /// Run limit as `[[H:]M:]S` or `H:MM`; empty means the default.
+    pub walltime: RString,
+    /// Queue or partition; empty means the default.
+    pub queue: RString,
+    /// The resource class the worker serves; empty for the default class.
+    pub resource_class: RString,
+}
+
+/// A request to start one worker job.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, Default, PartialEq)]
+pub struct LaunchRequest {
+    /// A name for the job, safe to show in a scheduler's queue listing.
+    pub job_name: RString,
+    /// The worker's command line; the first element is the program.
+    pub argv: RVec<RString>,
+    /// Variables to add to the job's environment. They may hold secrets:
+    /// pass them through the environment, never on a command line.
+    pub env: RVec<Tuple2<RString, RString>>,
+    pub resources: Resources,
+    /// Where the job's stdout and stderr go.
+    pub log_path: RString,
+}
+
+/// The backend's handle on a launched job.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct JobHandle {
+    /// The scheduler's job id (or the pid, for local processes).
+    pub job_id: RString,
+    /// The process id, where the backend knows it.
+    pub pid: ROption<u32>,
+}
+
+/// What the backend knows about a job.
+#[repr(u8)]
+#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    /// Waiting in the scheduler's queue (or suspended, or otherwise not
+    /// running but expected to).
+    Pending,
+    Running,
+    /// The job ended, with this exit code (128 + signal when killed).
+    Exited(i32),
+    /// The backend cannot tell right now; not a failure.
+    Unknown,
+}
+
+/// The ABI-stable runner object the host talks to. Plugins do not implement
+/// this directly: they implement [`RunnerPlugin`], and [`export_runner!`]
+/// wraps it so that panics become errors.
+#[sabi_trait]
+pub trait Runner: Send + Sync {
+    /// Start one worker job.
+    fn launch(&self, request: &LaunchRequest) -> RResult<JobHandle, RString>;
+
+    /// Stop a job and everything it started. Stopping a job that has already
+    /// ended is not an error.
+    fn terminate(&self, job: &JobHandle) -> RResult<(), RString>;
+
+    /// The states of many jobs, in the order given, in one call.
+    #[sabi(last_prefix_field)]
+    fn poll(&self, jobs: RVec<JobHandle>) -> RResult<RVec<JobState>, RString>;
+}
+
+/// A boxed runner, as returned by a plugin.
+pub type RunnerBox = Runner_TO<'static, RBox<()>>;
+
+/// The root module every runner plugin exports.
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = RunnerModuleRef)))]
+#[sabi(missing_field(panic))]
+pub struct RunnerModule {
+    /// The plugin's runner name (`local`, `lsf`, ...).
+    pub name: extern "C" fn() -> RString,
+
+    /// Builds a runner from its configuration, given as JSON text.
+    #[sabi(last_prefix_field)]
+    pub new_runner: extern "C" fn(config_json: RStr<'_>) -> RResult<RunnerBox, RString>,
+}
+
+impl RootModule for RunnerModuleRef {
+    declare_root_module_statics! {RunnerModuleRef}
+    const BASE_NAME: &'static str = "dfm_runner";
+    const NAME: &'static str = "dfm_runner";
+    const VERSION_STRINGS: VersionStrings = package_version_strings!();
+}
+
+/// What a plugin implements, with plain Rust types.
+///
+/// Calls may come from several threads at once. Errors are messages for a
+/// person: say what failed and, where possible, what to do about it.
+pub trait RunnerPlugin: Send + Sync + 'static {
+    fn launch(&self, request: &LaunchRequest) -> Result<JobHandle, String>;
+    fn terminate(&self, job: &JobHandle) -> Result<(), String>;
+    fn poll(&self, jobs: &[JobHandle]) -> Result<Vec<JobState>, String>;
+}
+
+/// Runs `f`, turning a panic into an error message. No unwind may cross the
+/// plugin boundary.
+pub fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, String>) -> RResult<T, RString> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(value)) => RResult::ROk(value),
+        Ok(Err(message)) => RResult::RErr(message.into()),
+        Err(payload) => {
+            let detail = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            RResult::RErr(format!("runner plugin panicked in {what}: {detail}").into())
+        }
+    }
+}
+
+/// Adapts a [`RunnerPlugin`] to the ABI-stable [`Runner`] trait, catching
+/// panics in every call.
+pub struct Guarded<P>(pub P);
+
+impl<P: RunnerPlugin> Runner for Guarded<P> {
+    fn launch(&self, request: &LaunchRequest) -> RResult<JobHandle, RString> {
+        guarded("launch", || self.0.launch(request))
+    }
+
+    fn terminate(&self, job: &JobHandle) -> RResult<(), RString> {
+        guarded("terminate", || self.0.terminate(job))
+    }
+
+    fn poll(&self, jobs: RVec<JobHandle>) -> RResult<RVec<JobState>, RString> {
+        guarded("poll", || {
+            let states = self.0.poll(jobs.as_slice())?;
+            if states.len() != jobs.len() {
+                return Err(format!(
+                    "runner plugin returned {} job states for {} jobs",
+                    states.len(),
+                    jobs.len()
+                ));
+            }
+            Ok(RVec::from(states))
+        })
+    }
+}
+
+/// Builds the ABI-stable runner object from a plugin constructor; used by
+/// [`export_runner!`].
+pub fn build_runner<P: RunnerPlugin>(
+    config_json: RStr<'_>,
+    ctor: fn(&str) -> Result<P, String>,
+) -> RResult<RunnerBox, RString> {
+    guarded("new_runner", || {
+        let plugin = ctor(config_json.as_str())?;
+        Ok(Runner_TO::from_value(
+            Guarded(plugin),
+            abi_stable::sabi_trait::TD_Opaque,
+        ))
+    })
+}
+
+/// Exports a runner plugin: its name and its constructor
+/// `fn(config_json: &str) -> Result<impl RunnerPlugin, String>`.
+///
+/// Expands to the library header the host looks up (what
+/// `abi_stable::export_root_module` would generate), so the plugin crate
+/// needs no dependency but this one.
+#[macro_export]
+macro_rules! export_runner {
+    ($name:expr, $ctor:path) => {
+        #[doc(hidden)]
+        pub fn __dfm_runner_root_module() -> $crate::RunnerModuleRef {
+            extern "C" fn __dfm_runner_name() -> $crate::abi_stable::std_types::RString {
+                $crate::abi_stable::std_types::RString::from($name)
+            }
+            extern "C" fn __dfm_new_runner(
+                config_json: $crate::abi_stable::std_types::RStr<'_>,
+            ) -> $crate::abi_stable::std_types::RResult<
+                $crate::RunnerBox,
+                $crate::abi_stable::std_types::RString,
+            > {
+                $crate::build_runner(config_json, $ctor)
+            }
+            $crate::abi_stable::prefix_type::PrefixTypeTrait::leak_into_prefix(
+                $crate::RunnerModule {
+                    name: __dfm_runner_name,
+                    new_runner: __dfm_new_runner,
+                },
+            )
+        }
+
+        #[no_mangle]
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals)]
+        pub static _1as_0lib_1header_0root_bmodule_bloader: $crate::abi_stable::library::LibHeader = {
+            pub extern "C" fn erased_module() -> $crate::abi_stable::library::RootModuleResult {
+                $crate::abi_stable::library::__call_root_module_loader(__dfm_runner_root_module)
+            }
+            unsafe {
+                $crate::abi_stable::library::LibHeader::from_constructor::<$crate::RunnerModuleRef>(
+                    erased_module,
+                    $crate::abi_stable::library::CheckTypeLayout::Yes,
+                )
+            }
+        };
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exported_symbol_matches_abi_stable() {
+        // export_runner! hard-codes the symbol abi_stable looks up; this
+        // fails if abi_stable ever changes its mangling.
+        assert_eq!(
+            abi_stable::library::ROOT_MODULE_LOADER_NAME,
+            "_1as_0lib_1header_0root_bmodule_bloader"
+        );
+    }
+
+    #[test]
+    fn panics_become_errors() {
+        let result: RResult<(), RString> = guarded("poll", || panic!("boom"));
+        assert_eq!(
+            result,
+            RResult::RErr("runner plugin panicked in poll: boom".into())
+        );
+    }
+}

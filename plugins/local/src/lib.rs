@@ -1,0 +1,166 @@
+//! The `local` runner: each worker job is a child process of the host, in a
+//! process group of its own, with its output in its log file.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use dfm_plugin_api::abi_stable::std_types::{ROption, RString};
+use dfm_plugin_api::{export_runner, JobHandle, JobState, LaunchRequest, RunnerPlugin};
+
+/// How long a worker gets to exit after SIGTERM before it is killed.
+const TERMINATE_GRACE: Duration = Duration::from_secs(2);
+
+#[derive(Default)]
+struct LocalRunner {
+    jobs: Mutex<Jobs>,
+}
+
+#[derive(Default)]
+struct Jobs {
+    /// Children not yet reaped: their pids cannot be reused, so signalling
+    /// them is safe.
+    running: HashMap<u32, Child>,
+    /// Exit codes of reaped children.
+    exited: HashMap<u32, i32>,
+}
+
+fn exit_code(status: ExitStatus) -> i32 {
+    status
+        .code()
+        .or_else(|| status.signal().map(|sig| 128 + sig))
+        .unwrap_or(-1)
+}
+
+fn parse_pid(job: &JobHandle) -> Result<u32, String> {
+    job.job_id
+        .as_str()
+        .parse()
+        .map_err(|_| format!("'{}' is not a local job id (a pid)", job.job_id))
+}
+
+impl LocalRunner {
+    fn jobs(&self) -> MutexGuard<'_, Jobs> {
+        // A panic while holding the lock leaves the maps consistent (every
+        // update is a single insert or remove), so a poisoned lock is usable.
+        self.jobs.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Reaps `pid` if it has exited; returns its state.
+    fn state_of(jobs: &mut Jobs, pid: u32) -> JobState {
+        if let Some(child) = jobs.running.get_mut(&pid) {
+            match child.try_wait() {
+                Ok(None) => return JobState::Running,
+                Ok(Some(status)) => {
+                    jobs.running.remove(&pid);
+                    jobs.exited.insert(pid, exit_code(status));
+                }
+                Err(_) => return JobState::Unknown,
+            }
+        }
+        match jobs.exited.get(&pid) {
+            Some(code) => JobState::Exited(*code),
+            None => JobState::Unknown,
+        }
+    }
+}
+
+fn signal_group(pid: u32, signal: i32) {
+    // The child leads its own process group (process_group(0) at spawn).
+    // SAFETY: killpg has no memory-safety preconditions.
+    unsafe {
+        libc::killpg(pid as libc::pid_t, signal);
+    }
+}
+
+/// Whether `pid` (our child) has exited, without reaping it.
+fn has_exited(pid: u32) -> bool {
+    // SAFETY: siginfo_t is plain data; waitid only writes into it.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+    // SAFETY: `info` is a valid, writable siginfo_t.
+    let rc = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) };
+    // SAFETY: waitid filled `info`; si_pid is 0 when nothing has exited.
+    rc != 0 || unsafe { info.si_pid() } != 0
+}
+
+impl RunnerPlugin for LocalRunner {
+    fn launch(&self, request: &LaunchRequest) -> Result<JobHandle, String> {
+        let (program, args) = request
+            .argv
+            .split_first()
+            .ok_or("launch request has an empty command line")?;
+        let log_path = Path::new(request.log_path.as_str());
+        if let Some(dir) = log_path.parent() {
+            fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create log folder {}: {e}", dir.display()))?;
+        }
+        let log = File::create(log_path)
+            .map_err(|e| format!("cannot create worker log {}: {e}", log_path.display()))?;
+        let log_err = log
+            .try_clone()
+            .map_err(|e| format!("cannot duplicate worker log handle: {e}"))?;
+        let child = Command::new(program.as_str())
+            .args(args.iter().map(RString::as_str))
+            .envs(
+                request
+                    .env
+                    .iter()
+                    .map(|pair| (pair.0.as_str(), pair.1.as_str())),
+            )
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("cannot start worker '{program}': {e}"))?;
+        let pid = child.id();
+        self.jobs().running.insert(pid, child);
+        Ok(JobHandle {
+            job_id: pid.to_string().into(),
+            pid: ROption::RSome(pid),
+        })
+    }
+
+    fn terminate(&self, job: &JobHandle) -> Result<(), String> {
+        let pid = parse_pid(job)?;
+        let Some(mut child) = self.jobs().running.remove(&pid) else {
+            return Ok(()); // already reaped: nothing left to stop
+        };
+        signal_group(pid, libc::SIGTERM);
+        let deadline = Instant::now() + TERMINATE_GRACE;
+        while !has_exited(pid) && Instant::now() < deadline {
+            sleep(Duration::from_millis(5));
+        }
+        // The unreaped leader keeps its group id reserved, so this reaches
+        // only what the worker left behind, never a recycled pid.
+        signal_group(pid, libc::SIGKILL);
+        let status = child
+            .wait()
+            .map_err(|e| format!("cannot reap worker {pid}: {e}"))?;
+        self.jobs().exited.insert(pid, exit_code(status));
+        Ok(())
+    }
+
+    fn poll(&self, jobs: &[JobHandle]) -> Result<Vec<JobState>, String> {
+        let mut table = self.jobs();
+        Ok(jobs
+            .iter()
+            .map(|job| match parse_pid(job) {
+                Ok(pid) => Self::state_of(&mut table, pid),
+                Err(_) => JobState::Unknown,
+            })
+            .collect())
+    }
+}
+
+fn new_runner(_config_json: &str) -> Result<LocalRunner, String> {
+    Ok(LocalRunner::default())
+}
+
+export_runner!("local", new_runner);
