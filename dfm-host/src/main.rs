@@ -1,3 +1,44 @@
+//! `dfm`: a warm pool of workers for shell tasks, shared by every `dfm run`
+//! of a project.
+
+mod auth;
+mod cli;
+mod client;
+mod commands;
+mod config;
+mod daemon;
+mod plugin;
 mod pool;
+mod project;
 mod protocol;
-fn main() {}
+mod worker;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_logging(&cli);
+    match cli::run(cli) {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(error) => {
+            eprintln!("dfm: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Logs go to stderr (the daemon's is `.dfm/daemon.log`); `DFM_LOG` sets
+/// the filter, e.g. `DFM_LOG=debug`.
+fn init_logging(cli: &cli::Cli) {
+    let default = if cli.is_daemon_process() { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DFM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}

@@ -234,10 +234,6 @@ impl Pool {
         }
     }
 
-    pub fn config(&self) -> &PoolConfig {
-        &self.config
-    }
-
     /// The actions decided since the last call, in order.
     pub fn take_actions(&mut self) -> Vec<Action> {
         std::mem::take(&mut self.actions)
@@ -282,6 +278,7 @@ impl Pool {
         counts
     }
 
+    #[cfg(test)]
     pub fn is_idle(&self) -> bool {
         self.tasks.is_empty()
     }

@@ -24,14 +24,16 @@ pub enum FrameError {
     Io(#[from] std::io::Error),
 }
 
-/// Reads one newline-terminated line into `buf` (without the newline),
+/// Completes one newline-terminated line in `buf` (without the newline),
 /// refusing lines longer than [`MAX_LINE_BYTES`]. Returns `Ok(false)` at a
 /// clean end of stream.
+///
+/// Cancel-safe: bytes read before the future is dropped stay in `buf`, so
+/// the caller must clear `buf` after handling each line.
 pub async fn read_line<R: AsyncBufRead + Unpin>(
     reader: &mut R,
     buf: &mut Vec<u8>,
 ) -> Result<bool, FrameError> {
-    buf.clear();
     loop {
         let available = reader.fill_buf().await?;
         if available.is_empty() {
@@ -533,8 +535,10 @@ mod tests {
         let mut reader = tokio::io::BufReader::new(&b"one\ntwo"[..]);
         assert!(read_line(&mut reader, &mut buf).await.expect("line"));
         assert_eq!(buf, b"one");
+        buf.clear();
         assert!(read_line(&mut reader, &mut buf).await.expect("line"));
         assert_eq!(buf, b"two");
+        buf.clear();
         assert!(!read_line(&mut reader, &mut buf).await.expect("eof"));
     }
 }

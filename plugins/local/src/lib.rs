@@ -1,5 +1,10 @@
 //! The `local` runner: each worker job is a child process of the host, in a
-//! process group of its own, with its output in its log file.
+//! session of its own, with its output in its log file.
+//!
+//! The session is what makes `terminate` thorough: a worker runs each task in
+//! a process group of its own, and a worker killed with SIGKILL leaves that
+//! group behind. Every process the worker ever started stays in its session,
+//! so terminate kills the session, not just the worker.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -78,6 +83,52 @@ fn signal_group(pid: u32, signal: i32) {
     }
 }
 
+trait SpawnInNewSession {
+    fn spawn_in_new_session(&mut self) -> std::io::Result<Child>;
+}
+
+impl SpawnInNewSession for Command {
+    fn spawn_in_new_session(&mut self) -> std::io::Result<Child> {
+        // SAFETY: setsid is async-signal-safe. It makes the child the leader
+        // of a new session and process group, both with its pid as id.
+        unsafe {
+            self.pre_exec(|| {
+                if libc::setsid() < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        self.spawn()
+    }
+}
+
+/// SIGKILLs every process in session `sid`.
+fn kill_session(sid: u32) {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // Fields after the command name: state ppid pgrp session ...
+        let session = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(3))
+            .and_then(|s| s.parse::<u32>().ok());
+        if session == Some(sid) && pid != sid {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
+    }
+}
+
 /// Whether `pid` (our child) has exited, without reaping it.
 fn has_exited(pid: u32) -> bool {
     // SAFETY: siginfo_t is plain data; waitid only writes into it.
@@ -116,8 +167,7 @@ impl RunnerPlugin for LocalRunner {
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err)
-            .process_group(0)
-            .spawn()
+            .spawn_in_new_session()
             .map_err(|e| format!("cannot start worker '{program}': {e}"))?;
         let pid = child.id();
         self.jobs().running.insert(pid, child);
@@ -137,9 +187,10 @@ impl RunnerPlugin for LocalRunner {
         while !has_exited(pid) && Instant::now() < deadline {
             sleep(Duration::from_millis(5));
         }
-        // The unreaped leader keeps its group id reserved, so this reaches
-        // only what the worker left behind, never a recycled pid.
+        // The unreaped leader keeps its group and session ids reserved, so
+        // this reaches only what the worker left behind, never a recycled pid.
         signal_group(pid, libc::SIGKILL);
+        kill_session(pid);
         let status = child
             .wait()
             .map_err(|e| format!("cannot reap worker {pid}: {e}"))?;

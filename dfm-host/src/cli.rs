@@ -1,0 +1,113 @@
+//! The command line, defined once; each subcommand hands off to its module.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+use crate::config::CliOverrides;
+use crate::worker::{self, WorkerArgs};
+
+#[derive(Debug, Parser)]
+#[command(name = "dfm", version, about = "A warm pool of workers for shell tasks on local machines and LSF/SLURM farms")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start, stop or inspect the project's daemon.
+    Daemon {
+        #[command(subcommand)]
+        action: DaemonAction,
+    },
+    /// Run tasks for a daemon (started by the runner plugin, not by hand).
+    Worker {
+        /// The daemon's worker address, HOST:PORT.
+        #[arg(long, value_name = "HOST:PORT")]
+        connect: String,
+        /// The resource class this worker serves.
+        #[arg(long, value_name = "CLASS", default_value = "")]
+        resource_class: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DaemonAction {
+    /// Start the daemon for this project (detached unless --foreground).
+    Start {
+        /// Runner plugin: a name (local, lsf, slurm, ...) or a path to a plugin .so.
+        #[arg(long, value_name = "NAME|PATH")]
+        runner: Option<String>,
+        /// Maximum number of workers.
+        #[arg(long, value_name = "N")]
+        pool_size: Option<usize>,
+        /// Project root (default: the current folder).
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// Run in this process instead of detaching.
+        #[arg(long)]
+        foreground: bool,
+    },
+    /// Stop the daemon, its workers and their tasks.
+    Stop {
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// Seconds to wait for the daemon to exit.
+        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        timeout: u64,
+    },
+    /// Show the daemon's pid, workers and tasks.
+    Status {
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl Cli {
+    /// Processes that log to a file and want more than warnings.
+    pub fn is_daemon_process(&self) -> bool {
+        matches!(
+            self.command,
+            Command::Worker { .. }
+                | Command::Daemon {
+                    action: DaemonAction::Start { foreground: true, .. }
+                }
+        )
+    }
+}
+
+pub fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Daemon { action } => match action {
+            DaemonAction::Start {
+                runner,
+                pool_size,
+                root,
+                foreground,
+            } => commands::daemon::start(commands::daemon::StartArgs {
+                root,
+                overrides: CliOverrides { runner, pool_size },
+                foreground,
+            }),
+            DaemonAction::Stop { root, timeout } => {
+                commands::daemon::stop(root.as_deref(), Duration::from_secs(timeout))
+            }
+            DaemonAction::Status { root, json } => commands::daemon::status(root.as_deref(), json),
+        },
+        Command::Worker {
+            connect,
+            resource_class,
+        } => worker::run(WorkerArgs {
+            connect,
+            resource_class,
+        })
+        .map(|()| 0),
+    }
+}

@@ -1,0 +1,69 @@
+//! A connection to the daemon's client socket, as `dfm` itself uses it.
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::Value;
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::UnixStream;
+
+use crate::protocol::{read_line, ClientCall, ClientRequest, Reply};
+
+pub struct Connection {
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+    buf: Vec<u8>,
+    next_id: u64,
+}
+
+impl Connection {
+    pub async fn connect(socket: &Path) -> Result<Connection> {
+        let stream = UnixStream::connect(socket)
+            .await
+            .with_context(|| format!("cannot connect to the daemon socket {}", socket.display()))?;
+        let (read, writer) = stream.into_split();
+        Ok(Connection {
+            reader: BufReader::new(read),
+            writer,
+            buf: Vec::new(),
+            next_id: 1,
+        })
+    }
+
+    /// Sends a request with a fresh id; returns the id.
+    pub async fn send(&mut self, call: ClientCall) -> Result<Value> {
+        let id = Value::String(format!("c{}", self.next_id));
+        self.next_id += 1;
+        let line = ClientRequest { id: id.clone(), call }.to_line();
+        self.writer
+            .write_all(line.as_bytes())
+            .await
+            .context("lost the connection to the daemon")?;
+        Ok(id)
+    }
+
+    /// The next line from the daemon; `None` when it closed the connection.
+    pub async fn next_reply(&mut self) -> Result<Option<Reply>> {
+        self.buf.clear();
+        if !read_line(&mut self.reader, &mut self.buf).await? {
+            return Ok(None);
+        }
+        Reply::parse(&self.buf).map(Some).map_err(|e| anyhow!(e))
+    }
+
+    /// Sends a request and waits for its reply, skipping other traffic.
+    pub async fn call(&mut self, call: ClientCall) -> Result<Value> {
+        let id = self.send(call).await?;
+        loop {
+            match self.next_reply().await? {
+                Some(Reply::Result { id: got, result }) if got == id => return Ok(result),
+                Some(Reply::Error { id: got, error }) if got == id || got.is_null() => {
+                    bail!("the daemon answered: {error}")
+                }
+                Some(_) => continue,
+                None => bail!("the daemon closed the connection"),
+            }
+        }
+    }
+}

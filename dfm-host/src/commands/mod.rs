@@ -1,0 +1,3 @@
+//! One module per `dfm` subcommand family.
+
+pub mod daemon;

@@ -1,0 +1,237 @@
+//! The daemon's connection tasks: one per client (Unix socket) and one per
+//! worker (TCP). They frame and parse lines, authenticate workers, and turn
+//! what they read into [`Event`]s for the core; the core writes back
+//! through each connection's line channel.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::server::Event;
+use crate::auth;
+use crate::pool::{ClientId, SlotId};
+use crate::protocol::{
+    read_line, reply_error, reply_result, to_line, ClientCall, ClientRequest, FrameError, FromWorker, ToWorker,
+    MAX_LINE_BYTES,
+};
+
+/// How long a worker has to answer the challenge.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub type Lines = mpsc::UnboundedSender<String>;
+
+/// Writes queued lines, flushing once the queue is drained, until every
+/// sender is gone.
+pub fn spawn_writer<W: AsyncWrite + Unpin + Send + 'static>(
+    write: W,
+    mut lines: mpsc::UnboundedReceiver<String>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut out = BufWriter::new(write);
+        while let Some(line) = lines.recv().await {
+            if out.write_all(line.as_bytes()).await.is_err() {
+                return;
+            }
+            while let Ok(line) = lines.try_recv() {
+                if out.write_all(line.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+            if out.flush().await.is_err() {
+                return;
+            }
+        }
+        let _ = out.shutdown().await;
+    })
+}
+
+pub async fn accept_clients(listener: UnixListener, events: mpsc::UnboundedSender<Event>) {
+    let mut next_client: ClientId = 1;
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let client = next_client;
+                next_client += 1;
+                tokio::spawn(serve_client(stream, client, events.clone()));
+            }
+            Err(e) => {
+                // Out of descriptors, typically: back off instead of spinning.
+                tracing::warn!("client accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn serve_client(stream: UnixStream, client: ClientId, events: mpsc::UnboundedSender<Event>) {
+    let (read, write) = stream.into_split();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let writer = spawn_writer(write, rx);
+    if events
+        .send(Event::ClientConnected {
+            client,
+            lines: tx.clone(),
+            writer,
+        })
+        .is_err()
+    {
+        return;
+    }
+    let mut reader = BufReader::new(read);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match read_line(&mut reader, &mut buf).await {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(FrameError::TooLong) => {
+                let message = format!("message too long: the limit is {MAX_LINE_BYTES} bytes per line");
+                let _ = tx.send(reply_error(&Value::Null, &message));
+                break;
+            }
+            Err(FrameError::Io(_)) => break,
+        }
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match ClientRequest::parse(&buf) {
+            // Answered here: the cheapest possible round trip.
+            Ok(ClientRequest {
+                id,
+                call: ClientCall::Ping,
+            }) => {
+                let _ = tx.send(reply_result(&id, "pong"));
+            }
+            Ok(request) => {
+                if events.send(Event::ClientRequest { client, request }).is_err() {
+                    break;
+                }
+            }
+            Err(bad) => {
+                let _ = tx.send(reply_error(&bad.id, &bad.error));
+            }
+        }
+    }
+    let _ = events.send(Event::ClientGone { client });
+}
+
+pub async fn accept_workers(
+    listener: TcpListener,
+    events: mpsc::UnboundedSender<Event>,
+    secret: Arc<String>,
+    heartbeat_interval: Duration,
+) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let events = events.clone();
+                let secret = secret.clone();
+                tokio::spawn(async move {
+                    if let Err(reason) = serve_worker(stream, events, &secret, heartbeat_interval).await {
+                        tracing::warn!("worker connection from {peer} refused: {reason}");
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!("worker accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn send_now<W: AsyncWrite + Unpin>(write: &mut W, message: &ToWorker) -> Result<(), String> {
+    write
+        .write_all(to_line(message).as_bytes())
+        .await
+        .map_err(|e| format!("write failed: {e}"))
+}
+
+async fn read_message<R: tokio::io::AsyncBufRead + Unpin>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+) -> Result<Option<FromWorker>, String> {
+    match read_line(reader, buf).await {
+        Ok(true) => {
+            let message = serde_json::from_slice(buf).map_err(|e| format!("invalid message: {e}"));
+            buf.clear();
+            message.map(Some)
+        }
+        Ok(false) => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+async fn serve_worker(
+    stream: TcpStream,
+    events: mpsc::UnboundedSender<Event>,
+    secret: &str,
+    heartbeat_interval: Duration,
+) -> Result<(), String> {
+    let _ = stream.set_nodelay(true);
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    let mut buf = Vec::new();
+
+    let nonce = auth::random_hex(16).map_err(|e| format!("no randomness: {e}"))?;
+    send_now(&mut write, &ToWorker::Challenge { nonce: nonce.clone() }).await?;
+    let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_message(&mut reader, &mut buf))
+        .await
+        .map_err(|_| "no registration within the handshake timeout".to_string())??;
+    let register = match first {
+        Some(FromWorker::Register(register)) => register,
+        Some(_) => return Err("first message was not worker.register".into()),
+        None => return Err("closed before registering".into()),
+    };
+    let expected = auth::worker_proof(secret, &nonce, &register.worker_id, &register.nonce);
+    if !auth::proofs_match(&expected, &register.auth) {
+        let reason = "authentication failed: the worker does not know this daemon's secret".to_string();
+        let _ = send_now(&mut write, &ToWorker::Rejected { reason: reason.clone() }).await;
+        return Err(reason);
+    }
+    let welcome = to_line(&ToWorker::Registered {
+        auth: auth::daemon_proof(secret, &nonce, &register.worker_id, &register.nonce),
+        heartbeat_interval_ms: heartbeat_interval.as_millis() as u64,
+    });
+
+    let (tx, rx) = mpsc::unbounded_channel();
+    spawn_writer(write, rx);
+    let (answer_tx, answer) = oneshot::channel();
+    let worker_id = register.worker_id.clone();
+    events
+        .send(Event::WorkerHello {
+            register,
+            welcome,
+            lines: tx.clone(),
+            answer: answer_tx,
+        })
+        .map_err(|_| "daemon is stopping".to_string())?;
+    let slot: SlotId = match answer.await {
+        Ok(Ok(slot)) => slot,
+        Ok(Err(reason)) => {
+            let _ = tx.send(to_line(&ToWorker::Rejected { reason: reason.clone() }));
+            return Err(format!("worker {worker_id}: {reason}"));
+        }
+        Err(_) => return Err("daemon is stopping".into()),
+    };
+    drop(tx);
+
+    let reason = loop {
+        match read_message(&mut reader, &mut buf).await {
+            Ok(Some(message)) => {
+                if events.send(Event::FromWorker { slot, message }).is_err() {
+                    return Ok(());
+                }
+            }
+            Ok(None) => break "disconnected".to_string(),
+            Err(e) => break format!("sent a bad message ({e})"),
+        }
+    };
+    let _ = events.send(Event::WorkerGone { slot, reason });
+    Ok(())
+}

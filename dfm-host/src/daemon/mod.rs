@@ -1,0 +1,206 @@
+//! The daemon process: takes the project's lock, loads the runner plugin,
+//! opens the client socket and the worker port, writes `daemon.json`, runs
+//! the core until shutdown, and cleans up after itself.
+
+mod connections;
+mod server;
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context, Result};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+
+use crate::auth;
+use crate::config::{secs, CliOverrides, Layers, RunnerConfig};
+use crate::plugin::Plugin;
+use crate::pool::Pool;
+use crate::project::{DaemonState, Project};
+use crate::protocol::{DaemonStatus, WorkerCounts};
+use server::{Core, Event, Setup};
+
+/// How long the daemon waits for client replies to drain on exit.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Runs the daemon in this process until it is shut down.
+pub fn run_foreground(project: &Project, overrides: &CliOverrides) -> Result<()> {
+    project.ensure_dir()?;
+    let Some(_lock) = project.try_lock()? else {
+        bail!(
+            "a dfm daemon is already running for {} (see {})",
+            project.root.display(),
+            project.state_path().display()
+        );
+    };
+    // We hold the lock: whatever state a previous daemon left is stale.
+    project.remove_stale();
+
+    let config = Layers::for_project(&project.root).load(overrides)?;
+    let plugin = Plugin::find(&config.runner)?;
+    let runner = plugin.new_runner(&config.plugin_config_json())?;
+    tracing::info!(
+        "runner '{}' from {} (pool size {})",
+        plugin.name,
+        plugin.path.display(),
+        config.pool.max_workers
+    );
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(serve(project, config, plugin.name.clone(), runner));
+    project.remove_stale();
+    // Plugin calls may still be winding down on blocking threads.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    result
+}
+
+async fn serve(
+    project: &Project,
+    config: RunnerConfig,
+    runner_name: String,
+    runner: dfm_plugin_api::RunnerBox,
+) -> Result<()> {
+    let secret = Arc::new(auth::random_hex(32).context("cannot read /dev/urandom")?);
+    let worker_host = "127.0.0.1".to_string();
+    let worker_listener = TcpListener::bind((worker_host.as_str(), 0))
+        .await
+        .context("cannot open the worker port")?;
+    let worker_port = worker_listener.local_addr()?.port();
+
+    let socket_path = project.socket_path();
+    let _ = std::fs::remove_file(&socket_path);
+    let client_listener = UnixListener::bind(&socket_path)
+        .with_context(|| format!("cannot listen on {}", socket_path.display()))?;
+    std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot set permissions of {}", socket_path.display()))?;
+
+    let started = rfc3339_now();
+    let state = DaemonState {
+        pid: std::process::id(),
+        socket: socket_path.to_string_lossy().into_owned(),
+        worker_port,
+        started: started.clone(),
+        runner: runner_name.clone(),
+        secret: secret.to_string(),
+        worker_host: worker_host.clone(),
+        pool_size: config.pool.max_workers,
+    };
+    let worker_program = std::env::current_exe().context("cannot find the dfm executable")?;
+    let workers_log_dir = project.workers_dir();
+    std::fs::create_dir_all(&workers_log_dir)
+        .with_context(|| format!("cannot create {}", workers_log_dir.display()))?;
+
+    let config = Arc::new(config);
+    let heartbeat_interval = secs(config.pool.heartbeat_interval);
+    let pool = Pool::new(config.pool.pool_config(), &auth::random_hex(2)?);
+    let setup = Setup {
+        config: config.clone(),
+        runner: Arc::new(runner),
+        secret: secret.clone(),
+        worker_program,
+        worker_address: format!("{worker_host}:{worker_port}"),
+        workers_log_dir,
+        status_base: DaemonStatus {
+            pid: state.pid,
+            runner: runner_name,
+            workers: Vec::new(),
+            pending_tasks: 0,
+            started,
+            uptime_secs: 0.0,
+            socket: state.socket.clone(),
+            worker_port,
+            pool_size: config.pool.max_workers,
+            running_tasks: 0,
+            completed_tasks: 0,
+            failed_tasks: 0,
+            counts: WorkerCounts::default(),
+        },
+    };
+
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let clients = tokio::spawn(connections::accept_clients(client_listener, events_tx.clone()));
+    let workers = tokio::spawn(connections::accept_workers(
+        worker_listener,
+        events_tx.clone(),
+        secret,
+        heartbeat_interval,
+    ));
+    for (kind, name) in [
+        (SignalKind::terminate(), "SIGTERM"),
+        (SignalKind::interrupt(), "SIGINT"),
+        (SignalKind::hangup(), "SIGHUP"),
+    ] {
+        let mut stream = signal(kind).with_context(|| format!("cannot handle {name}"))?;
+        let events = events_tx.clone();
+        tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                if events.send(Event::Signal(name)).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    project.write_state(&state)?;
+    tracing::info!("daemon ready: pid {}, socket {}, worker port {worker_port}", state.pid, state.socket);
+
+    let core = Core::new(setup, pool, events_tx);
+    let writers = core.run(events_rx).await;
+    clients.abort();
+    workers.abort();
+    project.remove_stale();
+    // Let every client read its last reply (e.g. "the daemon is shutting down").
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        for writer in writers {
+            let _ = writer.await;
+        }
+    })
+    .await;
+    tracing::info!("daemon stopped");
+    Ok(())
+}
+
+/// The current UTC time as `2026-01-01T00:00:00Z`.
+pub fn rfc3339_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day); Howard Hinnant's algorithm.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn civil_dates() {
+        assert_eq!(super::civil_from_days(0), (1970, 1, 1));
+        assert_eq!(super::civil_from_days(20_454), (2026, 1, 1));
+        assert_eq!(super::civil_from_days(11_016), (2000, 2, 29));
+    }
+}

@@ -1,0 +1,543 @@
+//! The daemon's core: one task that owns the pool, turns events from
+//! connections, the runner and timers into pool calls, and carries out the
+//! pool's actions. Runner plugin calls run on blocking threads and report
+//! back as events, so a slow `bsub` never stalls dispatch.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dfm_plugin_api::abi_stable::std_types::{RResult, RString, RVec, Tuple2};
+use dfm_plugin_api::{JobHandle, JobState, LaunchRequest, Resources, RunnerBox};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::connections::Lines;
+use crate::config::RunnerConfig;
+use crate::pool::{Action, ClientId, Outcome, Pool, SlotId, SlotState, WorkerInfo};
+use crate::protocol::{
+    event_line, reply_error, reply_result, to_line, ClientCall, ClientRequest, DaemonStatus, FromWorker, Register,
+    ToWorker, WorkerCounts, WorkerStatus,
+};
+
+/// Events from connections, the runner and signals.
+pub enum Event {
+    ClientConnected {
+        client: ClientId,
+        lines: Lines,
+        writer: JoinHandle<()>,
+    },
+    ClientRequest {
+        client: ClientId,
+        request: ClientRequest,
+    },
+    ClientGone {
+        client: ClientId,
+    },
+    /// An authenticated worker asks to join; `welcome` is sent first if it
+    /// may.
+    WorkerHello {
+        register: Register,
+        welcome: String,
+        lines: Lines,
+        answer: oneshot::Sender<Result<SlotId, String>>,
+    },
+    FromWorker {
+        slot: SlotId,
+        message: FromWorker,
+    },
+    WorkerGone {
+        slot: SlotId,
+        reason: String,
+    },
+    Launched {
+        slot: SlotId,
+        result: Result<JobHandle, String>,
+    },
+    Polled {
+        result: Result<Vec<(SlotId, JobState)>, String>,
+    },
+    Terminated {
+        slot: SlotId,
+        result: Result<(), String>,
+    },
+    /// SIGTERM, SIGINT or SIGHUP.
+    Signal(&'static str),
+}
+
+struct Client {
+    lines: Lines,
+    writer: JoinHandle<()>,
+    /// request_id → the `id` its submit came with.
+    submits: HashMap<String, Value>,
+    subscribed: bool,
+}
+
+/// What the core needs to know about the world outside the pool.
+pub struct Setup {
+    pub config: Arc<RunnerConfig>,
+    pub runner: Arc<RunnerBox>,
+    pub secret: Arc<String>,
+    /// The worker command (the `dfm` binary).
+    pub worker_program: PathBuf,
+    /// `HOST:PORT` workers connect to.
+    pub worker_address: String,
+    pub workers_log_dir: PathBuf,
+    pub status_base: DaemonStatus,
+}
+
+pub struct Core {
+    setup: Setup,
+    pool: Pool,
+    events: mpsc::UnboundedSender<Event>,
+    clients: HashMap<ClientId, Client>,
+    workers: HashMap<SlotId, Lines>,
+    jobs: HashMap<SlotId, JobHandle>,
+    poll_in_flight: bool,
+    terminations_in_flight: usize,
+    shutting_down: bool,
+    started: Instant,
+}
+
+impl Core {
+    pub fn new(setup: Setup, pool: Pool, events: mpsc::UnboundedSender<Event>) -> Core {
+        Core {
+            setup,
+            pool,
+            events,
+            clients: HashMap::new(),
+            workers: HashMap::new(),
+            jobs: HashMap::new(),
+            poll_in_flight: false,
+            terminations_in_flight: 0,
+            shutting_down: false,
+            started: Instant::now(),
+        }
+    }
+
+    /// Runs until shut down and every worker job is stopped. Returns the
+    /// writers of connected clients, to be drained before exit.
+    pub async fn run(mut self, mut events: mpsc::UnboundedReceiver<Event>) -> Vec<JoinHandle<()>> {
+        let poll_every = crate::config::secs(self.setup.config.pool.poll_interval);
+        let mut poll = tokio::time::interval(poll_every);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.pool.tick(Instant::now());
+        self.apply_actions();
+        loop {
+            if self.shutting_down && self.pool.launches_in_flight() == 0 && self.terminations_in_flight == 0 {
+                break;
+            }
+            let deadline = self
+                .pool
+                .next_deadline()
+                .map(tokio::time::Instant::from_std)
+                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                event = events.recv() => match event {
+                    Some(event) => self.handle(event),
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(deadline) => self.pool.tick(Instant::now()),
+                _ = poll.tick() => self.poll_jobs(),
+            }
+            self.apply_actions();
+        }
+        let writers: Vec<JoinHandle<()>> = self.clients.drain().map(|(_, client)| client.writer).collect();
+        writers
+    }
+
+    fn handle(&mut self, event: Event) {
+        let now = Instant::now();
+        match event {
+            Event::ClientConnected { client, lines, writer } => {
+                self.clients.insert(
+                    client,
+                    Client {
+                        lines,
+                        writer,
+                        submits: HashMap::new(),
+                        subscribed: false,
+                    },
+                );
+                self.publish("client.connected", json!({ "client": client }));
+            }
+            Event::ClientRequest { client, request } => self.handle_request(client, request, now),
+            Event::ClientGone { client } => {
+                self.clients.remove(&client);
+                self.pool.client_gone(client, now);
+            }
+            Event::WorkerHello {
+                register,
+                welcome,
+                lines,
+                answer,
+            } => {
+                let info = WorkerInfo {
+                    hostname: register.hostname.clone(),
+                    pid: register.pid,
+                    job_id: if register.job_id.is_empty() {
+                        register.lsf_job_id.clone()
+                    } else {
+                        register.job_id.clone()
+                    },
+                };
+                match self
+                    .pool
+                    .register(&register.worker_id, &register.resource_class, info, now)
+                {
+                    Ok(slot) => {
+                        let _ = lines.send(welcome);
+                        self.workers.insert(slot, lines);
+                        let _ = answer.send(Ok(slot));
+                        tracing::info!(
+                            "worker {} registered from {} (pid {})",
+                            register.worker_id,
+                            register.hostname,
+                            register.pid
+                        );
+                        self.publish_worker(slot);
+                    }
+                    Err(e) => {
+                        let _ = answer.send(Err(e.to_string()));
+                    }
+                }
+            }
+            Event::FromWorker { slot, message } => match message {
+                FromWorker::Heartbeat { .. } => self.pool.heard_from(slot, now),
+                FromWorker::Result(result) => {
+                    let request_id = result.request_id.clone();
+                    if let Err(e) = self.pool.task_finished(slot, result, now) {
+                        tracing::warn!("worker in slot {slot}: {e}; ignored");
+                    } else {
+                        tracing::debug!("task {request_id} finished on slot {slot}");
+                        self.publish_worker(slot);
+                    }
+                }
+                FromWorker::Register(_) => {
+                    tracing::warn!("worker in slot {slot} registered twice; ignored");
+                }
+            },
+            Event::WorkerGone { slot, reason } => {
+                if self.workers.remove(&slot).is_some() {
+                    tracing::warn!("worker in slot {slot} {reason}");
+                    self.pool.worker_lost(slot, &reason, now);
+                }
+            }
+            Event::Launched { slot, result } => match result {
+                Ok(job) => {
+                    if self.pool.slot(slot).is_some() {
+                        self.jobs.insert(slot, job);
+                        self.pool.launched(slot, now);
+                    } else {
+                        // Its slot went while the launch was in flight.
+                        self.terminate_job(slot, job);
+                    }
+                }
+                Err(message) => {
+                    tracing::warn!("worker launch failed: {message}");
+                    self.pool.launch_failed(slot, &message, now);
+                }
+            },
+            Event::Polled { result } => {
+                self.poll_in_flight = false;
+                match result {
+                    Ok(states) => {
+                        for (slot, state) in states {
+                            if let JobState::Exited(code) = state {
+                                if self.jobs.contains_key(&slot) && self.pool.slot(slot).is_some() {
+                                    self.workers.remove(&slot);
+                                    self.pool.job_exited(slot, code, now);
+                                }
+                            }
+                        }
+                    }
+                    Err(message) => tracing::warn!("runner poll failed: {message}"),
+                }
+            }
+            Event::Terminated { slot, result } => {
+                self.terminations_in_flight -= 1;
+                if let Err(message) = result {
+                    tracing::warn!("stopping the job of slot {slot} failed: {message}");
+                }
+            }
+            Event::Signal(name) => {
+                tracing::info!("{name} received: shutting down");
+                self.begin_shutdown();
+            }
+        }
+    }
+
+    fn handle_request(&mut self, client: ClientId, request: ClientRequest, now: Instant) {
+        let ClientRequest { id, call } = request;
+        match call {
+            ClientCall::Ping => self.send_to_client(client, reply_result(&id, "pong")),
+            ClientCall::Submit(spec) => {
+                let request_id = spec.request_id.clone();
+                match self.pool.submit(client, *spec, now) {
+                    Ok(()) => {
+                        if let Some(c) = self.clients.get_mut(&client) {
+                            c.submits.insert(request_id, id);
+                        }
+                    }
+                    Err(e) => self.send_to_client(client, reply_error(&id, &e.to_string())),
+                }
+            }
+            ClientCall::Cancel { request_id } => {
+                let line = if self.pool.cancel(client, &request_id, now) {
+                    reply_result(&id, "cancelled")
+                } else {
+                    reply_error(&id, &format!("no task '{request_id}' in flight on this connection"))
+                };
+                // The submit's own (cancelled) reply comes first.
+                self.apply_actions();
+                self.send_to_client(client, line);
+            }
+            ClientCall::Status => {
+                let status = self.status();
+                self.send_to_client(client, reply_result(&id, status));
+            }
+            ClientCall::Subscribe => {
+                if let Some(c) = self.clients.get_mut(&client) {
+                    c.subscribed = true;
+                }
+                self.send_to_client(client, reply_result(&id, "subscribed"));
+            }
+            ClientCall::Shutdown => {
+                self.send_to_client(client, reply_result(&id, "shutting_down"));
+                self.begin_shutdown();
+            }
+        }
+    }
+
+    fn begin_shutdown(&mut self) {
+        if !self.shutting_down {
+            self.shutting_down = true;
+            self.pool.shutdown();
+        }
+    }
+
+    fn send_to_client(&self, client: ClientId, line: String) {
+        if let Some(c) = self.clients.get(&client) {
+            let _ = c.lines.send(line);
+        }
+    }
+
+    fn send_to_worker(&mut self, slot: SlotId, message: &ToWorker) -> bool {
+        match self.workers.get(&slot) {
+            Some(lines) => lines.send(to_line(message)).is_ok(),
+            None => false,
+        }
+    }
+
+    fn publish(&self, method: &str, params: Value) {
+        let mut line = None;
+        for c in self.clients.values().filter(|c| c.subscribed) {
+            let line = line.get_or_insert_with(|| event_line(method, params.clone()));
+            let _ = c.lines.send(line.clone());
+        }
+    }
+
+    fn publish_worker(&self, slot: SlotId) {
+        if let Some(status) = self.worker_status(slot) {
+            self.publish("worker.state", serde_json::to_value(status).unwrap_or(Value::Null));
+        }
+    }
+
+    fn apply_actions(&mut self) {
+        loop {
+            let actions = self.pool.take_actions();
+            if actions.is_empty() {
+                return;
+            }
+            for action in actions {
+                self.apply(action);
+            }
+        }
+    }
+
+    fn apply(&mut self, action: Action) {
+        let now = Instant::now();
+        match action {
+            Action::Launch { slot, worker_id, class } => self.launch(slot, worker_id, class),
+            Action::Dispatch { slot, task } => {
+                let (request_id, name) = (task.request_id.clone(), task.name.clone());
+                if self.send_to_worker(slot, &ToWorker::Execute(*task)) {
+                    let worker = self.pool.slot(slot);
+                    self.publish(
+                        "task.dispatched",
+                        json!({
+                            "request_id": request_id,
+                            "name": name,
+                            "worker_id": worker.map(|w| w.worker_id.clone()),
+                            "hostname": worker.map(|w| w.info.hostname.clone()),
+                        }),
+                    );
+                } else {
+                    self.pool.worker_lost(slot, "is not connected", now);
+                }
+            }
+            Action::CancelOnWorker { slot, request_id } => {
+                self.send_to_worker(slot, &ToWorker::Cancel { request_id });
+            }
+            Action::Retire { slot } => {
+                self.send_to_worker(slot, &ToWorker::Shutdown {});
+                self.workers.remove(&slot);
+                if let Some(job) = self.jobs.remove(&slot) {
+                    self.terminate_job(slot, job);
+                }
+            }
+            Action::Terminate { slot } => {
+                self.workers.remove(&slot);
+                if let Some(job) = self.jobs.remove(&slot) {
+                    self.terminate_job(slot, job);
+                }
+            }
+            Action::Reply {
+                client,
+                request_id,
+                outcome,
+            } => {
+                let Some(c) = self.clients.get_mut(&client) else {
+                    return;
+                };
+                let id = c.submits.remove(&request_id).unwrap_or(Value::String(request_id.clone()));
+                let (line, status, error) = match &outcome {
+                    Outcome::Finished(result) => (reply_result(&id, result), Some(result.status), None),
+                    Outcome::Failed(message) => (reply_error(&id, message), None, Some(message.clone())),
+                };
+                let _ = c.lines.send(line);
+                self.publish(
+                    "task.completed",
+                    json!({"request_id": request_id, "status": status, "error": error}),
+                );
+            }
+        }
+    }
+
+    fn launch(&mut self, slot: SlotId, worker_id: String, class: String) {
+        let spec = self.setup.config.resources_for(&class);
+        let mut argv: Vec<RString> = vec![
+            self.setup.worker_program.to_string_lossy().into_owned().into(),
+            "worker".into(),
+            "--connect".into(),
+            self.setup.worker_address.clone().into(),
+        ];
+        if !class.is_empty() {
+            argv.push("--resource-class".into());
+            argv.push(class.clone().into());
+        }
+        let env = vec![
+            Tuple2(RString::from("DFM_WORKER_TOKEN"), RString::from(self.setup.secret.as_str())),
+            Tuple2(RString::from("DFM_WORKER_ID"), RString::from(worker_id.as_str())),
+        ];
+        let request = LaunchRequest {
+            job_name: format!("dfm-worker-{worker_id}").into(),
+            argv: RVec::from(argv),
+            env: RVec::from(env),
+            resources: Resources {
+                cores: spec.cores.unwrap_or(0),
+                memory: spec.memory.unwrap_or_default().into(),
+                walltime: spec.walltime.unwrap_or_default().into(),
+                queue: spec.queue.unwrap_or_default().into(),
+                resource_class: class.into(),
+            },
+            log_path: self
+                .setup
+                .workers_log_dir
+                .join(format!("worker_{worker_id}.log"))
+                .to_string_lossy()
+                .into_owned()
+                .into(),
+        };
+        let runner = self.setup.runner.clone();
+        let events = self.events.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = match runner.launch(&request) {
+                RResult::ROk(job) => Ok(job),
+                RResult::RErr(message) => Err(message.into_string()),
+            };
+            let _ = events.send(Event::Launched { slot, result });
+        });
+    }
+
+    fn terminate_job(&mut self, slot: SlotId, job: JobHandle) {
+        self.terminations_in_flight += 1;
+        let runner = self.setup.runner.clone();
+        let events = self.events.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = match runner.terminate(&job) {
+                RResult::ROk(()) => Ok(()),
+                RResult::RErr(message) => Err(message.into_string()),
+            };
+            let _ = events.send(Event::Terminated { slot, result });
+        });
+    }
+
+    fn poll_jobs(&mut self) {
+        if self.poll_in_flight || self.jobs.is_empty() {
+            return;
+        }
+        self.poll_in_flight = true;
+        let (slots, handles): (Vec<SlotId>, Vec<JobHandle>) =
+            self.jobs.iter().map(|(slot, job)| (*slot, job.clone())).unzip();
+        let runner = self.setup.runner.clone();
+        let events = self.events.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = match runner.poll(RVec::from(handles)) {
+                RResult::ROk(states) => Ok(slots.into_iter().zip(states).collect()),
+                RResult::RErr(message) => Err(message.into_string()),
+            };
+            let _ = events.send(Event::Polled { result });
+        });
+    }
+
+    fn worker_status(&self, slot: SlotId) -> Option<WorkerStatus> {
+        let s = self.pool.slot(slot)?;
+        let job_id = self
+            .jobs
+            .get(&slot)
+            .map(|job| job.job_id.to_string())
+            .unwrap_or_else(|| s.info.job_id.clone());
+        let state = match s.state {
+            SlotState::Launching | SlotState::Starting => "launching",
+            SlotState::Idle => "idle",
+            SlotState::Busy(_) => "busy",
+        };
+        Some(WorkerStatus {
+            worker_id: s.worker_id.clone(),
+            resource_class: s.class.clone(),
+            hostname: s.info.hostname.clone(),
+            pid: s.info.pid,
+            state: state.to_string(),
+            current_task: self.pool.current_task(slot).map(|t| t.name.clone()),
+            lsf_job_id: job_id.clone(),
+            job_id,
+        })
+    }
+
+    fn status(&self) -> DaemonStatus {
+        let counts = self.pool.counts();
+        let workers = self
+            .pool
+            .slots()
+            .filter_map(|(slot, _)| self.worker_status(slot))
+            .collect();
+        DaemonStatus {
+            workers,
+            pending_tasks: counts.queued,
+            uptime_secs: self.started.elapsed().as_secs_f64(),
+            running_tasks: counts.running,
+            completed_tasks: counts.completed,
+            failed_tasks: counts.failed,
+            counts: WorkerCounts {
+                total: counts.total,
+                busy: counts.busy,
+                idle: counts.idle,
+                pending: counts.pending,
+            },
+            ..self.setup.status_base.clone()
+        }
+    }
+}

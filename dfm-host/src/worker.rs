@@ -1,0 +1,245 @@
+//! `dfm worker`: connects to the daemon, proves it knows the secret, and
+//! runs one shell task at a time until the daemon goes away.
+//!
+//! A worker never outlives its daemon: when the connection drops, or on
+//! `worker.shutdown` or a termination signal, it kills its running task's
+//! whole process group and exits.
+
+use std::fs::{self, File};
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::auth;
+use crate::protocol::{read_line, to_line, FromWorker, Register, TaskResult, TaskSpec, ToWorker};
+
+/// Variables the daemon passes to its workers; never handed on to tasks.
+const PRIVATE_ENV: &[&str] = &["DFM_WORKER_TOKEN", "DFM_WORKER_ID"];
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct WorkerArgs {
+    pub connect: String,
+    pub resource_class: String,
+}
+
+pub fn run(args: WorkerArgs) -> Result<()> {
+    let secret = std::env::var("DFM_WORKER_TOKEN").map_err(|_| {
+        anyhow!("DFM_WORKER_TOKEN is not set: workers are started by `dfm daemon`, which passes its secret in the environment")
+    })?;
+    let worker_id = match std::env::var("DFM_WORKER_ID") {
+        Ok(id) if !id.is_empty() => id,
+        _ => auth::random_hex(4)?,
+    };
+    let job_id = ["DFM_JOB_ID", "LSB_JOBID", "SLURM_JOB_ID"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_default();
+    for name in PRIVATE_ENV {
+        // Single-threaded here: the runtime has not started.
+        std::env::remove_var(name);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(args, secret, worker_id, job_id))
+}
+
+fn hostname() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".to_string())
+}
+
+async fn serve(args: WorkerArgs, secret: String, worker_id: String, job_id: String) -> Result<()> {
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&args.connect))
+        .await
+        .map_err(|_| anyhow!("no answer from the daemon at {} within {CONNECT_TIMEOUT:?}", args.connect))?
+        .with_context(|| format!("cannot connect to the daemon at {}", args.connect))?;
+    let _ = stream.set_nodelay(true);
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    let mut buf = Vec::new();
+
+    let nonce = match tokio::time::timeout(CONNECT_TIMEOUT, next_message(&mut reader, &mut buf)).await {
+        Ok(Ok(Some(ToWorker::Challenge { nonce }))) => nonce,
+        Ok(Ok(_)) => bail!("the daemon at {} did not send a challenge", args.connect),
+        Ok(Err(e)) => return Err(e),
+        Err(_) => bail!("no challenge from the daemon at {}", args.connect),
+    };
+    let my_nonce = auth::random_hex(16)?;
+    let register = FromWorker::Register(Register {
+        worker_id: worker_id.clone(),
+        hostname: hostname(),
+        pid: std::process::id(),
+        resource_class: args.resource_class.clone(),
+        job_id: job_id.clone(),
+        lsf_job_id: job_id,
+        auth: auth::worker_proof(&secret, &nonce, &worker_id, &my_nonce),
+        nonce: my_nonce.clone(),
+    });
+    write.write_all(to_line(&register).as_bytes()).await?;
+    let heartbeat_every = match tokio::time::timeout(CONNECT_TIMEOUT, next_message(&mut reader, &mut buf)).await {
+        Ok(Ok(Some(ToWorker::Registered {
+            auth: proof,
+            heartbeat_interval_ms,
+        }))) => {
+            let expected = auth::daemon_proof(&secret, &nonce, &worker_id, &my_nonce);
+            if !auth::proofs_match(&expected, &proof) {
+                bail!("the listener at {} could not prove it is our daemon; refusing its work", args.connect);
+            }
+            Duration::from_millis(heartbeat_interval_ms.max(10))
+        }
+        Ok(Ok(Some(ToWorker::Rejected { reason }))) => bail!("the daemon refused this worker: {reason}"),
+        Ok(Ok(_)) => bail!("unexpected answer to registration"),
+        Ok(Err(e)) => return Err(e),
+        Err(_) => bail!("no answer to registration from {}", args.connect),
+    };
+    eprintln!("worker {worker_id} registered with {}", args.connect);
+
+    let mut heartbeat = tokio::time::interval(heartbeat_every);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut task: Option<Running> = None;
+
+    let why = loop {
+        tokio::select! {
+            message = next_message(&mut reader, &mut buf) => match message {
+                Ok(Some(ToWorker::Execute(spec))) => {
+                    if task.is_some() {
+                        let result = TaskResult::error(&spec.request_id, "worker is busy with another task".into());
+                        send(&mut write, &FromWorker::Result(result)).await?;
+                        continue;
+                    }
+                    match start(&spec) {
+                        Ok(child) => task = Some(Running { request_id: spec.request_id, child }),
+                        Err(message) => {
+                            let result = TaskResult::error(&spec.request_id, message);
+                            send(&mut write, &FromWorker::Result(result)).await?;
+                        }
+                    }
+                }
+                Ok(Some(ToWorker::Cancel { request_id })) => {
+                    if let Some(running) = task.as_ref().filter(|t| t.request_id == request_id) {
+                        running.kill();
+                    }
+                }
+                Ok(Some(ToWorker::Shutdown {})) => break "asked to shut down".to_string(),
+                Ok(Some(_)) => {}
+                Ok(None) => break "lost the connection to the daemon".to_string(),
+                Err(e) => break format!("connection to the daemon failed: {e:#}"),
+            },
+            status = wait(&mut task) => {
+                if let Some(running) = task.take() {
+                    let result = TaskResult::new(&running.request_id, exit_code(status));
+                    send(&mut write, &FromWorker::Result(result)).await?;
+                }
+            }
+            _ = heartbeat.tick() => {
+                send(&mut write, &FromWorker::Heartbeat { worker_id: worker_id.clone() }).await?;
+            }
+            _ = terminate.recv() => break "SIGTERM".to_string(),
+            _ = interrupt.recv() => break "SIGINT".to_string(),
+            _ = hangup.recv() => break "SIGHUP".to_string(),
+        }
+    };
+    if let Some(mut running) = task.take() {
+        running.kill();
+        let _ = running.child.wait().await;
+    }
+    eprintln!("worker {worker_id} exiting: {why}");
+    Ok(())
+}
+
+struct Running {
+    request_id: String,
+    child: Child,
+}
+
+impl Running {
+    /// Kills the task's whole process group.
+    fn kill(&self) {
+        if let Some(pid) = self.child.id() {
+            // SAFETY: killpg has no memory-safety preconditions; the child
+            // is unreaped, so its group id cannot have been reused.
+            unsafe {
+                libc::killpg(pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+async fn wait(task: &mut Option<Running>) -> std::io::Result<ExitStatus> {
+    match task {
+        Some(running) => running.child.wait().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn exit_code(status: std::io::Result<ExitStatus>) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Ok(status) => status
+            .code()
+            .or_else(|| status.signal().map(|sig| 128 + sig))
+            .unwrap_or(1),
+        Err(_) => 1,
+    }
+}
+
+/// The next message from the daemon; cancel-safe (see [`read_line`]).
+async fn next_message<R: tokio::io::AsyncBufRead + Unpin>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+) -> Result<Option<ToWorker>> {
+    if !read_line(reader, buf).await? {
+        return Ok(None);
+    }
+    let message = serde_json::from_slice(buf).context("invalid message from the daemon");
+    buf.clear();
+    Ok(Some(message?))
+}
+
+async fn send<W: AsyncWriteExt + Unpin>(write: &mut W, message: &FromWorker) -> Result<()> {
+    write
+        .write_all(to_line(message).as_bytes())
+        .await
+        .context("lost the connection to the daemon")
+}
+
+/// The log file of a task: `<rundir>/<name>.log`.
+fn log_file_name(name: &str) -> String {
+    format!("{}.log", name.replace('/', "_"))
+}
+
+fn start(spec: &TaskSpec) -> Result<Child, String> {
+    let rundir = Path::new(&spec.rundir);
+    fs::create_dir_all(rundir).map_err(|e| format!("cannot create rundir {}: {e}", rundir.display()))?;
+    let log_path = rundir.join(log_file_name(&spec.name));
+    let log = File::create(&log_path).map_err(|e| format!("cannot create task log {}: {e}", log_path.display()))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| format!("cannot duplicate task log handle: {e}"))?;
+    Command::new(&spec.shell)
+        .arg("-c")
+        .arg(&spec.body)
+        .current_dir(rundir)
+        .envs(&spec.env)
+        .env("TASK_RUNDIR", &spec.rundir)
+        .env("TASK_SRCDIR", &spec.srcdir)
+        .env("DFM_TASK_NAME", &spec.name)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot start '{}' for task '{}': {e}", spec.shell, spec.name))
+}
