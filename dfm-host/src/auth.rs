@@ -37,17 +37,35 @@ fn mac(secret: &str, role: &str, parts: &[&str]) -> HmacSha256 {
 }
 
 /// The worker's proof for the daemon's `nonce`.
-pub fn worker_proof(secret: &str, daemon_nonce: &str, worker_id: &str, worker_nonce: &str) -> String {
-    hex(&mac(secret, "dfm-worker", &[daemon_nonce, worker_id, worker_nonce])
-        .finalize()
-        .into_bytes())
+pub fn worker_proof(
+    secret: &str,
+    daemon_nonce: &str,
+    worker_id: &str,
+    worker_nonce: &str,
+) -> String {
+    hex(&mac(
+        secret,
+        "dfm-worker",
+        &[daemon_nonce, worker_id, worker_nonce],
+    )
+    .finalize()
+    .into_bytes())
 }
 
 /// The daemon's proof for the worker's nonce.
-pub fn daemon_proof(secret: &str, daemon_nonce: &str, worker_id: &str, worker_nonce: &str) -> String {
-    hex(&mac(secret, "dfm-daemon", &[daemon_nonce, worker_id, worker_nonce])
-        .finalize()
-        .into_bytes())
+pub fn daemon_proof(
+    secret: &str,
+    daemon_nonce: &str,
+    worker_id: &str,
+    worker_nonce: &str,
+) -> String {
+    hex(&mac(
+        secret,
+        "dfm-daemon",
+        &[daemon_nonce, worker_id, worker_nonce],
+    )
+    .finalize()
+    .into_bytes())
 }
 
 /// Constant-time comparison of two hex proofs.

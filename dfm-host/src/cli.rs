@@ -11,7 +11,11 @@ use crate::config::CliOverrides;
 use crate::worker::{self, WorkerArgs};
 
 #[derive(Debug, Parser)]
-#[command(name = "dfm", version, about = "A warm pool of workers for shell tasks on local machines and LSF/SLURM farms")]
+#[command(
+    name = "dfm",
+    version,
+    about = "A warm pool of workers for shell tasks on local machines and LSF/SLURM farms"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -77,7 +81,10 @@ impl Cli {
             self.command,
             Command::Worker { .. }
                 | Command::Daemon {
-                    action: DaemonAction::Start { foreground: true, .. }
+                    action: DaemonAction::Start {
+                        foreground: true,
+                        ..
+                    }
                 }
         )
     }

@@ -35,7 +35,11 @@ impl Connection {
     pub async fn send(&mut self, call: ClientCall) -> Result<Value> {
         let id = Value::String(format!("c{}", self.next_id));
         self.next_id += 1;
-        let line = ClientRequest { id: id.clone(), call }.to_line();
+        let line = ClientRequest {
+            id: id.clone(),
+            call,
+        }
+        .to_line();
         self.writer
             .write_all(line.as_bytes())
             .await

@@ -123,7 +123,9 @@ impl PoolSettings {
         ];
         for (name, value) in times {
             if !(value > 0.0 && value.is_finite()) {
-                return Err(format!("pool.{name} must be a positive number of seconds, not {value}"));
+                return Err(format!(
+                    "pool.{name} must be a positive number of seconds, not {value}"
+                ));
             }
         }
         if self.heartbeat_timeout <= self.heartbeat_interval {
@@ -158,7 +160,10 @@ impl Layers {
     /// The standard layers for a project.
     pub fn for_project(project: &Path) -> Layers {
         let mut files = Vec::new();
-        if let Some(dir) = std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)) {
+        if let Some(dir) = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(Path::to_path_buf))
+        {
             files.push(dir.join("../etc/dfm/config.yaml"));
         }
         let config_home = std::env::var_os("XDG_CONFIG_HOME")
@@ -262,15 +267,20 @@ impl RunnerConfig {
         let runner = match raw.get("default") {
             None => "local".to_string(),
             Some(Value::String(name)) if !name.is_empty() => name.clone(),
-            Some(other) => return Err(invalid(format!("runner.default must be a runner name, not {other}"))),
+            Some(other) => {
+                return Err(invalid(format!(
+                    "runner.default must be a runner name, not {other}"
+                )))
+            }
         };
         let pool: PoolSettings = serde_json::from_value(section("pool"))
             .map_err(|e| invalid(format!("runner.pool: {e}")))?;
         pool.validate().map_err(invalid)?;
         let defaults: ResourceSpec = serde_json::from_value(section("defaults"))
             .map_err(|e| invalid(format!("runner.defaults: {e}")))?;
-        let resource_classes: BTreeMap<String, ResourceSpec> = serde_json::from_value(section("resource_classes"))
-            .map_err(|e| invalid(format!("runner.resource_classes: {e}")))?;
+        let resource_classes: BTreeMap<String, ResourceSpec> =
+            serde_json::from_value(section("resource_classes"))
+                .map_err(|e| invalid(format!("runner.resource_classes: {e}")))?;
         Ok(RunnerConfig {
             runner,
             pool,
@@ -345,7 +355,11 @@ mod tests {
             "site.yaml",
             "runner:\n  pool: {max_workers: 32}\n  lsf: {resource_select: [\"mem>8000\"], bsub_extra: [\"-G\", \"grp\"]}\n  resource_classes:\n    large: {cores: 8, memory: 32G}\n",
         );
-        let project = write(&dir, "project.yaml", "runner:\n  type: slurm\n  defaults: {memory: 2G, cores: 1}\n");
+        let project = write(
+            &dir,
+            "project.yaml",
+            "runner:\n  type: slurm\n  defaults: {memory: 2G, cores: 1}\n",
+        );
         let layers = Layers {
             files: vec![install, site, project, dir.join("missing.yaml")],
             env_runner: None,
@@ -356,36 +370,61 @@ mod tests {
         assert_eq!(config.pool.idle_timeout, 60.0);
         let lsf = config.raw.get("lsf").expect("lsf section");
         assert_eq!(lsf["queue"], "normal");
-        assert_eq!(lsf["resource_select"], serde_json::json!(["type==X86_64", "mem>8000"]));
+        assert_eq!(
+            lsf["resource_select"],
+            serde_json::json!(["type==X86_64", "mem>8000"])
+        );
         let large = config.resources_for("large");
-        assert_eq!((large.cores, large.memory.as_deref()), (Some(8), Some("32G")));
+        assert_eq!(
+            (large.cores, large.memory.as_deref()),
+            (Some(8), Some("32G"))
+        );
         let default = config.resources_for("");
-        assert_eq!((default.cores, default.memory.as_deref()), (Some(1), Some("2G")));
+        assert_eq!(
+            (default.cores, default.memory.as_deref()),
+            (Some(1), Some("2G"))
+        );
 
         let with_env = Layers {
             env_runner: Some("lsf".into()),
             ..layers.clone()
         };
-        assert_eq!(with_env.load(&CliOverrides::default()).expect("config").runner, "lsf");
+        assert_eq!(
+            with_env
+                .load(&CliOverrides::default())
+                .expect("config")
+                .runner,
+            "lsf"
+        );
         let cli = CliOverrides {
             runner: Some("local".into()),
             pool_size: Some(3),
         };
         let config = with_env.load(&cli).expect("config");
-        assert_eq!((config.runner.as_str(), config.pool.max_workers), ("local", 3));
+        assert_eq!(
+            (config.runner.as_str(), config.pool.max_workers),
+            ("local", 3)
+        );
     }
 
     #[test]
     fn the_plugin_gets_its_own_section() {
         let dir = temp_dir("plugin");
-        let file = write(&dir, "c.yaml", "runner:\n  default: lsf\n  lsf: {queue: q}\n  defaults: {cores: 2}\n");
+        let file = write(
+            &dir,
+            "c.yaml",
+            "runner:\n  default: lsf\n  lsf: {queue: q}\n  defaults: {cores: 2}\n",
+        );
         let layers = Layers {
             files: vec![file],
             env_runner: None,
         };
         let config = layers.load(&CliOverrides::default()).expect("config");
         let json: Value = serde_json::from_str(&config.plugin_config_json()).expect("json");
-        assert_eq!(json, serde_json::json!({"queue": "q", "defaults": {"cores": 2}}));
+        assert_eq!(
+            json,
+            serde_json::json!({"queue": "q", "defaults": {"cores": 2}})
+        );
     }
 
     #[test]
@@ -393,8 +432,14 @@ mod tests {
         let dir = temp_dir("bad");
         let cases = [
             ("runner: [1]", "'runner' must be a mapping"),
-            ("runner:\n  pool: {max_wrokers: 3}", "unknown field `max_wrokers`"),
-            ("runner:\n  pool: {min_workers: 5, max_workers: 2}", "larger than pool.max_workers"),
+            (
+                "runner:\n  pool: {max_wrokers: 3}",
+                "unknown field `max_wrokers`",
+            ),
+            (
+                "runner:\n  pool: {min_workers: 5, max_workers: 2}",
+                "larger than pool.max_workers",
+            ),
             ("runner: {pool: {", "invalid YAML"),
         ];
         for (text, expected) in cases {
@@ -403,7 +448,10 @@ mod tests {
                 files: vec![file],
                 env_runner: None,
             };
-            let error = layers.load(&CliOverrides::default()).expect_err(text).to_string();
+            let error = layers
+                .load(&CliOverrides::default())
+                .expect_err(text)
+                .to_string();
             assert!(error.contains(expected), "{text}: {error}");
         }
     }

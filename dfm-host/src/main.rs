@@ -32,7 +32,11 @@ fn main() -> ExitCode {
 /// Logs go to stderr (the daemon's is `.dfm/daemon.log`); `DFM_LOG` sets
 /// the filter, e.g. `DFM_LOG=debug`.
 fn init_logging(cli: &cli::Cli) {
-    let default = if cli.is_daemon_process() { "info" } else { "warn" };
+    let default = if cli.is_daemon_process() {
+        "info"
+    } else {
+        "warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("DFM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()

@@ -215,7 +215,13 @@ mod tests {
             Err(error) => error.to_string(),
             Ok(path) => panic!("found {path:?}"),
         };
-        assert!(error.contains("runner plugin 'nosuch' not found"), "{error}");
-        assert!(error.contains(&format!("{}: other", dir.display())), "{error}");
+        assert!(
+            error.contains("runner plugin 'nosuch' not found"),
+            "{error}"
+        );
+        assert!(
+            error.contains(&format!("{}: other", dir.display())),
+            "{error}"
+        );
     }
 }

@@ -274,7 +274,11 @@ impl Pool {
             }
         }
         counts.queued = self.classes.values().map(|c| c.queued).sum();
-        counts.running = self.tasks.values().filter(|t| t.running_on.is_some()).count();
+        counts.running = self
+            .tasks
+            .values()
+            .filter(|t| t.running_on.is_some())
+            .count();
         counts
     }
 
@@ -295,7 +299,12 @@ impl Pool {
 
     // ------------------------------------------------------------ events
 
-    pub fn submit(&mut self, client: ClientId, spec: TaskSpec, now: Instant) -> Result<(), SubmitError> {
+    pub fn submit(
+        &mut self,
+        client: ClientId,
+        spec: TaskSpec,
+        now: Instant,
+    ) -> Result<(), SubmitError> {
         if self.shutting_down {
             return Err(SubmitError::ShuttingDown);
         }
@@ -434,7 +443,8 @@ impl Pool {
         } else {
             format!("worker of resource class '{class}'")
         };
-        let reason = format!("could not start a {what} ({limit} launches failed in a row): {message}");
+        let reason =
+            format!("could not start a {what} ({limit} launches failed in a row): {message}");
         for id in queued {
             if let Some(task) = self.forget_task(id) {
                 self.failed += 1;
@@ -499,13 +509,21 @@ impl Pool {
 
     /// The worker of `slot` reports a result. Returns an error when the
     /// worker was not running that task.
-    pub fn task_finished(&mut self, slot: SlotId, result: TaskResult, now: Instant) -> Result<(), String> {
+    pub fn task_finished(
+        &mut self,
+        slot: SlotId,
+        result: TaskResult,
+        now: Instant,
+    ) -> Result<(), String> {
         let Some(s) = self.slots.get_mut(&slot) else {
             return Err("result from a worker that is not in the pool".into());
         };
         s.last_seen = now;
         let SlotState::Busy(task_id) = s.state else {
-            return Err(format!("result for '{}' from an idle worker", result.request_id));
+            return Err(format!(
+                "result for '{}' from an idle worker",
+                result.request_id
+            ));
         };
         let matches = self
             .tasks
@@ -548,7 +566,11 @@ impl Pool {
         let who = format!(
             "worker {} on {}",
             s.worker_id,
-            if s.info.hostname.is_empty() { "an unknown host" } else { &s.info.hostname }
+            if s.info.hostname.is_empty() {
+                "an unknown host"
+            } else {
+                &s.info.hostname
+            }
         );
         self.remove_slot(slot, Action::Terminate { slot });
         match state {
@@ -667,13 +689,16 @@ impl Pool {
             class.queue.clear();
             class.queued = 0;
         }
-        let slots: Vec<(SlotId, SlotState)> = self.slots.iter().map(|(id, s)| (*id, s.state)).collect();
+        let slots: Vec<(SlotId, SlotState)> =
+            self.slots.iter().map(|(id, s)| (*id, s.state)).collect();
         for (slot, state) in slots {
             match state {
                 // Its launch is still in flight: terminated when it reports.
                 SlotState::Launching => {}
                 SlotState::Starting => self.remove_slot(slot, Action::Terminate { slot }),
-                SlotState::Idle | SlotState::Busy(_) => self.remove_slot(slot, Action::Retire { slot }),
+                SlotState::Idle | SlotState::Busy(_) => {
+                    self.remove_slot(slot, Action::Retire { slot })
+                }
             }
         }
     }

@@ -47,7 +47,9 @@ pub struct Project {
 pub enum Probe {
     Absent,
     /// A state file whose daemon is gone (or unreadable).
-    Stale { pid: Option<u32> },
+    Stale {
+        pid: Option<u32>,
+    },
     Running(DaemonState),
 }
 
@@ -98,7 +100,10 @@ impl Project {
             Err(_) => return Probe::Absent,
         };
         let state: Option<DaemonState> = serde_json::from_str(&text).ok();
-        let pid = state.as_ref().map(|s| s.pid).or_else(|| pid_of_unparsable(&text));
+        let pid = state
+            .as_ref()
+            .map(|s| s.pid)
+            .or_else(|| pid_of_unparsable(&text));
         let alive = self.lock_is_held() && pid.is_some_and(is_live_process);
         match state {
             Some(state) if alive => Probe::Running(state),
@@ -178,7 +183,9 @@ pub fn is_live_process(pid: u32) -> bool {
     };
     // The state follows the command name, which is in parentheses and may
     // itself contain spaces or parentheses.
-    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
     !matches!(state, None | Some("Z") | Some("X") | Some("x"))
 }
 
@@ -190,7 +197,9 @@ mod tests {
     fn zombies_and_missing_pids_are_not_alive() {
         assert!(is_live_process(std::process::id()));
         assert!(!is_live_process(u32::MAX));
-        let mut child = std::process::Command::new("true").spawn().expect("spawn true");
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
         let pid = child.id();
         // Wait for it to exit without reaping it: it is a zombie.
         for _ in 0..500 {
@@ -211,7 +220,10 @@ mod tests {
         fs::create_dir_all(&dir).expect("dir");
         let project = Project::at(Some(&dir)).expect("project");
         project.ensure_dir().expect("ensure");
-        let mode = fs::metadata(&project.dfm_dir).expect("meta").permissions().mode();
+        let mode = fs::metadata(&project.dfm_dir)
+            .expect("meta")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o700);
         let lock = project.try_lock().expect("lock").expect("free");
         assert!(project.lock_is_held());

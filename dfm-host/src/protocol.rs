@@ -236,7 +236,10 @@ impl ClientRequest {
             error: format!("Invalid JSON: {e}"),
         })?;
         let Value::Object(mut object) = value else {
-            return Err(bad(&Value::Null, "Invalid request: not a JSON object".into()));
+            return Err(bad(
+                &Value::Null,
+                "Invalid request: not a JSON object".into(),
+            ));
         };
         let id = object.remove("id").unwrap_or(Value::Null);
         let method = match object.remove("method") {
@@ -246,7 +249,12 @@ impl ClientRequest {
         let params = match object.remove("params") {
             None | Some(Value::Null) => Value::Object(Map::new()),
             Some(params @ Value::Object(_)) => params,
-            Some(_) => return Err(bad(&id, "Invalid request: 'params' must be an object".into())),
+            Some(_) => {
+                return Err(bad(
+                    &id,
+                    "Invalid request: 'params' must be an object".into(),
+                ))
+            }
         };
         let call = match method.as_str() {
             "ping" => ClientCall::Ping,
@@ -454,8 +462,14 @@ mod tests {
             ("[1,2]", "not a JSON object"),
             (r#"{"id": 1}"#, "missing 'method'"),
             (r#"{"id": 1, "method": "x.y"}"#, "Unknown method: x.y"),
-            (r#"{"id": 1, "method": "ping", "params": 3}"#, "'params' must be an object"),
-            (r#"{"id": 1, "method": "task.cancel", "params": {}}"#, "request_id"),
+            (
+                r#"{"id": 1, "method": "ping", "params": 3}"#,
+                "'params' must be an object",
+            ),
+            (
+                r#"{"id": 1, "method": "task.cancel", "params": {}}"#,
+                "request_id",
+            ),
             (
                 r#"{"id": 1, "method": "task.submit", "params": {"request_id": "r", "name": "t", "rundir": "/x", "shell": "pytask"}}"#,
                 "shell 'pytask' is not supported",
@@ -509,7 +523,10 @@ mod tests {
         let line = to_line(&ToWorker::Cancel {
             request_id: "r".into(),
         });
-        assert_eq!(line, "{\"method\":\"task.cancel\",\"params\":{\"request_id\":\"r\"}}\n");
+        assert_eq!(
+            line,
+            "{\"method\":\"task.cancel\",\"params\":{\"request_id\":\"r\"}}\n"
+        );
         let heartbeat: FromWorker =
             serde_json::from_str(r#"{"method":"worker.heartbeat","params":{"worker_id":"w"}}"#)
                 .expect("heartbeat");

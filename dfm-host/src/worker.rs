@@ -60,19 +60,25 @@ fn hostname() -> String {
 async fn serve(args: WorkerArgs, secret: String, worker_id: String, job_id: String) -> Result<()> {
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&args.connect))
         .await
-        .map_err(|_| anyhow!("no answer from the daemon at {} within {CONNECT_TIMEOUT:?}", args.connect))?
+        .map_err(|_| {
+            anyhow!(
+                "no answer from the daemon at {} within {CONNECT_TIMEOUT:?}",
+                args.connect
+            )
+        })?
         .with_context(|| format!("cannot connect to the daemon at {}", args.connect))?;
     let _ = stream.set_nodelay(true);
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     let mut buf = Vec::new();
 
-    let nonce = match tokio::time::timeout(CONNECT_TIMEOUT, next_message(&mut reader, &mut buf)).await {
-        Ok(Ok(Some(ToWorker::Challenge { nonce }))) => nonce,
-        Ok(Ok(_)) => bail!("the daemon at {} did not send a challenge", args.connect),
-        Ok(Err(e)) => return Err(e),
-        Err(_) => bail!("no challenge from the daemon at {}", args.connect),
-    };
+    let nonce =
+        match tokio::time::timeout(CONNECT_TIMEOUT, next_message(&mut reader, &mut buf)).await {
+            Ok(Ok(Some(ToWorker::Challenge { nonce }))) => nonce,
+            Ok(Ok(_)) => bail!("the daemon at {} did not send a challenge", args.connect),
+            Ok(Err(e)) => return Err(e),
+            Err(_) => bail!("no challenge from the daemon at {}", args.connect),
+        };
     let my_nonce = auth::random_hex(16)?;
     let register = FromWorker::Register(Register {
         worker_id: worker_id.clone(),
@@ -85,22 +91,28 @@ async fn serve(args: WorkerArgs, secret: String, worker_id: String, job_id: Stri
         nonce: my_nonce.clone(),
     });
     write.write_all(to_line(&register).as_bytes()).await?;
-    let heartbeat_every = match tokio::time::timeout(CONNECT_TIMEOUT, next_message(&mut reader, &mut buf)).await {
-        Ok(Ok(Some(ToWorker::Registered {
-            auth: proof,
-            heartbeat_interval_ms,
-        }))) => {
-            let expected = auth::daemon_proof(&secret, &nonce, &worker_id, &my_nonce);
-            if !auth::proofs_match(&expected, &proof) {
-                bail!("the listener at {} could not prove it is our daemon; refusing its work", args.connect);
+    let heartbeat_every =
+        match tokio::time::timeout(CONNECT_TIMEOUT, next_message(&mut reader, &mut buf)).await {
+            Ok(Ok(Some(ToWorker::Registered {
+                auth: proof,
+                heartbeat_interval_ms,
+            }))) => {
+                let expected = auth::daemon_proof(&secret, &nonce, &worker_id, &my_nonce);
+                if !auth::proofs_match(&expected, &proof) {
+                    bail!(
+                        "the listener at {} could not prove it is our daemon; refusing its work",
+                        args.connect
+                    );
+                }
+                Duration::from_millis(heartbeat_interval_ms.max(10))
             }
-            Duration::from_millis(heartbeat_interval_ms.max(10))
-        }
-        Ok(Ok(Some(ToWorker::Rejected { reason }))) => bail!("the daemon refused this worker: {reason}"),
-        Ok(Ok(_)) => bail!("unexpected answer to registration"),
-        Ok(Err(e)) => return Err(e),
-        Err(_) => bail!("no answer to registration from {}", args.connect),
-    };
+            Ok(Ok(Some(ToWorker::Rejected { reason }))) => {
+                bail!("the daemon refused this worker: {reason}")
+            }
+            Ok(Ok(_)) => bail!("unexpected answer to registration"),
+            Ok(Err(e)) => return Err(e),
+            Err(_) => bail!("no answer to registration from {}", args.connect),
+        };
     eprintln!("worker {worker_id} registered with {}", args.connect);
 
     let mut heartbeat = tokio::time::interval(heartbeat_every);
@@ -222,9 +234,11 @@ fn log_file_name(name: &str) -> String {
 
 fn start(spec: &TaskSpec) -> Result<Child, String> {
     let rundir = Path::new(&spec.rundir);
-    fs::create_dir_all(rundir).map_err(|e| format!("cannot create rundir {}: {e}", rundir.display()))?;
+    fs::create_dir_all(rundir)
+        .map_err(|e| format!("cannot create rundir {}: {e}", rundir.display()))?;
     let log_path = rundir.join(log_file_name(&spec.name));
-    let log = File::create(&log_path).map_err(|e| format!("cannot create task log {}: {e}", log_path.display()))?;
+    let log = File::create(&log_path)
+        .map_err(|e| format!("cannot create task log {}: {e}", log_path.display()))?;
     let log_err = log
         .try_clone()
         .map_err(|e| format!("cannot duplicate task log handle: {e}"))?;
@@ -241,5 +255,10 @@ fn start(spec: &TaskSpec) -> Result<Child, String> {
         .stderr(log_err)
         .process_group(0)
         .spawn()
-        .map_err(|e| format!("cannot start '{}' for task '{}': {e}", spec.shell, spec.name))
+        .map_err(|e| {
+            format!(
+                "cannot start '{}' for task '{}': {e}",
+                spec.shell, spec.name
+            )
+        })
 }

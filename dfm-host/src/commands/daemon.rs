@@ -27,7 +27,9 @@ pub struct StartArgs {
 
 /// Says what became of a stale state file.
 fn clear_stale(project: &Project, pid: Option<u32>) {
-    let who = pid.map(|p| format!(" (pid {p} is not a running dfm daemon)")).unwrap_or_default();
+    let who = pid
+        .map(|p| format!(" (pid {p} is not a running dfm daemon)"))
+        .unwrap_or_default();
     project.remove_stale();
     eprintln!("removed stale {}{who}", project.state_path().display());
 }
@@ -99,7 +101,10 @@ pub fn start(args: StartArgs) -> Result<i32> {
         }
         if runtime.block_on(ping(&project.socket_path())) {
             if let Probe::Running(state) = project.probe() {
-                println!("dfm daemon started (pid {}, runner {})", state.pid, state.runner);
+                println!(
+                    "dfm daemon started (pid {}, runner {})",
+                    state.pid, state.runner
+                );
                 return Ok(0);
             }
         }
@@ -181,7 +186,8 @@ pub fn status(root: Option<&Path>, as_json: bool) -> Result<i32> {
     let status: DaemonStatus = runtime()?.block_on(async {
         let mut connection = Connection::connect(Path::new(&state.socket)).await?;
         let value = connection.call(ClientCall::Status).await?;
-        serde_json::from_value(value).context("the daemon sent a status this dfm does not understand")
+        serde_json::from_value(value)
+            .context("the daemon sent a status this dfm does not understand")
     })?;
     if as_json {
         let mut value = serde_json::to_value(&status)?;
@@ -252,7 +258,9 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 async fn ping(socket: &Path) -> bool {
     match Connection::connect(socket).await {
-        Ok(mut connection) => matches!(connection.call(ClientCall::Ping).await, Ok(v) if v == "pong"),
+        Ok(mut connection) => {
+            matches!(connection.call(ClientCall::Ping).await, Ok(v) if v == "pong")
+        }
         Err(_) => false,
     }
 }

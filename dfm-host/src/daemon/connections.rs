@@ -16,8 +16,8 @@ use super::server::Event;
 use crate::auth;
 use crate::pool::{ClientId, SlotId};
 use crate::protocol::{
-    read_line, reply_error, reply_result, to_line, ClientCall, ClientRequest, FrameError, FromWorker, ToWorker,
-    MAX_LINE_BYTES,
+    read_line, reply_error, reply_result, to_line, ClientCall, ClientRequest, FrameError,
+    FromWorker, ToWorker, MAX_LINE_BYTES,
 };
 
 /// How long a worker has to answer the challenge.
@@ -90,7 +90,8 @@ async fn serve_client(stream: UnixStream, client: ClientId, events: mpsc::Unboun
             Ok(true) => {}
             Ok(false) => break,
             Err(FrameError::TooLong) => {
-                let message = format!("message too long: the limit is {MAX_LINE_BYTES} bytes per line");
+                let message =
+                    format!("message too long: the limit is {MAX_LINE_BYTES} bytes per line");
                 let _ = tx.send(reply_error(&Value::Null, &message));
                 break;
             }
@@ -108,7 +109,10 @@ async fn serve_client(stream: UnixStream, client: ClientId, events: mpsc::Unboun
                 let _ = tx.send(reply_result(&id, "pong"));
             }
             Ok(request) => {
-                if events.send(Event::ClientRequest { client, request }).is_err() {
+                if events
+                    .send(Event::ClientRequest { client, request })
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -132,7 +136,9 @@ pub async fn accept_workers(
                 let events = events.clone();
                 let secret = secret.clone();
                 tokio::spawn(async move {
-                    if let Err(reason) = serve_worker(stream, events, &secret, heartbeat_interval).await {
+                    if let Err(reason) =
+                        serve_worker(stream, events, &secret, heartbeat_interval).await
+                    {
                         tracing::warn!("worker connection from {peer} refused: {reason}");
                     }
                 });
@@ -179,7 +185,13 @@ async fn serve_worker(
     let mut buf = Vec::new();
 
     let nonce = auth::random_hex(16).map_err(|e| format!("no randomness: {e}"))?;
-    send_now(&mut write, &ToWorker::Challenge { nonce: nonce.clone() }).await?;
+    send_now(
+        &mut write,
+        &ToWorker::Challenge {
+            nonce: nonce.clone(),
+        },
+    )
+    .await?;
     let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_message(&mut reader, &mut buf))
         .await
         .map_err(|_| "no registration within the handshake timeout".to_string())??;
@@ -190,8 +202,15 @@ async fn serve_worker(
     };
     let expected = auth::worker_proof(secret, &nonce, &register.worker_id, &register.nonce);
     if !auth::proofs_match(&expected, &register.auth) {
-        let reason = "authentication failed: the worker does not know this daemon's secret".to_string();
-        let _ = send_now(&mut write, &ToWorker::Rejected { reason: reason.clone() }).await;
+        let reason =
+            "authentication failed: the worker does not know this daemon's secret".to_string();
+        let _ = send_now(
+            &mut write,
+            &ToWorker::Rejected {
+                reason: reason.clone(),
+            },
+        )
+        .await;
         return Err(reason);
     }
     let welcome = to_line(&ToWorker::Registered {
@@ -214,7 +233,9 @@ async fn serve_worker(
     let slot: SlotId = match answer.await {
         Ok(Ok(slot)) => slot,
         Ok(Err(reason)) => {
-            let _ = tx.send(to_line(&ToWorker::Rejected { reason: reason.clone() }));
+            let _ = tx.send(to_line(&ToWorker::Rejected {
+                reason: reason.clone(),
+            }));
             return Err(format!("worker {worker_id}: {reason}"));
         }
         Err(_) => return Err("daemon is stopping".into()),

@@ -123,7 +123,10 @@ async fn serve(
     };
 
     let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let clients = tokio::spawn(connections::accept_clients(client_listener, events_tx.clone()));
+    let clients = tokio::spawn(connections::accept_clients(
+        client_listener,
+        events_tx.clone(),
+    ));
     let workers = tokio::spawn(connections::accept_workers(
         worker_listener,
         events_tx.clone(),
@@ -147,7 +150,11 @@ async fn serve(
     }
 
     project.write_state(&state)?;
-    tracing::info!("daemon ready: pid {}, socket {}, worker port {worker_port}", state.pid, state.socket);
+    tracing::info!(
+        "daemon ready: pid {}, socket {}, worker port {worker_port}",
+        state.pid,
+        state.socket
+    );
 
     let core = Core::new(setup, pool, events_tx);
     let writers = core.run(events_rx).await;

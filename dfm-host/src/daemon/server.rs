@@ -18,8 +18,8 @@ use super::connections::Lines;
 use crate::config::RunnerConfig;
 use crate::pool::{Action, ClientId, Outcome, Pool, SlotId, SlotState, WorkerInfo};
 use crate::protocol::{
-    event_line, reply_error, reply_result, to_line, ClientCall, ClientRequest, DaemonStatus, FromWorker, Register,
-    ToWorker, WorkerCounts, WorkerStatus,
+    event_line, reply_error, reply_result, to_line, ClientCall, ClientRequest, DaemonStatus,
+    FromWorker, Register, ToWorker, WorkerCounts, WorkerStatus,
 };
 
 /// Events from connections, the runner and signals.
@@ -126,7 +126,10 @@ impl Core {
         self.pool.tick(Instant::now());
         self.apply_actions();
         loop {
-            if self.shutting_down && self.pool.launches_in_flight() == 0 && self.terminations_in_flight == 0 {
+            if self.shutting_down
+                && self.pool.launches_in_flight() == 0
+                && self.terminations_in_flight == 0
+            {
                 break;
             }
             let deadline = self
@@ -144,14 +147,22 @@ impl Core {
             }
             self.apply_actions();
         }
-        let writers: Vec<JoinHandle<()>> = self.clients.drain().map(|(_, client)| client.writer).collect();
+        let writers: Vec<JoinHandle<()>> = self
+            .clients
+            .drain()
+            .map(|(_, client)| client.writer)
+            .collect();
         writers
     }
 
     fn handle(&mut self, event: Event) {
         let now = Instant::now();
         match event {
-            Event::ClientConnected { client, lines, writer } => {
+            Event::ClientConnected {
+                client,
+                lines,
+                writer,
+            } => {
                 self.clients.insert(
                     client,
                     Client {
@@ -288,7 +299,10 @@ impl Core {
                 let line = if self.pool.cancel(client, &request_id, now) {
                     reply_result(&id, "cancelled")
                 } else {
-                    reply_error(&id, &format!("no task '{request_id}' in flight on this connection"))
+                    reply_error(
+                        &id,
+                        &format!("no task '{request_id}' in flight on this connection"),
+                    )
                 };
                 // The submit's own (cancelled) reply comes first.
                 self.apply_actions();
@@ -341,7 +355,10 @@ impl Core {
 
     fn publish_worker(&self, slot: SlotId) {
         if let Some(status) = self.worker_status(slot) {
-            self.publish("worker.state", serde_json::to_value(status).unwrap_or(Value::Null));
+            self.publish(
+                "worker.state",
+                serde_json::to_value(status).unwrap_or(Value::Null),
+            );
         }
     }
 
@@ -360,7 +377,11 @@ impl Core {
     fn apply(&mut self, action: Action) {
         let now = Instant::now();
         match action {
-            Action::Launch { slot, worker_id, class } => self.launch(slot, worker_id, class),
+            Action::Launch {
+                slot,
+                worker_id,
+                class,
+            } => self.launch(slot, worker_id, class),
             Action::Dispatch { slot, task } => {
                 let (request_id, name) = (task.request_id.clone(), task.name.clone());
                 if self.send_to_worker(slot, &ToWorker::Execute(*task)) {
@@ -402,16 +423,24 @@ impl Core {
                 let Some(c) = self.clients.get_mut(&client) else {
                     return;
                 };
-                let id = c.submits.remove(&request_id).unwrap_or(Value::String(request_id.clone()));
+                let id = c
+                    .submits
+                    .remove(&request_id)
+                    .unwrap_or(Value::String(request_id.clone()));
                 let (line, status, error) = match &outcome {
-                    Outcome::Finished(result) => (reply_result(&id, result), Some(result.status), None),
-                    Outcome::Failed(message) => (reply_error(&id, message), None, Some(message.clone())),
+                    Outcome::Finished(result) => {
+                        (reply_result(&id, result), Some(result.status), None)
+                    }
+                    Outcome::Failed(message) => {
+                        (reply_error(&id, message), None, Some(message.clone()))
+                    }
                 };
-                let _ = c.lines.send(line);
+                // Subscribers hear of it no later than the client.
                 self.publish(
                     "task.completed",
                     json!({"request_id": request_id, "status": status, "error": error}),
                 );
+                self.send_to_client(client, line);
             }
         }
     }
@@ -419,7 +448,11 @@ impl Core {
     fn launch(&mut self, slot: SlotId, worker_id: String, class: String) {
         let spec = self.setup.config.resources_for(&class);
         let mut argv: Vec<RString> = vec![
-            self.setup.worker_program.to_string_lossy().into_owned().into(),
+            self.setup
+                .worker_program
+                .to_string_lossy()
+                .into_owned()
+                .into(),
             "worker".into(),
             "--connect".into(),
             self.setup.worker_address.clone().into(),
@@ -429,8 +462,14 @@ impl Core {
             argv.push(class.clone().into());
         }
         let env = vec![
-            Tuple2(RString::from("DFM_WORKER_TOKEN"), RString::from(self.setup.secret.as_str())),
-            Tuple2(RString::from("DFM_WORKER_ID"), RString::from(worker_id.as_str())),
+            Tuple2(
+                RString::from("DFM_WORKER_TOKEN"),
+                RString::from(self.setup.secret.as_str()),
+            ),
+            Tuple2(
+                RString::from("DFM_WORKER_ID"),
+                RString::from(worker_id.as_str()),
+            ),
         ];
         let request = LaunchRequest {
             job_name: format!("dfm-worker-{worker_id}").into(),
@@ -480,8 +519,11 @@ impl Core {
             return;
         }
         self.poll_in_flight = true;
-        let (slots, handles): (Vec<SlotId>, Vec<JobHandle>) =
-            self.jobs.iter().map(|(slot, job)| (*slot, job.clone())).unzip();
+        let (slots, handles): (Vec<SlotId>, Vec<JobHandle>) = self
+            .jobs
+            .iter()
+            .map(|(slot, job)| (*slot, job.clone()))
+            .unzip();
         let runner = self.setup.runner.clone();
         let events = self.events.clone();
         tokio::task::spawn_blocking(move || {

@@ -52,7 +52,9 @@ impl Harness {
 
     fn submit(&mut self, client: ClientId, id: &str, class: &str) {
         let now = self.t0;
-        self.pool.submit(client, spec(id, class), now).expect("submit");
+        self.pool
+            .submit(client, spec(id, class), now)
+            .expect("submit");
     }
 
     fn actions(&mut self) -> Vec<Action> {
@@ -134,12 +136,19 @@ fn a_task_launches_a_worker_runs_and_replies() {
     assert_eq!(Harness::launches(&actions).len(), 1);
     let slots = h.bring_up(&actions, "host1");
     let actions = h.actions();
-    assert_eq!(Harness::dispatches(&actions), vec![(slots[0], "a".to_string())]);
+    assert_eq!(
+        Harness::dispatches(&actions),
+        vec![(slots[0], "a".to_string())]
+    );
     h.finish(slots[0], "a", 0);
     let actions = h.actions();
     assert_eq!(
         Harness::replies(&actions),
-        vec![(1, "a".to_string(), Outcome::Finished(TaskResult::new("a", 0)))]
+        vec![(
+            1,
+            "a".to_string(),
+            Outcome::Finished(TaskResult::new("a", 0))
+        )]
     );
     let counts = h.pool.counts();
     assert_eq!((counts.total, counts.idle, counts.completed), (1, 1, 1));
@@ -157,7 +166,11 @@ fn launches_only_what_queued_work_needs_within_limits() {
     let first = Harness::launches(&h.actions());
     assert_eq!(first.len(), 1);
     h.submit(1, "b", "");
-    assert_eq!(Harness::launches(&h.actions()).len(), 1, "second task, second worker");
+    assert_eq!(
+        Harness::launches(&h.actions()).len(),
+        1,
+        "second task, second worker"
+    );
     for id in ["c", "d", "e"] {
         h.submit(1, id, "");
     }
@@ -167,7 +180,11 @@ fn launches_only_what_queued_work_needs_within_limits() {
     let now = h.t0;
     h.pool.launched(slot, now);
     let actions = h.actions();
-    assert_eq!(Harness::launches(&actions).len(), 1, "one more, up to max_workers");
+    assert_eq!(
+        Harness::launches(&actions).len(),
+        1,
+        "one more, up to max_workers"
+    );
     assert_eq!(h.pool.counts().pending, 3);
 }
 
@@ -204,7 +221,10 @@ fn resource_classes_route_to_their_own_workers() {
 
     h.submit(1, "big", "large");
     let actions = h.actions();
-    assert!(Harness::dispatches(&actions).is_empty(), "idle default worker must not take it");
+    assert!(
+        Harness::dispatches(&actions).is_empty(),
+        "idle default worker must not take it"
+    );
     let launches = Harness::launches(&actions);
     assert_eq!(launches.len(), 1);
     assert_eq!(launches[0].2, "large");
@@ -218,7 +238,10 @@ fn resource_classes_route_to_their_own_workers() {
         })
     );
     let large = h.bring_up(&actions, "bighost")[0];
-    assert_eq!(Harness::dispatches(&h.actions()), vec![(large, "big".to_string())]);
+    assert_eq!(
+        Harness::dispatches(&h.actions()),
+        vec![(large, "big".to_string())]
+    );
 }
 
 #[test]
@@ -247,7 +270,10 @@ fn duplicate_request_ids_are_refused_per_client() {
         h.pool.submit(1, spec("a", ""), now),
         Err(SubmitError::DuplicateRequestId("a".into()))
     );
-    assert!(h.pool.submit(2, spec("a", ""), now).is_ok(), "another client may reuse it");
+    assert!(
+        h.pool.submit(2, spec("a", ""), now).is_ok(),
+        "another client may reuse it"
+    );
 }
 
 #[test]
@@ -292,7 +318,10 @@ fn cancelling_a_running_task_kills_it_and_keeps_the_worker_busy_until_it_reports
         Harness::replies(&actions),
         vec![(1, "a".to_string(), Outcome::Failed("cancelled".into()))]
     );
-    assert!(Harness::dispatches(&actions).is_empty(), "worker still busy");
+    assert!(
+        Harness::dispatches(&actions).is_empty(),
+        "worker still busy"
+    );
     // The killed task's result is swallowed; the next task runs.
     h.finish(slot, "a", 137);
     let actions = h.actions();
@@ -322,7 +351,10 @@ fn a_client_that_goes_away_has_its_tasks_cancelled_without_replies() {
         }]
     );
     h.finish(slot, "a", 137);
-    assert_eq!(Harness::dispatches(&h.actions()), vec![(slot, "c".to_string())]);
+    assert_eq!(
+        Harness::dispatches(&h.actions()),
+        vec![(slot, "c".to_string())]
+    );
 }
 
 #[test]
@@ -330,14 +362,23 @@ fn a_task_on_a_lost_worker_runs_elsewhere_then_fails_naming_the_worker() {
     let mut h = Harness::new(config());
     h.submit(1, "a", "");
     let first = h.bring_up_pending("node7")[0];
-    assert_eq!(Harness::dispatches(&h.actions()), vec![(first, "a".to_string())]);
+    assert_eq!(
+        Harness::dispatches(&h.actions()),
+        vec![(first, "a".to_string())]
+    );
     let now = h.t0;
     h.pool.worker_lost(first, "disconnected", now);
     let actions = h.actions();
     assert!(actions.contains(&Action::Terminate { slot: first }));
-    assert!(Harness::replies(&actions).is_empty(), "re-queued, not failed");
+    assert!(
+        Harness::replies(&actions).is_empty(),
+        "re-queued, not failed"
+    );
     let second = h.bring_up(&actions, "node8")[0];
-    assert_eq!(Harness::dispatches(&h.actions()), vec![(second, "a".to_string())]);
+    assert_eq!(
+        Harness::dispatches(&h.actions()),
+        vec![(second, "a".to_string())]
+    );
 
     let worker_id = h.pool.slot(second).expect("slot").worker_id.clone();
     h.pool.worker_lost(second, "disconnected", now);
@@ -347,7 +388,10 @@ fn a_task_on_a_lost_worker_runs_elsewhere_then_fails_naming_the_worker() {
         panic!("expected a failure: {replies:?}");
     };
     assert!(message.starts_with("worker lost:"), "{message}");
-    assert!(message.contains(&worker_id) && message.contains("node8"), "{message}");
+    assert!(
+        message.contains(&worker_id) && message.contains("node8"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -392,7 +436,11 @@ fn a_worker_that_never_registers_frees_its_slot_after_the_launch_timeout() {
     h.pool.tick(h.at(10.0));
     let actions = h.actions();
     assert!(actions.contains(&Action::Terminate { slot }));
-    assert_eq!(Harness::launches(&actions).len(), 1, "tries again for the queued task");
+    assert_eq!(
+        Harness::launches(&actions).len(),
+        1,
+        "tries again for the queued task"
+    );
 }
 
 #[test]
@@ -426,7 +474,11 @@ fn a_silent_worker_is_lost_after_the_heartbeat_timeout() {
     h.pool.tick(h.at(8.0));
     let actions = h.actions();
     assert!(actions.contains(&Action::Terminate { slot }));
-    assert_eq!(Harness::launches(&actions).len(), 1, "its task needs a new worker");
+    assert_eq!(
+        Harness::launches(&actions).len(),
+        1,
+        "its task needs a new worker"
+    );
 }
 
 #[test]
@@ -452,7 +504,10 @@ fn idle_workers_retire_after_the_idle_timeout_but_min_workers_stay() {
     h.pool.tick(h.at(60.0));
     let actions = h.actions();
     assert_eq!(
-        actions.iter().filter(|a| matches!(a, Action::Retire { .. })).count(),
+        actions
+            .iter()
+            .filter(|a| matches!(a, Action::Retire { .. }))
+            .count(),
         1,
         "{actions:?}"
     );
@@ -503,13 +558,19 @@ fn shutdown_replies_to_every_task_and_stops_every_worker() {
     h.actions();
     h.pool.shutdown();
     let actions = h.actions();
-    let mut replied: Vec<String> = Harness::replies(&actions).into_iter().map(|r| r.1).collect();
+    let mut replied: Vec<String> = Harness::replies(&actions)
+        .into_iter()
+        .map(|r| r.1)
+        .collect();
     replied.sort();
     assert_eq!(replied, ["a", "b"]);
     assert!(actions.contains(&Action::Retire { slot }));
     assert_eq!(h.pool.counts().total, 0);
     let now = h.t0;
-    assert_eq!(h.pool.submit(1, spec("c", ""), now), Err(SubmitError::ShuttingDown));
+    assert_eq!(
+        h.pool.submit(1, spec("c", ""), now),
+        Err(SubmitError::ShuttingDown)
+    );
 }
 
 #[test]

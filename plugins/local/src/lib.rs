@@ -53,7 +53,9 @@ impl LocalRunner {
     fn jobs(&self) -> MutexGuard<'_, Jobs> {
         // A panic while holding the lock leaves the maps consistent (every
         // update is a single insert or remove), so a poisoned lock is usable.
-        self.jobs.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.jobs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Reaps `pid` if it has exited; returns its state.
@@ -109,7 +111,11 @@ fn kill_session(sid: u32) {
         return;
     };
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {

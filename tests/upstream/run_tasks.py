@@ -1,0 +1,20 @@
+"""Runs shell tasks through a dfm daemon with the original dv-flow-mgr client."""
+import asyncio, os, sys
+from dv_flow.mgr.daemon_client import DaemonClientBackend
+from dv_flow.mgr.runner_backend import TaskExecRequest
+
+async def main(root):
+    backend = DaemonClientBackend.discover(root)
+    assert backend is not None, "no daemon discovered"
+    await backend.start()
+    reqs = [TaskExecRequest(name=f"up.t{i}", shell="bash", body=f"echo hi {i} > out.txt; exit {i % 2}",
+                            srcdir=root, rundir=os.path.join(root, "rundir", f"t{i}")) for i in range(4)]
+    results = await asyncio.gather(*(backend.execute_task(r) for r in reqs))
+    for i, r in enumerate(results):
+        print(f"t{i} status={r.status}")
+        assert r.status == i % 2, r
+        assert open(os.path.join(root, "rundir", f"t{i}", "out.txt")).read() == f"hi {i}\n"
+    await backend.stop()
+    print("upstream client OK")
+
+asyncio.run(main(sys.argv[1]))
