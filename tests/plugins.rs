@@ -51,3 +51,20 @@ fn a_runner_given_by_path_is_loaded_from_that_file() {
     project.start_daemon(&["--runner", path]);
     assert_eq!(project.status()["runner"], "local");
 }
+
+#[test]
+fn a_panicking_plugin_fails_the_tasks_with_its_message_and_the_daemon_stays_up() {
+    let project = TestProject::new("panic");
+    project.start_daemon(&["--runner", "panic", "--pool-size", "2"]);
+    let mut client = project.client();
+    client.submit(project.task("doomed", "true"));
+    let reply = client.recv();
+    let error = reply["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("runner plugin panicked in launch: launch exploded on purpose"),
+        "{reply}"
+    );
+    assert_eq!(client.call("ping", serde_json::json!({}))["result"], "pong");
+    let stop = project.dfm(&["daemon", "stop"]);
+    assert!(stop.status.success(), "{}", describe(&stop));
+}

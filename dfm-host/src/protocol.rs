@@ -550,6 +550,7 @@ mod tests {
         ));
 
         let mut reader = tokio::io::BufReader::new(&b"one\ntwo"[..]);
+        buf.clear();
         assert!(read_line(&mut reader, &mut buf).await.expect("line"));
         assert_eq!(buf, b"one");
         buf.clear();
