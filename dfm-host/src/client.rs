@@ -35,25 +35,28 @@ impl Connection {
     pub async fn send(&mut self, call: ClientCall) -> Result<Value> {
         let id = Value::String(format!("c{}", self.next_id));
         self.next_id += 1;
-        let line = ClientRequest {
-            id: id.clone(),
-            call,
-        }
-        .to_line();
-        self.writer
-            .write_all(line.as_bytes())
-            .await
-            .context("lost the connection to the daemon")?;
+        self.send_with_id(id.clone(), call).await?;
         Ok(id)
     }
 
+    /// Sends a request with the given id.
+    pub async fn send_with_id(&mut self, id: Value, call: ClientCall) -> Result<()> {
+        let line = ClientRequest { id, call }.to_line();
+        self.writer
+            .write_all(line.as_bytes())
+            .await
+            .context("lost the connection to the daemon")
+    }
+
     /// The next line from the daemon; `None` when it closed the connection.
+    /// Cancel-safe: a partly read line is kept for the next call.
     pub async fn next_reply(&mut self) -> Result<Option<Reply>> {
-        self.buf.clear();
         if !read_line(&mut self.reader, &mut self.buf).await? {
             return Ok(None);
         }
-        Reply::parse(&self.buf).map(Some).map_err(|e| anyhow!(e))
+        let reply = Reply::parse(&self.buf);
+        self.buf.clear();
+        reply.map(Some).map_err(|e| anyhow!(e))
     }
 
     /// Sends a request and waits for its reply, skipping other traffic.

@@ -147,6 +147,9 @@ pub fn secs(value: f64) -> Duration {
 pub struct CliOverrides {
     pub runner: Option<String>,
     pub pool_size: Option<usize>,
+    /// `--runner-opt KEY=VALUE`: a dotted path under `runner:`
+    /// (`pool.max_workers=4`, `lsf.queue=short`); the value is YAML.
+    pub options: Vec<(String, String)>,
 }
 
 /// Where the configuration layers are read from.
@@ -204,6 +207,14 @@ impl Layers {
         if let Some(runner) = &cli.runner {
             merged.insert("default".into(), Value::String(runner.clone()));
         }
+        for (path, text) in &cli.options {
+            let value: Value =
+                serde_norway::from_str(text).unwrap_or_else(|_| Value::String(text.clone()));
+            set_path(&mut merged, path, value).map_err(|message| ConfigError::Invalid {
+                origin: format!("--runner-opt {path}={text}"),
+                message,
+            })?;
+        }
         if let Some(size) = cli.pool_size {
             let pool = merged
                 .entry("pool")
@@ -239,6 +250,30 @@ fn runner_section(text: &str) -> Result<Map<String, Value>, String> {
         },
         _ => Err("the file must be a mapping with a 'runner' key".into()),
     }
+}
+
+/// Sets `a.b.c` in `map`, creating mappings on the way.
+fn set_path(map: &mut Map<String, Value>, path: &str, value: Value) -> Result<(), String> {
+    let (parents, last) = match path.rsplit_once('.') {
+        Some((parents, last)) => (parents.split('.').collect::<Vec<_>>(), last),
+        None => (Vec::new(), path),
+    };
+    if last.is_empty() || parents.iter().any(|p| p.is_empty()) {
+        return Err("the key must be a dotted path such as pool.max_workers".into());
+    }
+    let mut node = map;
+    for part in parents {
+        let entry = node
+            .entry(part)
+            .or_insert_with(|| Value::Object(Map::new()));
+        node = match entry {
+            Value::Object(inner) => inner,
+            _ => return Err(format!("'{part}' is not a mapping")),
+        };
+    }
+    let key = if path == "type" { "default" } else { last };
+    node.insert(key.to_string(), value);
+    Ok(())
 }
 
 fn merge(into: &mut Map<String, Value>, layer: Map<String, Value>) {
@@ -399,12 +434,23 @@ mod tests {
         let cli = CliOverrides {
             runner: Some("local".into()),
             pool_size: Some(3),
+            options: vec![
+                ("lsf.queue".into(), "short".into()),
+                ("pool.idle_timeout".into(), "5".into()),
+            ],
         };
         let config = with_env.load(&cli).expect("config");
         assert_eq!(
             (config.runner.as_str(), config.pool.max_workers),
             ("local", 3)
         );
+        assert_eq!(config.raw["lsf"]["queue"], "short");
+        assert_eq!(config.pool.idle_timeout, 5.0);
+        let bad = CliOverrides {
+            options: vec![("pool.max_workers".into(), "many".into())],
+            ..CliOverrides::default()
+        };
+        assert!(with_env.load(&bad).is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod client;
 mod commands;
 mod config;
 mod daemon;
+mod flow;
 mod plugin;
 mod pool;
 mod project;

@@ -85,10 +85,26 @@ pub struct TaskSpec {
     pub env: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "is_empty_str")]
     pub resource_class: String,
+    /// What a worker for this task's class needs, beyond the configured
+    /// class (from the flow's `std.ResourceTag`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequest>,
     /// Fields the original's clients send that shell tasks do not use
     /// (`params`, `inputs`, `callable_spec`, `pythonpath`): kept, not acted on.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResourceRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cores: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub walltime: Option<String>,
 }
 
 fn default_shell() -> String {
@@ -423,7 +439,7 @@ pub enum ToWorker {
     #[serde(rename = "worker.rejected")]
     Rejected { reason: String },
     #[serde(rename = "task.execute")]
-    Execute(TaskSpec),
+    Execute(Box<TaskSpec>),
     #[serde(rename = "task.cancel")]
     Cancel { request_id: String },
     #[serde(rename = "worker.shutdown")]

@@ -1,3 +1,5 @@
 //! One module per `dfm` subcommand family.
 
 pub mod daemon;
+pub mod run;
+pub mod run_display;

@@ -86,7 +86,12 @@ async fn serve_client(stream: UnixStream, client: ClientId, events: mpsc::Unboun
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        match read_line(&mut reader, &mut buf).await {
+        let line = tokio::select! {
+            line = read_line(&mut reader, &mut buf) => line,
+            // The core has stopped: let go of the writer so it can finish.
+            _ = events.closed() => return,
+        };
+        match line {
             Ok(true) => {}
             Ok(false) => break,
             Err(FrameError::TooLong) => {

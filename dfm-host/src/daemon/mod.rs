@@ -6,13 +6,14 @@ mod connections;
 mod server;
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::auth;
 use crate::config::{secs, CliOverrides, Layers, RunnerConfig};
@@ -52,18 +53,38 @@ pub fn run_foreground(project: &Project, overrides: &CliOverrides) -> Result<()>
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let result = runtime.block_on(serve(project, config, plugin.name.clone(), runner));
+    let listen = Listen {
+        socket: project.socket_path(),
+        state_file: true,
+        handle_signals: true,
+        ready: None,
+    };
+    let result = runtime.block_on(serve(project, config, plugin.name.clone(), runner, listen));
     project.remove_stale();
     // Plugin calls may still be winding down on blocking threads.
     runtime.shutdown_timeout(Duration::from_secs(5));
     result
 }
 
-async fn serve(
+/// Where and how a pool server listens.
+pub struct Listen {
+    pub socket: PathBuf,
+    /// Write `daemon.json` (the project's daemon), or not (an ephemeral
+    /// pool inside `dfm run`).
+    pub state_file: bool,
+    /// Shut down on SIGTERM, SIGINT and SIGHUP.
+    pub handle_signals: bool,
+    /// Told once clients can connect.
+    pub ready: Option<oneshot::Sender<()>>,
+}
+
+/// Runs a pool server: the daemon, or the ephemeral pool of a `dfm run`.
+pub async fn serve(
     project: &Project,
     config: RunnerConfig,
     runner_name: String,
     runner: dfm_plugin_api::RunnerBox,
+    listen: Listen,
 ) -> Result<()> {
     let secret = Arc::new(auth::random_hex(32).context("cannot read /dev/urandom")?);
     let worker_host = "127.0.0.1".to_string();
@@ -72,7 +93,7 @@ async fn serve(
         .context("cannot open the worker port")?;
     let worker_port = worker_listener.local_addr()?.port();
 
-    let socket_path = project.socket_path();
+    let socket_path = listen.socket.clone();
     let _ = std::fs::remove_file(&socket_path);
     let client_listener = UnixListener::bind(&socket_path)
         .with_context(|| format!("cannot listen on {}", socket_path.display()))?;
@@ -133,11 +154,16 @@ async fn serve(
         secret,
         heartbeat_interval,
     ));
-    for (kind, name) in [
-        (SignalKind::terminate(), "SIGTERM"),
-        (SignalKind::interrupt(), "SIGINT"),
-        (SignalKind::hangup(), "SIGHUP"),
-    ] {
+    let signals: &[(SignalKind, &'static str)] = if listen.handle_signals {
+        &[
+            (SignalKind::terminate(), "SIGTERM"),
+            (SignalKind::interrupt(), "SIGINT"),
+            (SignalKind::hangup(), "SIGHUP"),
+        ]
+    } else {
+        &[]
+    };
+    for &(kind, name) in signals {
         let mut stream = signal(kind).with_context(|| format!("cannot handle {name}"))?;
         let events = events_tx.clone();
         tokio::spawn(async move {
@@ -149,18 +175,27 @@ async fn serve(
         });
     }
 
-    project.write_state(&state)?;
+    if listen.state_file {
+        project.write_state(&state)?;
+    }
     tracing::info!(
-        "daemon ready: pid {}, socket {}, worker port {worker_port}",
+        "pool ready: pid {}, socket {}, worker port {worker_port}",
         state.pid,
         state.socket
     );
+    if let Some(ready) = listen.ready {
+        let _ = ready.send(());
+    }
 
     let core = Core::new(setup, pool, events_tx);
     let writers = core.run(events_rx).await;
     clients.abort();
     workers.abort();
-    project.remove_stale();
+    if listen.state_file {
+        project.remove_stale();
+    } else {
+        let _ = std::fs::remove_file(&socket_path);
+    }
     // Let every client read its last reply (e.g. "the daemon is shutting down").
     let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
         for writer in writers {
@@ -168,7 +203,7 @@ async fn serve(
         }
     })
     .await;
-    tracing::info!("daemon stopped");
+    tracing::info!("pool stopped");
     Ok(())
 }
 

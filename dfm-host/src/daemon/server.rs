@@ -19,7 +19,7 @@ use crate::config::RunnerConfig;
 use crate::pool::{Action, ClientId, Outcome, Pool, SlotId, SlotState, WorkerInfo};
 use crate::protocol::{
     event_line, reply_error, reply_result, to_line, ClientCall, ClientRequest, DaemonStatus,
-    FromWorker, Register, ToWorker, WorkerCounts, WorkerStatus,
+    FromWorker, Register, ResourceRequest, ToWorker, WorkerCounts, WorkerStatus,
 };
 
 /// Events from connections, the runner and signals.
@@ -95,6 +95,8 @@ pub struct Core {
     clients: HashMap<ClientId, Client>,
     workers: HashMap<SlotId, Lines>,
     jobs: HashMap<SlotId, JobHandle>,
+    /// Resources tasks asked for, per class not in the configuration.
+    class_resources: HashMap<String, ResourceRequest>,
     poll_in_flight: bool,
     terminations_in_flight: usize,
     shutting_down: bool,
@@ -110,6 +112,7 @@ impl Core {
             clients: HashMap::new(),
             workers: HashMap::new(),
             jobs: HashMap::new(),
+            class_resources: HashMap::new(),
             poll_in_flight: false,
             terminations_in_flight: 0,
             shutting_down: false,
@@ -286,6 +289,11 @@ impl Core {
             ClientCall::Ping => self.send_to_client(client, reply_result(&id, "pong")),
             ClientCall::Submit(spec) => {
                 let request_id = spec.request_id.clone();
+                if let Some(resources) = &spec.resources {
+                    self.class_resources
+                        .entry(spec.resource_class.clone())
+                        .or_insert_with(|| resources.clone());
+                }
                 match self.pool.submit(client, *spec, now) {
                     Ok(()) => {
                         if let Some(c) = self.clients.get_mut(&client) {
@@ -384,7 +392,7 @@ impl Core {
             } => self.launch(slot, worker_id, class),
             Action::Dispatch { slot, task } => {
                 let (request_id, name) = (task.request_id.clone(), task.name.clone());
-                if self.send_to_worker(slot, &ToWorker::Execute(*task)) {
+                if self.send_to_worker(slot, &ToWorker::Execute(task)) {
                     let worker = self.pool.slot(slot);
                     self.publish(
                         "task.dispatched",
@@ -446,7 +454,13 @@ impl Core {
     }
 
     fn launch(&mut self, slot: SlotId, worker_id: String, class: String) {
-        let spec = self.setup.config.resources_for(&class);
+        let mut spec = self.setup.config.resources_for(&class);
+        if let Some(asked) = self.class_resources.get(&class) {
+            spec.cores = asked.cores.or(spec.cores);
+            spec.memory = asked.memory.clone().or(spec.memory);
+            spec.queue = asked.queue.clone().or(spec.queue);
+            spec.walltime = asked.walltime.clone().or(spec.walltime);
+        }
         let mut argv: Vec<RString> = vec![
             self.setup
                 .worker_program

@@ -1,0 +1,354 @@
+//! `${{ ... }}` expressions in flow files: names (`seed`, `rundir`,
+//! `env.HOME`), string, number and boolean literals, comparisons
+//! (`== != < <= > >=`), `!`, `&&`, `||` and parentheses.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Str(s) => f.write_str(s),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => write!(f, "{x}"),
+            Value::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+impl Value {
+    fn truthy(&self) -> Result<bool, String> {
+        match self {
+            Value::Bool(b) => Ok(*b),
+            Value::Str(s) if s == "true" => Ok(true),
+            Value::Str(s) if s == "false" => Ok(false),
+            other => Err(format!("'{other}' is not a boolean")),
+        }
+    }
+
+    fn as_number(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(x) => Some(*x),
+            Value::Str(s) => s.parse().ok(),
+            Value::Bool(_) => None,
+        }
+    }
+}
+
+/// What names mean where an expression is evaluated.
+pub trait Scope {
+    fn lookup(&self, name: &str) -> Option<Value>;
+    /// Names to suggest when one is unknown.
+    fn known(&self) -> Vec<String>;
+}
+
+/// Replaces every `${{ expr }}` in `template` with its value.
+pub fn expand(template: &str, scope: &dyn Scope) -> Result<String, String> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("${{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 3..];
+        let end = after.find("}}").ok_or_else(|| {
+            format!(
+                "'${{{{' without a closing '}}}}' in: {}",
+                first_line(&rest[start..])
+            )
+        })?;
+        out.push_str(&eval(&after[..end], scope)?.to_string());
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+/// Evaluates one expression.
+pub fn eval(source: &str, scope: &dyn Scope) -> Result<Value, String> {
+    let tokens = tokenize(source)?;
+    let mut parser = ExprParser {
+        tokens,
+        pos: 0,
+        scope,
+        source,
+    };
+    let value = parser.or()?;
+    match parser.tokens.get(parser.pos) {
+        None => Ok(value),
+        Some(token) => Err(format!(
+            "unexpected '{token}' in expression '{}'",
+            source.trim()
+        )),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Name(String),
+    Str(String),
+    Num(String),
+    Op(&'static str),
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Token::Name(s) | Token::Num(s) => f.write_str(s),
+            Token::Str(s) => write!(f, "\"{s}\""),
+            Token::Op(op) => f.write_str(op),
+        }
+    }
+}
+
+const OPERATORS: &[&str] = &["==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "(", ")"];
+
+fn tokenize(source: &str) -> Result<Vec<Token>, String> {
+    let mut tokens = Vec::new();
+    let chars: Vec<char> = source.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c == '"' || c == '\'' {
+            let end = chars[i + 1..]
+                .iter()
+                .position(|&d| d == c)
+                .ok_or_else(|| format!("unterminated string in expression '{}'", source.trim()))?;
+            tokens.push(Token::Str(chars[i + 1..i + 1 + end].iter().collect()));
+            i += end + 2;
+        } else if c.is_ascii_digit()
+            || (c == '-' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
+        {
+            let start = i;
+            i += 1;
+            while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
+                i += 1;
+            }
+            tokens.push(Token::Num(chars[start..i].iter().collect()));
+        } else if c.is_alphabetic() || c == '_' {
+            let start = i;
+            while i < chars.len()
+                && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '.')
+            {
+                i += 1;
+            }
+            tokens.push(Token::Name(chars[start..i].iter().collect()));
+        } else {
+            let rest: String = chars[i..].iter().take(2).collect();
+            let op = OPERATORS
+                .iter()
+                .find(|op| rest.starts_with(**op))
+                .ok_or_else(|| format!("unexpected '{c}' in expression '{}'", source.trim()))?;
+            tokens.push(Token::Op(op));
+            i += op.len();
+        }
+    }
+    if tokens.is_empty() {
+        return Err("empty expression".into());
+    }
+    Ok(tokens)
+}
+
+struct ExprParser<'a> {
+    tokens: Vec<Token>,
+    pos: usize,
+    scope: &'a dyn Scope,
+    source: &'a str,
+}
+
+impl ExprParser<'_> {
+    fn eat(&mut self, op: &str) -> bool {
+        let found = matches!(self.tokens.get(self.pos), Some(Token::Op(o)) if *o == op);
+        if found {
+            self.pos += 1;
+        }
+        found
+    }
+
+    fn or(&mut self) -> Result<Value, String> {
+        let mut value = self.and()?;
+        while self.eat("||") {
+            let right = self.and()?;
+            value = Value::Bool(value.truthy()? || right.truthy()?);
+        }
+        Ok(value)
+    }
+
+    fn and(&mut self) -> Result<Value, String> {
+        let mut value = self.not()?;
+        while self.eat("&&") {
+            let right = self.not()?;
+            value = Value::Bool(value.truthy()? && right.truthy()?);
+        }
+        Ok(value)
+    }
+
+    fn not(&mut self) -> Result<Value, String> {
+        if self.eat("!") {
+            return Ok(Value::Bool(!self.not()?.truthy()?));
+        }
+        self.comparison()
+    }
+
+    fn comparison(&mut self) -> Result<Value, String> {
+        let left = self.primary()?;
+        for op in ["==", "!=", "<=", ">=", "<", ">"] {
+            if self.eat(op) {
+                let right = self.primary()?;
+                return compare(&left, op, &right).map(Value::Bool);
+            }
+        }
+        Ok(left)
+    }
+
+    fn primary(&mut self) -> Result<Value, String> {
+        let token = self
+            .tokens
+            .get(self.pos)
+            .cloned()
+            .ok_or_else(|| format!("expression '{}' ends too early", self.source.trim()))?;
+        self.pos += 1;
+        match token {
+            Token::Str(s) => Ok(Value::Str(s)),
+            Token::Num(n) => n
+                .parse::<i64>()
+                .map(Value::Int)
+                .or_else(|_| n.parse::<f64>().map(Value::Float))
+                .map_err(|_| format!("'{n}' is not a number")),
+            Token::Name(name) if name == "true" => Ok(Value::Bool(true)),
+            Token::Name(name) if name == "false" => Ok(Value::Bool(false)),
+            Token::Name(name) => self.scope.lookup(&name).ok_or_else(|| {
+                let mut known = self.scope.known();
+                known.sort();
+                format!(
+                    "unknown name '{name}' in expression (known: {})",
+                    known.join(", ")
+                )
+            }),
+            Token::Op("(") => {
+                let value = self.or()?;
+                if !self.eat(")") {
+                    return Err(format!(
+                        "missing ')' in expression '{}'",
+                        self.source.trim()
+                    ));
+                }
+                Ok(value)
+            }
+            Token::Op(op) => Err(format!(
+                "unexpected '{op}' in expression '{}'",
+                self.source.trim()
+            )),
+        }
+    }
+}
+
+fn compare(left: &Value, op: &str, right: &Value) -> Result<bool, String> {
+    if let (Some(a), Some(b)) = (left.as_number(), right.as_number()) {
+        if !matches!((left, right), (Value::Str(_), Value::Str(_))) {
+            return Ok(match op {
+                "==" => a == b,
+                "!=" => a != b,
+                "<" => a < b,
+                "<=" => a <= b,
+                ">" => a > b,
+                _ => a >= b,
+            });
+        }
+    }
+    let (a, b) = (left.to_string(), right.to_string());
+    match op {
+        "==" => Ok(a == b),
+        "!=" => Ok(a != b),
+        _ => Err(format!(
+            "cannot order '{a}' and '{b}': '{op}' needs numbers"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    struct Map(BTreeMap<&'static str, Value>);
+
+    impl Scope for Map {
+        fn lookup(&self, name: &str) -> Option<Value> {
+            self.0.get(name).cloned()
+        }
+        fn known(&self) -> Vec<String> {
+            self.0.keys().map(|k| k.to_string()).collect()
+        }
+    }
+
+    fn scope() -> Map {
+        Map(BTreeMap::from([
+            ("seed", Value::Int(3)),
+            ("mode", Value::Str("fast".into())),
+            ("env.HOME", Value::Str("/home/u".into())),
+            ("debug", Value::Bool(false)),
+        ]))
+    }
+
+    #[test]
+    fn expands_names_in_text() {
+        let s = scope();
+        assert_eq!(
+            expand("sim --seed ${{ seed }} ${{env.HOME}}/x", &s).expect("expand"),
+            "sim --seed 3 /home/u/x"
+        );
+        assert_eq!(
+            expand("no expressions", &s).expect("expand"),
+            "no expressions"
+        );
+    }
+
+    #[test]
+    fn evaluates_conditions() {
+        let s = scope();
+        let cases = [
+            ("mode == 'fast'", true),
+            ("mode != \"fast\"", false),
+            ("seed > 2 && !debug", true),
+            ("seed < 2 || (debug || mode == 'fast')", true),
+            ("seed == 3.0", true),
+            ("true", true),
+        ];
+        for (expr, expected) in cases {
+            assert_eq!(eval(expr, &s), Ok(Value::Bool(expected)), "{expr}");
+        }
+    }
+
+    #[test]
+    fn bad_expressions_say_why() {
+        let s = scope();
+        let cases = [
+            ("sede", "unknown name 'sede'"),
+            ("seed ==", "ends too early"),
+            ("seed @ 1", "unexpected '@'"),
+            ("(seed", "missing ')'"),
+            ("'abc", "unterminated string"),
+            ("mode < 'x'", "needs numbers"),
+            ("", "empty expression"),
+        ];
+        for (expr, expected) in cases {
+            let error = eval(expr, &s).expect_err(expr);
+            assert!(error.contains(expected), "{expr}: {error}");
+        }
+        let error = expand("echo ${{ seed", &s).expect_err("unclosed");
+        assert!(error.contains("without a closing"), "{error}");
+    }
+}

@@ -1,0 +1,147 @@
+use super::*;
+
+fn load_text(text: &str, overrides: &[(&str, &str)]) -> Result<Flow, FlowError> {
+    let overrides: Vec<(String, String)> = overrides
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let env = BTreeMap::from([("USER".to_string(), "ada".to_string())]);
+    let context = Context {
+        overrides: &overrides,
+        rundir_base: Path::new("/work/rundir"),
+        env: &env,
+    };
+    parse(Path::new("/src/flow.dv"), text, &context)
+}
+
+const DEMO: &str = r#"
+package:
+  name: demo
+  with:
+    seed: {type: int, value: 1}
+    mode: fast
+  tasks:
+  - name: build
+    run: echo build ${{ mode }} > out.txt
+  - root: test
+    needs: [build]
+    with:
+      extra: {type: str, value: "-v"}
+    run: |
+      ./sim --seed ${{ seed }} ${{ extra }} ${{ rundir }} ${{ srcdir }} ${{ env.USER }}
+    tags:
+    - std.ResourceTag: {resource_class: large, cores: 8}
+  - name: hello
+    scope: root
+    uses: std.Message
+    with:
+      msg: "seed is ${{ seed }}"
+  - name: slow
+    needs: [demo.test]
+    iff: ${{ mode != 'fast' }}
+    shell: sh
+    run: sleep 100
+"#;
+
+#[test]
+fn loads_the_original_format() {
+    let flow = load_text(DEMO, &[]).expect("valid flow");
+    assert_eq!(flow.package, "demo");
+    assert_eq!(flow.srcdir, Path::new("/src"));
+    let names: Vec<&str> = flow.tasks.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["demo.build", "demo.test", "demo.hello", "demo.slow"]
+    );
+    let test = &flow.tasks[1];
+    assert!(test.root);
+    assert_eq!(test.needs, [0]);
+    assert_eq!(test.rundir, Path::new("/work/rundir/demo.test"));
+    assert_eq!(
+        test.action,
+        Action::Shell {
+            shell: "bash".into(),
+            body: "./sim --seed 1 -v /work/rundir/demo.test /src ada\n".into()
+        }
+    );
+    assert_eq!(test.resources.resource_class, "large");
+    assert_eq!(test.resources.cores, Some(8));
+    assert_eq!(flow.tasks[2].action, Action::Message("seed is 1".into()));
+    assert!(flow.tasks[2].root);
+    assert!(!flow.tasks[3].enabled, "iff is false in fast mode");
+    let roots: Vec<&str> = flow.root_tasks().map(|t| t.name.as_str()).collect();
+    assert_eq!(roots, ["demo.test", "demo.hello"]);
+}
+
+#[test]
+fn overrides_set_package_and_task_parameters() {
+    let flow = load_text(
+        DEMO,
+        &[("seed", "42"), ("mode", "slow"), ("test.extra", "-q")],
+    )
+    .expect("valid flow");
+    let Action::Shell { body, .. } = &flow.tasks[1].action else {
+        panic!("shell task");
+    };
+    assert!(body.starts_with("./sim --seed 42 -q "), "{body}");
+    assert!(flow.tasks[3].enabled, "iff is true in slow mode");
+
+    let error = load_text(DEMO, &[("sede", "1")]).expect_err("unknown parameter");
+    assert!(
+        error
+            .to_string()
+            .contains("no parameter 'sede' (it has: mode, seed)"),
+        "{error}"
+    );
+    let error = load_text(DEMO, &[("nosuch.x", "1")]).expect_err("unknown task");
+    assert!(error.to_string().contains("no task 'nosuch'"), "{error}");
+}
+
+#[test]
+fn resolves_names_exactly_or_by_unique_suffix() {
+    let flow = load_text(DEMO, &[]).expect("valid flow");
+    assert_eq!(flow.resolve("demo.build"), Ok(0));
+    assert_eq!(flow.resolve("build"), Ok(0));
+    assert_eq!(flow.resolve("llo"), Ok(2));
+    let error = flow.resolve("nope").expect_err("unknown");
+    assert!(
+        error.contains("root tasks: demo.test, demo.hello"),
+        "{error}"
+    );
+    assert_eq!(flow.closure(&[3]), [0, 1, 3]);
+}
+
+fn error_of(text: &str) -> String {
+    load_text(text, &[]).expect_err("invalid flow").to_string()
+}
+
+#[test]
+fn errors_name_the_file_the_line_and_the_fix() {
+    let cases = [
+        ("package:\n  name: p\n  taks: []\n", "/src/flow.dv:3: unknown key 'taks' in package (allowed: name, desc, with, tasks)"),
+        ("package:\n  name: p\n  tasks:\n  - name: a\n    rnu: x\n", "/src/flow.dv:5: unknown key 'rnu' in a task"),
+        ("package:\n  name: p\n  tasks:\n  - name: a\n    needs: [b]\n", "/src/flow.dv:5: task 'a' needs 'b', which is not a task of package 'p' (tasks: a)"),
+        (
+            "package:\n  name: p\n  tasks:\n  - name: a\n    needs: [b]\n  - name: b\n    needs: [a]\n",
+            "/src/flow.dv:4: dependency cycle: p.a -> p.b -> p.a",
+        ),
+        ("package:\n  name: p\n  tasks:\n  - name: a\n    run: echo ${{ sede }}\n", "/src/flow.dv:5: in 'run' of task 'a': unknown name 'sede'"),
+        ("package:\n  name: p\n  tasks:\n  - name: a\n    iff: ${{ 1 + }}\n", "/src/flow.dv:5: bad iff"),
+        ("package:\n  name: p\n  tasks:\n  - name: a\n  - name: a\n", "/src/flow.dv:5: task 'a' is defined twice"),
+        ("package:\n  tasks: []\n", "/src/flow.dv:2: package needs a 'name'"),
+        ("tasks: []\n", "/src/flow.dv:1: unknown key 'tasks' in the flow file"),
+        ("package:\n  name: p\n  tasks:\n  - name: a\n    shell: fish\n", "/src/flow.dv:5: task 'a': shell 'fish' is not supported"),
+        ("package:\n  name: p\n  tasks:\n  - name: a\n    uses: std.FileSet\n", "/src/flow.dv:5: task 'a': unknown 'uses: std.FileSet'"),
+        ("package:\n  name: p\n  with:\n    n: {type: int, value: x}\n", "/src/flow.dv:4: parameter 'n': 'x' is not an int"),
+        ("package:\n  name: p\n  tasks:\n  - name: a\n    tags: [{std.ResourceTag: {cores: many}}]\n", "cores must be a whole number"),
+        ("package: [\n", "/src/flow.dv:2: invalid YAML"),
+        ("", "the file is empty"),
+    ];
+    for (text, expected) in cases {
+        let error = error_of(text);
+        assert!(
+            error.contains(expected),
+            "for:\n{text}\ngot:      {error}\nexpected: {expected}"
+        );
+    }
+}
