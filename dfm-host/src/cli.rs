@@ -3,13 +3,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 
 use crate::commands;
 use crate::commands::run::RunArgs;
 use crate::commands::run_display::Ui;
 use crate::config::CliOverrides;
+use crate::monitor;
+use crate::project::Project;
 use crate::worker::{self, WorkerArgs};
 
 #[derive(Debug, Parser)]
@@ -26,9 +28,16 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start, stop or inspect the project's daemon.
+    #[command(args_conflicts_with_subcommands = true)]
     Daemon {
+        /// Attach the live monitor to the project's running daemon.
+        #[arg(long)]
+        monitor: bool,
+        /// Project root, with --monitor (default: the current folder).
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
         #[command(subcommand)]
-        action: DaemonAction,
+        action: Option<DaemonAction>,
     },
     /// Run tasks of the project's flow (through its daemon, or an ephemeral pool).
     Run {
@@ -84,8 +93,11 @@ enum DaemonAction {
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
         /// Run in this process instead of detaching.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "monitor")]
         foreground: bool,
+        /// Attach the live monitor once the daemon runs (q detaches; the daemon keeps running).
+        #[arg(long)]
+        monitor: bool,
     },
     /// Stop the daemon, its workers and their tasks.
     Stop {
@@ -112,10 +124,11 @@ impl Cli {
             self.command,
             Command::Worker { .. }
                 | Command::Daemon {
-                    action: DaemonAction::Start {
+                    action: Some(DaemonAction::Start {
                         foreground: true,
                         ..
-                    }
+                    }),
+                    ..
                 }
         )
     }
@@ -123,25 +136,42 @@ impl Cli {
 
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::Daemon { action } => match action {
-            DaemonAction::Start {
+        Command::Daemon {
+            monitor,
+            root,
+            action,
+        } => match action {
+            None if monitor => monitor::attach(&Project::at(root.as_deref())?),
+            None => bail!(
+                "dfm daemon needs one of: start, stop, status, --monitor (see dfm daemon --help)"
+            ),
+            Some(DaemonAction::Start {
                 runner,
                 pool_size,
                 root,
                 foreground,
-            } => commands::daemon::start(commands::daemon::StartArgs {
-                root,
-                overrides: CliOverrides {
-                    runner,
-                    pool_size,
-                    options: Vec::new(),
-                },
-                foreground,
-            }),
-            DaemonAction::Stop { root, timeout } => {
+                monitor,
+            }) => {
+                let code = commands::daemon::start(commands::daemon::StartArgs {
+                    root: root.clone(),
+                    overrides: CliOverrides {
+                        runner,
+                        pool_size,
+                        options: Vec::new(),
+                    },
+                    foreground,
+                })?;
+                if code != 0 || !monitor {
+                    return Ok(code);
+                }
+                monitor::attach(&Project::at(root.as_deref())?)
+            }
+            Some(DaemonAction::Stop { root, timeout }) => {
                 commands::daemon::stop(root.as_deref(), Duration::from_secs(timeout))
             }
-            DaemonAction::Status { root, json } => commands::daemon::status(root.as_deref(), json),
+            Some(DaemonAction::Status { root, json }) => {
+                commands::daemon::status(root.as_deref(), json)
+            }
         },
         Command::Run {
             tasks,

@@ -8,6 +8,7 @@ mod commands;
 mod config;
 mod daemon;
 mod flow;
+mod monitor;
 mod plugin;
 mod pool;
 mod project;

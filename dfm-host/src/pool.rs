@@ -63,8 +63,12 @@ pub enum Action {
         worker_id: String,
         class: String,
     },
-    /// Send this task to the worker of `slot`.
-    Dispatch { slot: SlotId, task: Box<TaskSpec> },
+    /// Send this task (of `client`) to the worker of `slot`.
+    Dispatch {
+        slot: SlotId,
+        client: ClientId,
+        task: Box<TaskSpec>,
+    },
     /// Tell the worker of `slot` to kill its task.
     CancelOnWorker { slot: SlotId, request_id: String },
     /// Tell the worker of `slot` to exit, and stop its job. The slot is gone.
@@ -155,7 +159,7 @@ pub struct Slot {
     pub state: SlotState,
     pub info: WorkerInfo,
     /// When the slot entered its current state.
-    since: Instant,
+    pub since: Instant,
     /// The last message from its worker.
     last_seen: Instant,
 }
@@ -788,12 +792,14 @@ impl Pool {
                 task.running_on = Some(slot_id);
                 task.attempts += 1;
                 let spec = task.spec.clone();
+                let client = task.client;
                 if let Some(slot) = self.slots.get_mut(&slot_id) {
                     slot.state = SlotState::Busy(task_id);
                     slot.since = now;
                 }
                 self.actions.push(Action::Dispatch {
                     slot: slot_id,
+                    client,
                     task: Box::new(spec),
                 });
             }

@@ -3,6 +3,7 @@
 //! what they read into [`Event`]s for the core; the core writes back
 //! through each connection's line channel.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,31 +24,55 @@ use crate::protocol::{
 /// How long a worker has to answer the challenge.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub type Lines = mpsc::UnboundedSender<String>;
+/// The sending side of a connection: lines queued for its writer task.
+#[derive(Clone)]
+pub struct Lines {
+    tx: mpsc::UnboundedSender<String>,
+    /// Lines queued and not yet written to the socket.
+    backlog: Arc<AtomicUsize>,
+}
 
-/// Writes queued lines, flushing once the queue is drained, until every
-/// sender is gone.
-pub fn spawn_writer<W: AsyncWrite + Unpin + Send + 'static>(
-    write: W,
-    mut lines: mpsc::UnboundedReceiver<String>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
+impl Lines {
+    /// Queues a line; false once the writer is gone.
+    pub fn send(&self, line: String) -> bool {
+        self.backlog.fetch_add(1, Ordering::Relaxed);
+        self.tx.send(line).is_ok()
+    }
+
+    pub fn backlog(&self) -> usize {
+        self.backlog.load(Ordering::Relaxed)
+    }
+}
+
+/// Spawns the writer task of a connection: it writes queued lines,
+/// flushing once the queue is drained, until every [`Lines`] is dropped.
+pub fn spawn_writer<W: AsyncWrite + Unpin + Send + 'static>(write: W) -> (Lines, JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let backlog = Arc::new(AtomicUsize::new(0));
+    let lines = Lines {
+        tx,
+        backlog: backlog.clone(),
+    };
+    let writer = tokio::spawn(async move {
         let mut out = BufWriter::new(write);
-        while let Some(line) = lines.recv().await {
+        while let Some(line) = rx.recv().await {
             if out.write_all(line.as_bytes()).await.is_err() {
                 return;
             }
-            while let Ok(line) = lines.try_recv() {
+            backlog.fetch_sub(1, Ordering::Relaxed);
+            while let Ok(line) = rx.try_recv() {
                 if out.write_all(line.as_bytes()).await.is_err() {
                     return;
                 }
+                backlog.fetch_sub(1, Ordering::Relaxed);
             }
             if out.flush().await.is_err() {
                 return;
             }
         }
         let _ = out.shutdown().await;
-    })
+    });
+    (lines, writer)
 }
 
 pub async fn accept_clients(listener: UnixListener, events: mpsc::UnboundedSender<Event>) {
@@ -70,8 +95,7 @@ pub async fn accept_clients(listener: UnixListener, events: mpsc::UnboundedSende
 
 async fn serve_client(stream: UnixStream, client: ClientId, events: mpsc::UnboundedSender<Event>) {
     let (read, write) = stream.into_split();
-    let (tx, rx) = mpsc::unbounded_channel();
-    let writer = spawn_writer(write, rx);
+    let (tx, writer) = spawn_writer(write);
     if events
         .send(Event::ClientConnected {
             client,
@@ -223,8 +247,7 @@ async fn serve_worker(
         heartbeat_interval_ms: heartbeat_interval.as_millis() as u64,
     });
 
-    let (tx, rx) = mpsc::unbounded_channel();
-    spawn_writer(write, rx);
+    let (tx, _writer) = spawn_writer(write);
     let (answer_tx, answer) = oneshot::channel();
     let worker_id = register.worker_id.clone();
     events

@@ -3,7 +3,7 @@
 //! pool's actions. Runner plugin calls run on blocking threads and report
 //! back as events, so a slow `bsub` never stalls dispatch.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::connections::Lines;
 use crate::config::RunnerConfig;
-use crate::pool::{Action, ClientId, Outcome, Pool, SlotId, SlotState, WorkerInfo};
+use crate::pool::{Action, ClientId, Counts, Outcome, Pool, SlotId, SlotState, WorkerInfo};
 use crate::protocol::{
     event_line, reply_error, reply_result, to_line, ClientCall, ClientRequest, DaemonStatus,
     FromWorker, Register, ResourceRequest, ToWorker, WorkerCounts, WorkerStatus,
@@ -70,10 +70,34 @@ pub enum Event {
 struct Client {
     lines: Lines,
     writer: JoinHandle<()>,
-    /// request_id → the `id` its submit came with.
-    submits: HashMap<String, Value>,
-    subscribed: bool,
+    submits: HashMap<String, Submitted>,
+    subscription: Subscription,
 }
+
+/// A task of a client, from submit to reply.
+struct Submitted {
+    /// The `id` its submit came with.
+    id: Value,
+    name: String,
+    /// When, and on which worker (id, host), it started.
+    started: Option<(Instant, String, String)>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Subscription {
+    None,
+    Live,
+    /// Events were dropped because the client reads too slowly; it gets a
+    /// fresh snapshot once it catches up.
+    Lagging,
+}
+
+/// How many finished tasks a new monitor is shown.
+const RECENT_COMPLETIONS: usize = 50;
+
+/// Lines a subscriber may have unwritten before events to it are dropped.
+/// Replies are never dropped.
+const MAX_EVENT_BACKLOG: usize = 4096;
 
 /// What the core needs to know about the world outside the pool.
 pub struct Setup {
@@ -99,6 +123,11 @@ pub struct Core {
     class_resources: HashMap<String, ResourceRequest>,
     poll_in_flight: bool,
     terminations_in_flight: usize,
+    last_counts: Option<Counts>,
+    /// The last tasks to finish, most recent first, for new monitors.
+    recent: VecDeque<Value>,
+    /// Worker ids of the slots in the pool, for events about gone ones.
+    worker_ids: HashMap<SlotId, String>,
     shutting_down: bool,
     started: Instant,
 }
@@ -115,6 +144,9 @@ impl Core {
             class_resources: HashMap::new(),
             poll_in_flight: false,
             terminations_in_flight: 0,
+            last_counts: None,
+            worker_ids: HashMap::new(),
+            recent: VecDeque::new(),
             shutting_down: false,
             started: Instant::now(),
         }
@@ -172,10 +204,10 @@ impl Core {
                         lines,
                         writer,
                         submits: HashMap::new(),
-                        subscribed: false,
+                        subscription: Subscription::None,
                     },
                 );
-                self.publish("client.connected", json!({ "client": client }));
+                self.publish("client.connected", || json!({ "client": client }));
             }
             Event::ClientRequest { client, request } => self.handle_request(client, request, now),
             Event::ClientGone { client } => {
@@ -294,10 +326,16 @@ impl Core {
                         .entry(spec.resource_class.clone())
                         .or_insert_with(|| resources.clone());
                 }
+                let name = spec.name.clone();
                 match self.pool.submit(client, *spec, now) {
                     Ok(()) => {
                         if let Some(c) = self.clients.get_mut(&client) {
-                            c.submits.insert(request_id, id);
+                            let submitted = Submitted {
+                                id,
+                                name,
+                                started: None,
+                            };
+                            c.submits.insert(request_id, submitted);
                         }
                     }
                     Err(e) => self.send_to_client(client, reply_error(&id, &e.to_string())),
@@ -321,10 +359,12 @@ impl Core {
                 self.send_to_client(client, reply_result(&id, status));
             }
             ClientCall::Subscribe => {
-                if let Some(c) = self.clients.get_mut(&client) {
-                    c.subscribed = true;
-                }
                 self.send_to_client(client, reply_result(&id, "subscribed"));
+                let snapshot = event_line("monitor.snapshot", self.snapshot());
+                self.send_to_client(client, snapshot);
+                if let Some(c) = self.clients.get_mut(&client) {
+                    c.subscription = Subscription::Live;
+                }
             }
             ClientCall::Shutdown => {
                 self.send_to_client(client, reply_result(&id, "shutting_down"));
@@ -342,38 +382,116 @@ impl Core {
 
     fn send_to_client(&self, client: ClientId, line: String) {
         if let Some(c) = self.clients.get(&client) {
-            let _ = c.lines.send(line);
+            c.lines.send(line);
         }
     }
 
     fn send_to_worker(&mut self, slot: SlotId, message: &ToWorker) -> bool {
         match self.workers.get(&slot) {
-            Some(lines) => lines.send(to_line(message)).is_ok(),
+            Some(lines) => lines.send(to_line(message)),
             None => false,
         }
     }
 
-    fn publish(&self, method: &str, params: Value) {
-        let mut line = None;
-        for c in self.clients.values().filter(|c| c.subscribed) {
-            let line = line.get_or_insert_with(|| event_line(method, params.clone()));
-            let _ = c.lines.send(line.clone());
+    /// Sends an event to every subscriber; `params` is built only if there
+    /// is one. A subscriber that has fallen behind misses events (memory
+    /// stays bounded and the daemon never waits for it) and gets a fresh
+    /// snapshot once it has caught up.
+    fn publish(&mut self, method: &str, params: impl FnOnce() -> Value) {
+        if !self
+            .clients
+            .values()
+            .any(|c| c.subscription != Subscription::None)
+        {
+            return;
+        }
+        let line = event_line(method, params());
+        let mut snapshot = None;
+        let ids: Vec<ClientId> = self.clients.keys().copied().collect();
+        for client in ids {
+            let Some(c) = self.clients.get(&client) else {
+                continue;
+            };
+            let backlog = c.lines.backlog();
+            let next = match c.subscription {
+                Subscription::None => continue,
+                Subscription::Live if backlog < MAX_EVENT_BACKLOG => {
+                    self.send_to_client(client, line.clone());
+                    Subscription::Live
+                }
+                Subscription::Lagging if backlog < MAX_EVENT_BACKLOG / 2 => {
+                    let text = snapshot
+                        .get_or_insert_with(|| event_line("monitor.snapshot", self.snapshot()))
+                        .clone();
+                    self.send_to_client(client, text);
+                    Subscription::Live
+                }
+                _ => Subscription::Lagging,
+            };
+            if let Some(c) = self.clients.get_mut(&client) {
+                c.subscription = next;
+            }
         }
     }
 
-    fn publish_worker(&self, slot: SlotId) {
+    fn publish_worker(&mut self, slot: SlotId) {
         if let Some(status) = self.worker_status(slot) {
-            self.publish(
-                "worker.state",
-                serde_json::to_value(status).unwrap_or(Value::Null),
-            );
+            self.publish("worker.state", || {
+                serde_json::to_value(status).unwrap_or(Value::Null)
+            });
         }
+    }
+
+    fn publish_worker_gone(&mut self, slot: SlotId, worker_id: String) {
+        self.publish(
+            "worker.state",
+            || json!({"worker_id": worker_id, "slot": slot, "state": "gone"}),
+        );
+    }
+
+    /// Everything a monitor needs to start from.
+    fn snapshot(&self) -> Value {
+        let running: Vec<Value> = self
+            .clients
+            .values()
+            .flat_map(|c| c.submits.iter())
+            .filter_map(|(request_id, s)| {
+                let (since, worker_id, hostname) = s.started.as_ref()?;
+                Some(json!({
+                    "request_id": request_id,
+                    "name": s.name,
+                    "worker_id": worker_id,
+                    "hostname": hostname,
+                    "elapsed_secs": since.elapsed().as_secs_f64(),
+                }))
+            })
+            .collect();
+        json!({"status": self.status(), "running": running, "recent": self.recent})
+    }
+
+    /// The counters of the status bar, after every batch of actions.
+    fn publish_stats(&mut self) {
+        let counts = self.pool.counts();
+        if Some(counts) == self.last_counts {
+            return;
+        }
+        self.last_counts = Some(counts);
+        self.publish("pool.stats", || {
+            json!({
+                "workers": {"total": counts.total, "busy": counts.busy, "idle": counts.idle, "pending": counts.pending},
+                "queued": counts.queued,
+                "running": counts.running,
+                "completed": counts.completed,
+                "failed": counts.failed,
+            })
+        });
     }
 
     fn apply_actions(&mut self) {
         loop {
             let actions = self.pool.take_actions();
             if actions.is_empty() {
+                self.publish_stats();
                 return;
             }
             for action in actions {
@@ -389,38 +507,49 @@ impl Core {
                 slot,
                 worker_id,
                 class,
-            } => self.launch(slot, worker_id, class),
-            Action::Dispatch { slot, task } => {
-                let (request_id, name) = (task.request_id.clone(), task.name.clone());
-                if self.send_to_worker(slot, &ToWorker::Execute(task)) {
-                    let worker = self.pool.slot(slot);
-                    self.publish(
-                        "task.dispatched",
-                        json!({
-                            "request_id": request_id,
-                            "name": name,
-                            "worker_id": worker.map(|w| w.worker_id.clone()),
-                            "hostname": worker.map(|w| w.info.hostname.clone()),
-                        }),
-                    );
-                } else {
+            } => {
+                self.worker_ids.insert(slot, worker_id.clone());
+                self.launch(slot, worker_id, class);
+                self.publish_worker(slot);
+            }
+            Action::Dispatch { slot, client, task } => {
+                let request_id = task.request_id.clone();
+                if !self.send_to_worker(slot, &ToWorker::Execute(task)) {
                     self.pool.worker_lost(slot, "is not connected", now);
+                    return;
                 }
+                let (worker_id, hostname) = self
+                    .pool
+                    .slot(slot)
+                    .map(|w| (w.worker_id.clone(), w.info.hostname.clone()))
+                    .unwrap_or_default();
+                let Some(submitted) = self
+                    .clients
+                    .get_mut(&client)
+                    .and_then(|c| c.submits.get_mut(&request_id))
+                else {
+                    return;
+                };
+                submitted.started = Some((now, worker_id.clone(), hostname.clone()));
+                let name = submitted.name.clone();
+                self.publish("task.dispatched", || {
+                    json!({"request_id": request_id, "name": name, "worker_id": worker_id, "hostname": hostname})
+                });
+                self.publish_worker(slot);
             }
             Action::CancelOnWorker { slot, request_id } => {
                 self.send_to_worker(slot, &ToWorker::Cancel { request_id });
             }
-            Action::Retire { slot } => {
-                self.send_to_worker(slot, &ToWorker::Shutdown {});
+            Action::Retire { slot } | Action::Terminate { slot } => {
+                if self.workers.contains_key(&slot) {
+                    self.send_to_worker(slot, &ToWorker::Shutdown {});
+                }
                 self.workers.remove(&slot);
                 if let Some(job) = self.jobs.remove(&slot) {
                     self.terminate_job(slot, job);
                 }
-            }
-            Action::Terminate { slot } => {
-                self.workers.remove(&slot);
-                if let Some(job) = self.jobs.remove(&slot) {
-                    self.terminate_job(slot, job);
+                if let Some(worker_id) = self.worker_ids.remove(&slot) {
+                    self.publish_worker_gone(slot, worker_id);
                 }
             }
             Action::Reply {
@@ -431,9 +560,10 @@ impl Core {
                 let Some(c) = self.clients.get_mut(&client) else {
                     return;
                 };
-                let id = c
-                    .submits
-                    .remove(&request_id)
+                let submitted = c.submits.remove(&request_id);
+                let id = submitted
+                    .as_ref()
+                    .map(|s| s.id.clone())
                     .unwrap_or(Value::String(request_id.clone()));
                 let (line, status, error) = match &outcome {
                     Outcome::Finished(result) => {
@@ -443,11 +573,22 @@ impl Core {
                         (reply_error(&id, message), None, Some(message.clone()))
                     }
                 };
+                let (name, started) = submitted.map(|s| (s.name, s.started)).unwrap_or_default();
+                let (duration, worker_id, hostname) = match started {
+                    Some((since, worker_id, hostname)) => (
+                        Some(now.duration_since(since).as_secs_f64()),
+                        Some(worker_id),
+                        Some(hostname),
+                    ),
+                    None => (None, None, None),
+                };
+                let completed = json!({"request_id": request_id, "name": name, "status": status,
+                    "error": error, "worker_id": worker_id, "hostname": hostname,
+                    "duration_secs": duration});
+                self.recent.push_front(completed.clone());
+                self.recent.truncate(RECENT_COMPLETIONS);
                 // Subscribers hear of it no later than the client.
-                self.publish(
-                    "task.completed",
-                    json!({"request_id": request_id, "status": status, "error": error}),
-                );
+                self.publish("task.completed", || completed);
                 self.send_to_client(client, line);
             }
         }

@@ -81,7 +81,7 @@ impl Harness {
         actions
             .iter()
             .filter_map(|a| match a {
-                Action::Dispatch { slot, task } => Some((*slot, task.request_id.clone())),
+                Action::Dispatch { slot, task, .. } => Some((*slot, task.request_id.clone())),
                 _ => None,
             })
             .collect()
