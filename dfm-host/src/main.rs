@@ -1,23 +1,10 @@
 //! `dfm`: a warm pool of workers for shell tasks, shared by every `dfm run`
 //! of a project.
 
-mod auth;
-mod cli;
-mod client;
-mod commands;
-mod config;
-mod daemon;
-mod flow;
-mod monitor;
-mod plugin;
-mod pool;
-mod project;
-mod protocol;
-mod worker;
-
 use std::process::ExitCode;
 
 use clap::Parser;
+use dfm_host::cli;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
