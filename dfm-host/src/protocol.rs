@@ -444,6 +444,9 @@ pub enum ToWorker {
     Cancel { request_id: String },
     #[serde(rename = "worker.shutdown")]
     Shutdown {},
+    /// The answer to each `worker.heartbeat`: the daemon is alive.
+    #[serde(rename = "daemon.heartbeat")]
+    Heartbeat {},
 }
 
 #[cfg(test)]

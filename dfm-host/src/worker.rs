@@ -17,7 +17,9 @@ use tokio::process::{Child, Command};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::auth;
-use crate::protocol::{read_line, to_line, FromWorker, Register, TaskResult, TaskSpec, ToWorker};
+use crate::protocol::{
+    read_line, to_line, FromWorker, Marker, Register, Severity, TaskResult, TaskSpec, ToWorker,
+};
 
 /// Variables the daemon passes to its workers; never handed on to tasks.
 const PRIVATE_ENV: &[&str] = &["DFM_WORKER_TOKEN", "DFM_WORKER_ID"];
@@ -122,45 +124,61 @@ async fn serve(args: WorkerArgs, secret: String, worker_id: String, job_id: Stri
     let mut hangup = signal(SignalKind::hangup())?;
     let mut task: Option<Running> = None;
 
+    // Silence from the daemon for this long means it is gone (even where no
+    // connection reset ever arrives, e.g. a vanished host).
+    let silence_limit = heartbeat_every * 5 / 2;
+    let mut last_heard = tokio::time::Instant::now();
     let why = loop {
-        tokio::select! {
-            message = next_message(&mut reader, &mut buf) => match message {
-                Ok(Some(ToWorker::Execute(spec))) => {
-                    if task.is_some() {
-                        let result = TaskResult::error(&spec.request_id, "worker is busy with another task".into());
-                        send(&mut write, &FromWorker::Result(result)).await?;
-                        continue;
-                    }
-                    match start(&spec) {
-                        Ok(child) => task = Some(Running { request_id: spec.request_id, child }),
-                        Err(message) => {
-                            let result = TaskResult::error(&spec.request_id, message);
-                            send(&mut write, &FromWorker::Result(result)).await?;
+        let reply = tokio::select! {
+            message = next_message(&mut reader, &mut buf) => {
+                last_heard = tokio::time::Instant::now();
+                match message {
+                    Ok(Some(ToWorker::Execute(spec))) => {
+                        if task.is_some() {
+                            Some(TaskResult::error(&spec.request_id, "worker is busy with another task".into()))
+                        } else {
+                            match start(&spec) {
+                                Ok(child) => {
+                                    task = Some(Running {
+                                        request_id: spec.request_id,
+                                        rundir: spec.rundir.into(),
+                                        child,
+                                    });
+                                    None
+                                }
+                                Err(message) => Some(TaskResult::error(&spec.request_id, message)),
+                            }
                         }
+                        .map(FromWorker::Result)
                     }
-                }
-                Ok(Some(ToWorker::Cancel { request_id })) => {
-                    if let Some(running) = task.as_ref().filter(|t| t.request_id == request_id) {
-                        running.kill();
+                    Ok(Some(ToWorker::Cancel { request_id })) => {
+                        if let Some(running) = task.as_ref().filter(|t| t.request_id == request_id) {
+                            running.kill();
+                        }
+                        None
                     }
-                }
-                Ok(Some(ToWorker::Shutdown {})) => break "asked to shut down".to_string(),
-                Ok(Some(_)) => {}
-                Ok(None) => break "lost the connection to the daemon".to_string(),
-                Err(e) => break format!("connection to the daemon failed: {e:#}"),
-            },
-            status = wait(&mut task) => {
-                if let Some(running) = task.take() {
-                    let result = TaskResult::new(&running.request_id, exit_code(status));
-                    send(&mut write, &FromWorker::Result(result)).await?;
+                    Ok(Some(ToWorker::Shutdown {})) => break "asked to shut down".to_string(),
+                    Ok(Some(_)) => None,
+                    Ok(None) => break "lost the connection to the daemon".to_string(),
+                    Err(e) => break format!("connection to the daemon failed: {e:#}"),
                 }
             }
+            status = wait(&mut task) => task.take().map(|running| FromWorker::Result(running.result(status))),
             _ = heartbeat.tick() => {
-                send(&mut write, &FromWorker::Heartbeat { worker_id: worker_id.clone() }).await?;
+                let silent = last_heard.elapsed();
+                if silent > silence_limit {
+                    break format!("no word from the daemon for {:.1}s", silent.as_secs_f64());
+                }
+                Some(FromWorker::Heartbeat { worker_id: worker_id.clone() })
             }
             _ = terminate.recv() => break "SIGTERM".to_string(),
             _ = interrupt.recv() => break "SIGINT".to_string(),
             _ = hangup.recv() => break "SIGHUP".to_string(),
+        };
+        if let Some(message) = reply {
+            if let Err(e) = send(&mut write, &message).await {
+                break format!("{e:#}");
+            }
         }
     };
     if let Some(mut running) = task.take() {
@@ -173,10 +191,26 @@ async fn serve(args: WorkerArgs, secret: String, worker_id: String, job_id: Stri
 
 struct Running {
     request_id: String,
+    rundir: std::path::PathBuf,
     child: Child,
 }
 
 impl Running {
+    fn result(&self, status: std::io::Result<ExitStatus>) -> TaskResult {
+        let mut result = TaskResult::new(&self.request_id, exit_code(status));
+        // A task that failed on a full disk rarely says so clearly itself.
+        if result.status != 0 && filesystem_is_full(&self.rundir) {
+            result.markers.push(Marker {
+                msg: format!(
+                    "No space left on device: the filesystem of {} is full",
+                    self.rundir.display()
+                ),
+                severity: Severity::Error,
+            });
+        }
+        result
+    }
+
     /// Kills the task's whole process group.
     fn kill(&self) {
         if let Some(pid) = self.child.id() {
@@ -227,24 +261,48 @@ async fn send<W: AsyncWriteExt + Unpin>(write: &mut W, message: &FromWorker) -> 
         .context("lost the connection to the daemon")
 }
 
-/// The log file of a task: `<rundir>/<name>.log`.
-fn log_file_name(name: &str) -> String {
-    format!("{}.log", name.replace('/', "_"))
+fn filesystem_is_full(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: statvfs is plain data; the call only writes into it.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is a valid C string and `stat` a writable statvfs.
+    let rc = unsafe { libc::statvfs(path.as_ptr(), &mut stat) };
+    rc == 0 && stat.f_bavail == 0
+}
+
+/// Bodies longer than this run from a script file `<rundir>/<name>_cmd.sh`:
+/// Linux refuses a single argument over 128 KiB.
+const MAX_INLINE_BODY: usize = 64 * 1024;
+
+/// A task name made safe as a file name.
+fn file_stem(name: &str) -> String {
+    name.replace('/', "_")
 }
 
 fn start(spec: &TaskSpec) -> Result<Child, String> {
     let rundir = Path::new(&spec.rundir);
     fs::create_dir_all(rundir)
         .map_err(|e| format!("cannot create rundir {}: {e}", rundir.display()))?;
-    let log_path = rundir.join(log_file_name(&spec.name));
+    let stem = file_stem(&spec.name);
+    let log_path = rundir.join(format!("{stem}.log"));
     let log = File::create(&log_path)
         .map_err(|e| format!("cannot create task log {}: {e}", log_path.display()))?;
     let log_err = log
         .try_clone()
         .map_err(|e| format!("cannot duplicate task log handle: {e}"))?;
-    Command::new(&spec.shell)
-        .arg("-c")
-        .arg(&spec.body)
+    let mut command = Command::new(&spec.shell);
+    if spec.body.len() <= MAX_INLINE_BODY {
+        command.arg("-c").arg(&spec.body);
+    } else {
+        let script = rundir.join(format!("{stem}_cmd.sh"));
+        fs::write(&script, &spec.body)
+            .map_err(|e| format!("cannot write task script {}: {e}", script.display()))?;
+        command.arg(script);
+    }
+    command
         .current_dir(rundir)
         .envs(&spec.env)
         .env("TASK_RUNDIR", &spec.rundir)

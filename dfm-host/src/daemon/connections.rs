@@ -21,6 +21,10 @@ use crate::protocol::{
     FromWorker, ToWorker, MAX_LINE_BYTES,
 };
 
+/// Replies a client may leave unread before the daemon stops reading its
+/// requests.
+const MAX_CLIENT_BACKLOG: usize = 10_000;
+
 /// How long a worker has to answer the challenge.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -109,6 +113,15 @@ async fn serve_client(stream: UnixStream, client: ClientId, events: mpsc::Unboun
     let mut reader = BufReader::new(read);
     let mut buf = Vec::new();
     loop {
+        // A client that does not read its replies stops being read from:
+        // its socket fills and it blocks, instead of the daemon buffering
+        // without bound.
+        while tx.backlog() > MAX_CLIENT_BACKLOG {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(10)) => {}
+                _ = events.closed() => return,
+            }
+        }
         buf.clear();
         let line = tokio::select! {
             line = read_line(&mut reader, &mut buf) => line,

@@ -251,7 +251,10 @@ impl Core {
                 }
             }
             Event::FromWorker { slot, message } => match message {
-                FromWorker::Heartbeat { .. } => self.pool.heard_from(slot, now),
+                FromWorker::Heartbeat { .. } => {
+                    self.pool.heard_from(slot, now);
+                    self.send_to_worker(slot, &ToWorker::Heartbeat {});
+                }
                 FromWorker::Result(result) => {
                     let request_id = result.request_id.clone();
                     if let Err(e) = self.pool.task_finished(slot, result, now) {
