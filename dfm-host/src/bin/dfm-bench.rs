@@ -1,0 +1,509 @@
+//! `dfm-bench`: measures what a task costs through dfm against what the
+//! machine can do at best (spawning the same command directly), using the
+//! daemon's real socket protocol like any client.
+//!
+//! Run it from a release build: `cargo build --release --workspace &&
+//! ./target/release/dfm-bench` (`--quick` for a short run). Every figure is
+//! the median of repeated runs, with min–max, and its ratio to the limit.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use dfm_host::pool::{Action, Pool, PoolConfig, WorkerInfo};
+use dfm_host::protocol::TaskSpec;
+use serde_json::{json, Value};
+
+const COMMAND: &str = "true";
+const SHELL: &str = "bash";
+
+struct Options {
+    repeat: usize,
+    quick: bool,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let options = Options {
+        repeat: if quick { 3 } else { 5 },
+        quick,
+    };
+    let dfm = match std::env::current_exe() {
+        Ok(exe) => exe.with_file_name("dfm"),
+        Err(e) => fail(&format!("cannot find this executable: {e}")),
+    };
+    if !dfm.is_file() {
+        fail(&format!("{} is missing: build the workspace first", dfm.display()));
+    }
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    println!("dfm-bench: `{SHELL} -c {COMMAND}` tasks, {cores} cores, median of {} runs [min-max]", options.repeat);
+    println!();
+
+    let limit_1 = spawn_latency(&options);
+    let lanes = cores.min(2);
+    let limit_n = spawn_throughput(lanes, &options);
+    println!("LIMIT  spawn+wait, 1 lane:   p50 {}  p99 {}", ms(limit_1.p50), ms(limit_1.p99));
+    println!("LIMIT  spawn+wait, {lanes} lanes:  {}", rate(&limit_n));
+    println!();
+
+    let base_dirs = [("tmpfs", PathBuf::from("/dev/shm")), ("disk", std::env::temp_dir())];
+    for (fs, base) in &base_dirs {
+        if !base.is_dir() {
+            continue;
+        }
+        let rtt = warm_round_trip(&dfm, base, &options);
+        println!(
+            "DFM    warm round trip ({fs}):  p50 {}  p99 {}   ratio to spawn {:.2}x",
+            ms(rtt.p50),
+            ms(rtt.p99),
+            rtt.p50.as_secs_f64() / limit_1.p50.as_secs_f64()
+        );
+    }
+    println!();
+
+    let sizes: &[usize] = if options.quick { &[1000] } else { &[1000, 10000] };
+    for (fs, base) in &base_dirs {
+        if !base.is_dir() || (options.quick && *fs == "disk") {
+            continue;
+        }
+        for &tasks in sizes {
+            for pool in [1usize, 2, 4] {
+                for clients in [1usize, 4] {
+                    let runs: Vec<f64> = (0..options.repeat)
+                        .map(|_| throughput(&dfm, base, pool, clients, tasks))
+                        .collect();
+                    let limit = if pool.min(cores) >= lanes { median(&limit_n) } else { 1.0 / limit_1.p50.as_secs_f64() };
+                    println!(
+                        "DFM    {tasks:>5} tasks, pool {pool}, {clients} client(s), 64 in flight ({fs}):  {}   ratio to spawn limit {:.2}",
+                        rate(&runs),
+                        median(&runs) / limit
+                    );
+                }
+            }
+        }
+    }
+    println!();
+
+    let (start, first) = cold_start(&dfm, &base_dirs[0].1, &options);
+    println!("DFM    daemon start -> ready:  {}", ms_range(&start));
+    println!("DFM    first task on a cold pool:  {}", ms_range(&first));
+    let rss = memory(&dfm, &base_dirs[0].1);
+    println!(
+        "DFM    RSS: daemon idle {} KiB, worker idle {} KiB, daemon with 10000 queued {} KiB",
+        rss.daemon_idle, rss.worker_idle, rss.daemon_queued
+    );
+    println!("DFM    files written per task: {}", rss.files_per_task);
+    println!();
+
+    println!("POOL   decision core alone (dispatch + result per task):");
+    for workers in [10usize, 100, 1000] {
+        for queued in [1_000usize, 10_000, 100_000] {
+            let per_sec = pool_core(workers, queued);
+            println!(
+                "POOL   {queued:>6} queued, {workers:>4} workers:  {:>10.0} dispatches/s  ({:.2} us each)",
+                per_sec,
+                1e6 / per_sec
+            );
+        }
+    }
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("dfm-bench: {message}");
+    std::process::exit(1)
+}
+
+struct Latency {
+    p50: Duration,
+    p99: Duration,
+}
+
+fn percentiles(mut samples: Vec<Duration>) -> Latency {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    Latency {
+        p50: at(0.5),
+        p99: at(0.99),
+    }
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn rate(values: &[f64]) -> String {
+    let (min, max) = values.iter().fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    format!("{:.0} tasks/s [{min:.0}-{max:.0}]", median(values))
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+fn ms_range(values: &[Duration]) -> String {
+    let secs: Vec<f64> = values.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+    let (min, max) = secs.iter().fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    format!("{:.2} ms [{min:.2}-{max:.2}]", median(&secs))
+}
+
+fn spawn_once() {
+    let status = Command::new(SHELL)
+        .args(["-c", COMMAND])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if status.is_err() {
+        fail("cannot spawn bash");
+    }
+}
+
+fn spawn_latency(options: &Options) -> Latency {
+    let n = if options.quick { 300 } else { 1000 };
+    let samples = (0..n)
+        .map(|_| {
+            let start = Instant::now();
+            spawn_once();
+            start.elapsed()
+        })
+        .collect();
+    percentiles(samples)
+}
+
+fn spawn_throughput(lanes: usize, options: &Options) -> Vec<f64> {
+    let n = if options.quick { 1000 } else { 2000 };
+    (0..options.repeat)
+        .map(|_| {
+            let start = Instant::now();
+            let threads: Vec<_> = (0..lanes)
+                .map(|_| std::thread::spawn(move || (0..n / lanes).for_each(|_| spawn_once())))
+                .collect();
+            for t in threads {
+                let _ = t.join();
+            }
+            n as f64 / start.elapsed().as_secs_f64()
+        })
+        .collect()
+}
+
+/// A daemon in a throw-away project, stopped on drop.
+struct Daemon {
+    dfm: PathBuf,
+    root: PathBuf,
+    pid: u32,
+}
+
+impl Daemon {
+    fn start(dfm: &Path, base: &Path, pool: usize) -> (Daemon, Duration) {
+        let root = base.join(format!("dfm-bench-{}-{}", std::process::id(), unique()));
+        if let Err(e) = std::fs::create_dir_all(&root) {
+            fail(&format!("cannot create {}: {e}", root.display()));
+        }
+        let started = Instant::now();
+        let output = Command::new(dfm)
+            .args(["daemon", "start", "--pool-size", &pool.to_string()])
+            .current_dir(&root)
+            .output();
+        let elapsed = started.elapsed();
+        match output {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => fail(&format!("daemon start failed: {}", String::from_utf8_lossy(&o.stderr))),
+            Err(e) => fail(&format!("cannot run dfm: {e}")),
+        }
+        let state: Value = std::fs::read_to_string(root.join(".dfm/daemon.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_else(|| fail("no daemon.json"));
+        let pid = state["pid"].as_u64().unwrap_or(0) as u32;
+        (
+            Daemon {
+                dfm: dfm.to_path_buf(),
+                root,
+                pid,
+            },
+            elapsed,
+        )
+    }
+
+    fn client(&self) -> Client {
+        Client::connect(&self.root.join(".dfm/daemon.sock"))
+    }
+
+    fn task(&self, id: &str) -> String {
+        let spec = TaskSpec {
+            request_id: id.to_string(),
+            name: format!("bench.t{}", id),
+            shell: SHELL.to_string(),
+            body: COMMAND.to_string(),
+            srcdir: self.root.display().to_string(),
+            rundir: self.root.join("rundir").display().to_string(),
+            ..TaskSpec::default()
+        };
+        format!(
+            "{}\n",
+            json!({"method": "task.submit", "id": id, "params": spec})
+        )
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.dfm)
+            .args(["daemon", "stop"])
+            .current_dir(&self.root)
+            .output();
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn unique() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+struct Client {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+    line: String,
+}
+
+impl Client {
+    fn connect(socket: &Path) -> Client {
+        let stream = UnixStream::connect(socket).unwrap_or_else(|e| fail(&format!("connect: {e}")));
+        let writer = stream.try_clone().unwrap_or_else(|e| fail(&format!("socket: {e}")));
+        Client {
+            reader: BufReader::new(stream),
+            writer,
+            line: String::new(),
+        }
+    }
+
+    fn send(&mut self, text: &str) {
+        if let Err(e) = self.writer.write_all(text.as_bytes()) {
+            fail(&format!("write to the daemon: {e}"));
+        }
+    }
+
+    /// Reads one reply and checks the task passed.
+    fn expect_pass(&mut self) {
+        self.line.clear();
+        match self.reader.read_line(&mut self.line) {
+            Ok(n) if n > 0 => {}
+            _ => fail("the daemon closed the connection"),
+        }
+        if !self.line.contains("\"status\":0") {
+            fail(&format!("a task did not pass: {}", self.line.trim()));
+        }
+    }
+}
+
+fn warm_round_trip(dfm: &Path, base: &Path, options: &Options) -> Latency {
+    let (daemon, _) = Daemon::start(dfm, base, 1);
+    let mut client = daemon.client();
+    let n = if options.quick { 300 } else { 1000 };
+    for i in 0..20 {
+        client.send(&daemon.task(&format!("w{i}")));
+        client.expect_pass();
+    }
+    let samples = (0..n)
+        .map(|i| {
+            let task = daemon.task(&format!("r{i}"));
+            let start = Instant::now();
+            client.send(&task);
+            client.expect_pass();
+            start.elapsed()
+        })
+        .collect();
+    percentiles(samples)
+}
+
+/// Tasks per second for `tasks` tasks from `clients` clients with 64 in
+/// flight in all, on a warm pool.
+fn throughput(dfm: &Path, base: &Path, pool: usize, clients: usize, tasks: usize) -> f64 {
+    let (daemon, _) = Daemon::start(dfm, base, pool);
+    // Warm every worker.
+    let mut warm = daemon.client();
+    for i in 0..pool * 4 {
+        warm.send(&daemon.task(&format!("warm{i}")));
+    }
+    for _ in 0..pool * 4 {
+        warm.expect_pass();
+    }
+    let in_flight = 64 / clients;
+    let per_client = tasks / clients;
+    let start = Instant::now();
+    let threads: Vec<_> = (0..clients)
+        .map(|c| {
+            let mut client = daemon.client();
+            let lines: Vec<String> = (0..per_client).map(|i| daemon.task(&format!("c{c}-{i}"))).collect();
+            std::thread::spawn(move || {
+                let mut sent = 0;
+                while sent < in_flight.min(lines.len()) {
+                    client.send(&lines[sent]);
+                    sent += 1;
+                }
+                for _ in 0..lines.len() {
+                    client.expect_pass();
+                    if sent < lines.len() {
+                        client.send(&lines[sent]);
+                        sent += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        let _ = t.join();
+    }
+    (per_client * clients) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn cold_start(dfm: &Path, base: &Path, options: &Options) -> (Vec<Duration>, Vec<Duration>) {
+    let mut starts = Vec::new();
+    let mut firsts = Vec::new();
+    for _ in 0..options.repeat {
+        let (daemon, start) = Daemon::start(dfm, base, 1);
+        let mut client = daemon.client();
+        let task = daemon.task("first");
+        let t = Instant::now();
+        client.send(&task);
+        client.expect_pass();
+        firsts.push(t.elapsed());
+        starts.push(start);
+    }
+    (starts, firsts)
+}
+
+struct Memory {
+    daemon_idle: u64,
+    worker_idle: u64,
+    daemon_queued: u64,
+    files_per_task: f64,
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn memory(dfm: &Path, base: &Path) -> Memory {
+    let (daemon, _) = Daemon::start(dfm, base, 1);
+    std::thread::sleep(Duration::from_millis(200));
+    let daemon_idle = rss_kib(daemon.pid);
+    let mut client = daemon.client();
+    let count = 100;
+    for i in 0..count {
+        client.send(&daemon.task(&format!("f{i}")));
+    }
+    for _ in 0..count {
+        client.expect_pass();
+    }
+    let files = walk_count(&daemon.root.join("rundir"));
+    let mut status = daemon.client();
+    status.send("{\"method\": \"status.get\", \"id\": \"s\"}\n");
+    status.line.clear();
+    let _ = status.reader.read_line(&mut status.line);
+    let worker_pid = serde_json::from_str::<Value>(&status.line)
+        .ok()
+        .and_then(|v| v["result"]["workers"][0]["pid"].as_u64())
+        .unwrap_or(0) as u32;
+    std::thread::sleep(Duration::from_millis(200));
+    let worker_idle = rss_kib(worker_pid);
+    // One long task holds the only worker; 10000 more wait behind it.
+    let mut blocker = daemon.task("block");
+    blocker = blocker.replace("\"body\":\"true\"", "\"body\":\"sleep 30\"");
+    client.send(&blocker);
+    let mut queue = String::new();
+    for i in 0..10_000 {
+        queue.push_str(&daemon.task(&format!("q{i}")));
+    }
+    client.send(&queue);
+    std::thread::sleep(Duration::from_millis(500));
+    let daemon_queued = rss_kib(daemon.pid);
+    Memory {
+        daemon_idle,
+        worker_idle,
+        daemon_queued,
+        files_per_task: files as f64 / count as f64,
+    }
+}
+
+fn walk_count(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                walk_count(&path)
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+/// Dispatches per second of the pool alone: `queued` tasks over `workers`
+/// registered workers, each result immediately followed by the next
+/// dispatch.
+fn pool_core(workers: usize, queued: usize) -> f64 {
+    let t0 = Instant::now();
+    let mut pool = Pool::new(
+        PoolConfig {
+            max_workers: workers,
+            launch_batch_size: workers,
+            ..PoolConfig::default()
+        },
+        "b",
+    );
+    for i in 0..queued {
+        let spec = TaskSpec {
+            request_id: i.to_string(),
+            name: "t".into(),
+            ..TaskSpec::default()
+        };
+        let _ = pool.submit(1, spec, t0);
+    }
+    let mut pending: BTreeMap<u64, String> = BTreeMap::new();
+    let mut actions = pool.take_actions();
+    for action in &actions {
+        if let Action::Launch { worker_id, .. } = action {
+            if let Ok(slot) = pool.register(worker_id, "", WorkerInfo::default(), t0) {
+                let _ = slot;
+            }
+        }
+    }
+    actions.extend(pool.take_actions());
+    let start = Instant::now();
+    let mut done = 0usize;
+    let mut queue: Vec<Action> = actions;
+    while done < queued {
+        for action in queue.drain(..) {
+            if let Action::Dispatch { slot, task, .. } = action {
+                pending.insert(slot, task.request_id);
+            }
+        }
+        let Some((&slot, _)) = pending.iter().next() else {
+            break;
+        };
+        let request_id = pending.remove(&slot).unwrap_or_default();
+        let result = dfm_host::protocol::TaskResult::new(&request_id, 0);
+        let _ = pool.task_finished(slot, result, t0);
+        done += 1;
+        queue = pool.take_actions();
+    }
+    done as f64 / start.elapsed().as_secs_f64()
+}
