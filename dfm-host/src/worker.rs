@@ -51,7 +51,9 @@ pub fn run(args: WorkerArgs) -> Result<()> {
     runtime.block_on(serve(args, secret, worker_id, job_id))
 }
 
-fn hostname() -> String {
+/// This machine's host name, as workers report it and cluster workers
+/// are told to connect to.
+pub(crate) fn hostname() -> String {
     fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "localhost".to_string())

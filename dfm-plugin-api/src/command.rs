@@ -147,12 +147,12 @@ mod tests {
 
     #[test]
     fn a_missing_program_says_so() {
-        let error = run_with_timeout(
-            &mut Command::new("/no/such/bsub"),
-            Duration::from_secs(10),
-        )
-        .expect_err("cannot run");
-        assert_eq!(error, "cannot run '/no/such/bsub': No such file or directory");
+        let error = run_with_timeout(&mut Command::new("/no/such/bsub"), Duration::from_secs(10))
+            .expect_err("cannot run");
+        assert_eq!(
+            error,
+            "cannot run '/no/such/bsub': No such file or directory"
+        );
     }
 
     #[test]

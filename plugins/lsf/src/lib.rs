@@ -239,7 +239,12 @@ struct LsfRunner {
 }
 
 impl LsfRunner {
-    fn run(&self, program: &str, args: &[String], env: &[(&str, &str)]) -> Result<CommandOutput, String> {
+    fn run(
+        &self,
+        program: &str,
+        args: &[String],
+        env: &[(&str, &str)],
+    ) -> Result<CommandOutput, String> {
         run_with_timeout(
             Command::new(program).args(args).envs(env.iter().copied()),
             Duration::from_secs_f64(self.config.command_timeout),
@@ -307,7 +312,13 @@ mod tests {
     use dfm_plugin_api::abi_stable::std_types::RVec;
     use dfm_plugin_api::Resources;
 
-    fn request(class: &str, cores: u32, memory: &str, walltime: &str, queue: &str) -> LaunchRequest {
+    fn request(
+        class: &str,
+        cores: u32,
+        memory: &str,
+        walltime: &str,
+        queue: &str,
+    ) -> LaunchRequest {
         LaunchRequest {
             job_name: "dfm-worker-ab12".into(),
             argv: RVec::from(vec![
@@ -371,9 +382,14 @@ mod tests {
              -eo /p/.dfm/workers/worker_ab12.log -- /opt/dfm/bin/dfm worker --connect head:4000"
         );
         let kb = Config::parse(r#"{"lsf_unit_for_limits": "KB", "queue": "q"}"#).expect("config");
-        let args = kb.bsub_args(&request("", 1, "512M", "45", "")).expect("args");
+        let args = kb
+            .bsub_args(&request("", 1, "512M", "45", ""))
+            .expect("args");
         let line = args.join(" ");
-        assert!(line.contains("-q q -n 1 -M 524288 -R rusage[mem=524288] -W 0:45"), "{line}");
+        assert!(
+            line.contains("-q q -n 1 -M 524288 -R rusage[mem=524288] -W 0:45"),
+            "{line}"
+        );
         let error = config
             .bsub_args(&request("", 1, "many", "", ""))
             .expect_err("bad memory");
@@ -403,8 +419,14 @@ mod tests {
             ),
             Some("99".into())
         );
-        assert_eq!(parse_submitted("Job <abc> is submitted to queue <q>."), None);
-        assert_eq!(parse_submitted("Queue does not exist. Job not submitted."), None);
+        assert_eq!(
+            parse_submitted("Job <abc> is submitted to queue <q>."),
+            None
+        );
+        assert_eq!(
+            parse_submitted("Queue does not exist. Job not submitted."),
+            None
+        );
         assert_eq!(parse_submitted(""), None);
     }
 
@@ -417,7 +439,10 @@ mod tests {
         assert_eq!(lsf_state("DONE"), JobState::Exited(0));
         assert_eq!(lsf_state("POST_DONE"), JobState::Exited(0));
         for stat in ["EXIT", "ZOMBI", "POST_ERR"] {
-            assert!(matches!(lsf_state(stat), JobState::Exited(c) if c != 0), "{stat}");
+            assert!(
+                matches!(lsf_state(stat), JobState::Exited(c) if c != 0),
+                "{stat}"
+            );
         }
         assert_eq!(lsf_state("UNKWN"), JobState::Unknown);
     }
@@ -425,11 +450,7 @@ mod tests {
     #[test]
     fn bjobs_answers_in_the_order_asked() {
         let ids = ["3", "1", "2", "4"];
-        let out = output(
-            0,
-            "1 RUN\n2 PEND\n3 UNKWN\n",
-            "Job <4> is not found\n",
-        );
+        let out = output(0, "1 RUN\n2 PEND\n3 UNKWN\n", "Job <4> is not found\n");
         assert_eq!(
             parse_bjobs(&ids, &out),
             Ok(vec![
@@ -450,15 +471,34 @@ mod tests {
         let missing = output(0, "1 DONE\n", "");
         assert_eq!(
             parse_bjobs(&["1", "2"], &missing),
-            Ok(vec![JobState::Exited(0), JobState::Exited(FORGOTTEN_EXIT_CODE)])
+            Ok(vec![
+                JobState::Exited(0),
+                JobState::Exited(FORGOTTEN_EXIT_CODE)
+            ])
         );
     }
 
     #[test]
     fn bkill_answers() {
-        assert!(killed_or_gone(&output(0, "Job <1> is being terminated\n", "")));
-        assert!(killed_or_gone(&output(255, "", "Job <1>: No matching job found\n")));
-        assert!(killed_or_gone(&output(255, "", "Job <1>: Job has already finished\n")));
-        assert!(!killed_or_gone(&output(255, "", "User permission denied\n")));
+        assert!(killed_or_gone(&output(
+            0,
+            "Job <1> is being terminated\n",
+            ""
+        )));
+        assert!(killed_or_gone(&output(
+            255,
+            "",
+            "Job <1>: No matching job found\n"
+        )));
+        assert!(killed_or_gone(&output(
+            255,
+            "",
+            "Job <1>: Job has already finished\n"
+        )));
+        assert!(!killed_or_gone(&output(
+            255,
+            "",
+            "User permission denied\n"
+        )));
     }
 }

@@ -113,10 +113,16 @@ impl Config {
             args.extend(["-c".into(), resources.cores.to_string()]);
         }
         if !resources.memory.is_empty() {
-            args.extend(["--mem".into(), format!("{}M", memory_mb(&resources.memory)?)]);
+            args.extend([
+                "--mem".into(),
+                format!("{}M", memory_mb(&resources.memory)?),
+            ]);
         }
         if !resources.walltime.is_empty() {
-            args.extend(["-t".into(), walltime_minutes(&resources.walltime)?.to_string()]);
+            args.extend([
+                "-t".into(),
+                walltime_minutes(&resources.walltime)?.to_string(),
+            ]);
         }
         let log = request.log_path.to_string();
         args.extend(["-o".into(), log.clone(), "-e".into(), log]);

@@ -59,8 +59,7 @@ impl RunnerPlugin for TemplateRunner {
             .ok_or("launch request has an empty command line")?;
         let log_path = std::path::Path::new(request.log_path.as_str());
         if let Some(dir) = log_path.parent() {
-            fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
         let log = File::create(log_path)
             .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
