@@ -41,7 +41,7 @@ enum LimitUnit {
 }
 
 impl LimitUnit {
-    fn from_mb(self, mb: u64) -> u64 {
+    fn of_megabytes(self, mb: u64) -> u64 {
         match self {
             LimitUnit::KB => mb * 1024,
             LimitUnit::MB => mb,
@@ -137,7 +137,7 @@ impl Config {
         if !resources.memory.is_empty() {
             let limit = self
                 .lsf_unit_for_limits
-                .from_mb(memory_mb(&resources.memory)?);
+                .of_megabytes(memory_mb(&resources.memory)?);
             args.extend([
                 "-M".into(),
                 limit.to_string(),
