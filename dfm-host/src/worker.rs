@@ -134,7 +134,7 @@ async fn serve(args: WorkerArgs, secret: String, worker_id: String, job_id: Stri
                         continue;
                     }
                     match start(&spec) {
-                        Ok(child) => task = Some(Running { request_id: spec.request_id, child }),
+                        Ok(child) => task = Some(Running { request_id: spec.request_id, child, cancelled: false }),
                         Err(message) => {
                             let result = TaskResult::error(&spec.request_id, message);
                             send(&mut write, &FromWorker::Result(result)).await?;
@@ -142,7 +142,8 @@ async fn serve(args: WorkerArgs, secret: String, worker_id: String, job_id: Stri
                     }
                 }
                 Ok(Some(ToWorker::Cancel { request_id })) => {
-                    if let Some(running) = task.as_ref().filter(|t| t.request_id == request_id) {
+                    if let Some(running) = task.as_mut().filter(|t| t.request_id == request_id) {
+                        running.cancelled = true;
                         running.kill();
                     }
                 }
@@ -153,6 +154,22 @@ async fn serve(args: WorkerArgs, secret: String, worker_id: String, job_id: Stri
             },
             status = wait(&mut task) => {
                 if let Some(running) = task.take() {
+                    // scancel and bkill signal every process of the job at
+                    // once, so a task killed by a signal may be the first
+                    // sign that this worker is being stopped too. Then the
+                    // task is not at fault: exit without a result, and the
+                    // daemon runs it again elsewhere.
+                    if !running.cancelled && killed_by_signal(&status) {
+                        let stopping = tokio::select! {
+                            _ = terminate.recv() => Some("SIGTERM"),
+                            _ = interrupt.recv() => Some("SIGINT"),
+                            _ = hangup.recv() => Some("SIGHUP"),
+                            _ = tokio::time::sleep(SIGNAL_GRACE) => None,
+                        };
+                        if let Some(signal) = stopping {
+                            break format!("{signal} (its task was signalled too; not reported)");
+                        }
+                    }
                     let result = TaskResult::new(&running.request_id, exit_code(status));
                     send(&mut write, &FromWorker::Result(result)).await?;
                 }
@@ -176,6 +193,8 @@ async fn serve(args: WorkerArgs, secret: String, worker_id: String, job_id: Stri
 struct Running {
     request_id: String,
     child: Child,
+    /// Killed on the daemon's request, not by whoever stops this worker.
+    cancelled: bool,
 }
 
 impl Running {
@@ -195,6 +214,19 @@ async fn wait(task: &mut Option<Running>) -> std::io::Result<ExitStatus> {
     match task {
         Some(running) => running.child.wait().await,
         None => std::future::pending().await,
+    }
+}
+
+/// How long a worker whose task was killed by a signal waits for a
+/// termination signal of its own before reporting the task as failed.
+const SIGNAL_GRACE: Duration = Duration::from_secs(1);
+
+fn killed_by_signal(status: &std::io::Result<ExitStatus>) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        // A shell reports a child killed by a signal as 128 + signal.
+        Ok(status) => status.signal().is_some() || status.code().is_some_and(|c| c > 128),
+        Err(_) => false,
     }
 }
 
