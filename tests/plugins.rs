@@ -68,3 +68,83 @@ fn a_panicking_plugin_fails_the_tasks_with_its_message_and_the_daemon_stays_up()
     let stop = project.dfm(&["daemon", "stop"]);
     assert!(stop.status.success(), "{}", describe(&stop));
 }
+
+#[test]
+fn dfm_plugins_lists_names_versions_files_and_load_failures() {
+    let project = TestProject::new("listplugins");
+    let output = project.dfm(&["plugins"]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let listing = String::from_utf8_lossy(&output.stdout);
+    for name in ["local", "lsf", "slurm", "template"] {
+        let line = listing
+            .lines()
+            .find(|line| line.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} not listed: {listing}"));
+        assert!(line.contains("api 0.1.0"), "{line}");
+        assert!(line.contains(&format!("libdfm_runner_{name}.so")), "{line}");
+    }
+    let oldapi = listing
+        .lines()
+        .find(|line| line.trim_start().starts_with("oldapi "))
+        .unwrap_or_else(|| panic!("oldapi not listed: {listing}"));
+    assert!(
+        oldapi.contains("FAILS TO LOAD") && oldapi.contains("dfm-plugin-api 99.0.0"),
+        "{oldapi}"
+    );
+}
+
+/// A site team's plugin: the template copied out of this repository,
+/// renamed, built on its own against dfm-plugin-api, runs tasks.
+#[test]
+fn an_out_of_tree_plugin_built_from_the_template_runs_tasks() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate lives in the repository")
+        .to_path_buf();
+    let project = TestProject::new("outoftree");
+    let crate_dir = project.root.join("mysite-runner");
+    std::fs::create_dir_all(crate_dir.join("src")).expect("create the plugin crate");
+    let template = repo.join("plugins/template");
+    let manifest = std::fs::read_to_string(template.join("Cargo.toml"))
+        .expect("read the template's Cargo.toml")
+        .replace("dfm-runner-template", "dfm-runner-mysite")
+        .replace("dfm_runner_template", "dfm_runner_mysite")
+        .replace(
+            "path = \"../../dfm-plugin-api\"",
+            &format!("path = \"{}\"", repo.join("dfm-plugin-api").display()),
+        );
+    assert!(manifest.contains(&repo.display().to_string()), "{manifest}");
+    // A workspace of its own, not a stray member of whatever is above it.
+    std::fs::write(crate_dir.join("Cargo.toml"), manifest + "\n[workspace]\n")
+        .expect("write Cargo.toml");
+    let source = std::fs::read_to_string(template.join("src/lib.rs"))
+        .expect("read the template's source")
+        .replace("export_runner!(\"template\"", "export_runner!(\"mysite\"");
+    std::fs::write(crate_dir.join("src/lib.rs"), source).expect("write lib.rs");
+    // The workspace's lock file pins the versions already downloaded.
+    std::fs::copy(repo.join("Cargo.lock"), crate_dir.join("Cargo.lock")).expect("copy Cargo.lock");
+
+    // A target folder of its own: the outer cargo holds the lock on target/.
+    let target = repo.join("target/out-of-tree");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let build = std::process::Command::new(cargo)
+        .args(["build", "--offline", "--quiet"])
+        .current_dir(&crate_dir)
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .expect("run cargo build");
+    assert!(build.status.success(), "{}", describe(&build));
+    let plugin = target.join("debug/libdfm_runner_mysite.so");
+    let plugin = plugin.to_str().expect("utf-8 path");
+
+    project.start_daemon(&["--runner", plugin, "--pool-size", "1"]);
+    assert_eq!(project.status()["runner"], "mysite");
+    let mut client = project.client();
+    client.submit(project.task("oot", "echo from-mysite > out.txt"));
+    let reply = client.recv();
+    assert_eq!(reply["result"]["status"], 0, "{reply}");
+    let out = std::fs::read_to_string(project.root.join("rundir/oot/out.txt")).expect("out.txt");
+    assert_eq!(out.trim(), "from-mysite");
+    let stop = project.dfm(&["daemon", "stop"]);
+    assert!(stop.status.success(), "{}", describe(&stop));
+}

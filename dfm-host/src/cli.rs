@@ -68,6 +68,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the runner plugins on the search path, and why any cannot load.
+    Plugins,
     /// Run tasks for a daemon (started by the runner plugin, not by hand).
     Worker {
         /// The daemon's worker address, HOST:PORT.
@@ -194,6 +196,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             ui,
             json,
         }),
+        Command::Plugins => commands::plugins::list(),
         Command::Worker {
             connect,
             resource_class,

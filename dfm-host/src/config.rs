@@ -39,6 +39,10 @@ pub struct RunnerConfig {
     pub pool: PoolSettings,
     pub defaults: ResourceSpec,
     pub resource_classes: BTreeMap<String, ResourceSpec>,
+    /// `runner.worker_bind`: the address the worker port listens on.
+    worker_bind: Option<String>,
+    /// `runner.worker_host`: the host name workers are told to connect to.
+    worker_host: Option<String>,
     /// The whole merged section, for the plugin's own keys.
     raw: Map<String, Value>,
 }
@@ -316,11 +320,22 @@ impl RunnerConfig {
         let resource_classes: BTreeMap<String, ResourceSpec> =
             serde_json::from_value(section("resource_classes"))
                 .map_err(|e| invalid(format!("runner.resource_classes: {e}")))?;
+        let address = |key: &str| match raw.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) if !text.trim().is_empty() => {
+                Ok(Some(text.trim().to_string()))
+            }
+            Some(other) => Err(invalid(format!(
+                "runner.{key} must be a host name or address, not {other}"
+            ))),
+        };
         Ok(RunnerConfig {
             runner,
             pool,
             defaults,
             resource_classes,
+            worker_bind: address("worker_bind")?,
+            worker_host: address("worker_host")?,
             raw,
         })
     }
@@ -328,6 +343,37 @@ impl RunnerConfig {
     /// The runner's short name (`local` for `/x/libdfm_runner_local.so`).
     pub fn runner_name(&self) -> &str {
         crate::plugin::runner_name(&self.runner)
+    }
+
+    /// Workers of the `local` runner run on this machine; any other
+    /// runner's run on compute nodes that must reach the worker port.
+    fn is_local(&self) -> bool {
+        self.runner_name() == "local"
+    }
+
+    /// The address the worker port listens on: `runner.worker_bind`, else
+    /// loopback for `local` and all interfaces for cluster runners.
+    pub fn worker_bind(&self) -> String {
+        self.worker_bind.clone().unwrap_or_else(|| {
+            if self.is_local() {
+                "127.0.0.1"
+            } else {
+                "0.0.0.0"
+            }
+            .to_string()
+        })
+    }
+
+    /// The host workers connect to: `runner.worker_host`, else 127.0.0.1
+    /// for `local` and this machine's host name for cluster runners.
+    pub fn worker_host(&self) -> String {
+        self.worker_host.clone().unwrap_or_else(|| {
+            if self.is_local() {
+                "127.0.0.1".to_string()
+            } else {
+                crate::worker::hostname()
+            }
+        })
     }
 
     /// The JSON handed to the plugin: its own section (`runner.<name>`),
@@ -474,6 +520,32 @@ mod tests {
     }
 
     #[test]
+    fn worker_address_defaults_by_runner() {
+        let dir = temp_dir("address");
+        let load = |text: &str| {
+            let layers = Layers {
+                files: vec![write(&dir, "c.yaml", text)],
+                env_runner: None,
+            };
+            layers.load(&CliOverrides::default()).expect("config")
+        };
+        let local = load("runner: {default: local}");
+        assert_eq!(
+            (local.worker_bind(), local.worker_host()),
+            ("127.0.0.1".into(), "127.0.0.1".into())
+        );
+        let slurm = load("runner: {default: slurm}");
+        assert_eq!(slurm.worker_bind(), "0.0.0.0");
+        assert_eq!(slurm.worker_host(), crate::worker::hostname());
+        let set =
+            load("runner: {default: lsf, worker_bind: 10.0.0.5, worker_host: head.example.com}");
+        assert_eq!(
+            (set.worker_bind(), set.worker_host()),
+            ("10.0.0.5".into(), "head.example.com".into())
+        );
+    }
+
+    #[test]
     fn mistakes_name_the_file_and_the_key() {
         let dir = temp_dir("bad");
         let cases = [
@@ -487,6 +559,10 @@ mod tests {
                 "larger than pool.max_workers",
             ),
             ("runner: {pool: {", "invalid YAML"),
+            (
+                "runner: {worker_host: [a]}",
+                "runner.worker_host must be a host name",
+            ),
         ];
         for (text, expected) in cases {
             let file = write(&dir, "c.yaml", text);

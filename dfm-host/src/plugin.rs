@@ -136,6 +136,8 @@ pub fn locate(spec: &str) -> Result<PathBuf, PluginError> {
 pub struct Plugin {
     pub path: PathBuf,
     pub name: String,
+    /// The dfm-plugin-api version the plugin was built against.
+    pub api_version: String,
     module: RunnerModuleRef,
 }
 
@@ -146,6 +148,7 @@ impl Plugin {
             message,
         };
         let header = lib_header_from_path(path).map_err(|e| load_error(describe(&e)))?;
+        let api_version = header.version_strings().to_string();
         let module = header
             .init_root_module::<RunnerModuleRef>()
             .map_err(|e| match e {
@@ -162,6 +165,7 @@ impl Plugin {
         Ok(Plugin {
             path: path.to_path_buf(),
             name,
+            api_version,
             module,
         })
     }

@@ -53,7 +53,9 @@ pub fn run(args: WorkerArgs) -> Result<()> {
     runtime.block_on(serve(args, secret, worker_id, job_id))
 }
 
-fn hostname() -> String {
+/// This machine's host name, as workers report it and cluster workers
+/// are told to connect to.
+pub(crate) fn hostname() -> String {
     fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "localhost".to_string())
@@ -143,6 +145,7 @@ async fn serve(args: WorkerArgs, secret: String, worker_id: String, job_id: Stri
                                         request_id: spec.request_id,
                                         rundir: spec.rundir.into(),
                                         child,
+                                        cancelled: false,
                                     });
                                     None
                                 }
@@ -152,7 +155,8 @@ async fn serve(args: WorkerArgs, secret: String, worker_id: String, job_id: Stri
                         .map(FromWorker::Result)
                     }
                     Ok(Some(ToWorker::Cancel { request_id })) => {
-                        if let Some(running) = task.as_ref().filter(|t| t.request_id == request_id) {
+                        if let Some(running) = task.as_mut().filter(|t| t.request_id == request_id) {
+                            running.cancelled = true;
                             running.kill();
                         }
                         None
@@ -163,7 +167,26 @@ async fn serve(args: WorkerArgs, secret: String, worker_id: String, job_id: Stri
                     Err(e) => break format!("connection to the daemon failed: {e:#}"),
                 }
             }
-            status = wait(&mut task) => task.take().map(|running| FromWorker::Result(running.result(status))),
+            status = wait(&mut task) => {
+                let Some(running) = task.take() else { continue };
+                // scancel and bkill signal every process of the job at once,
+                // so a task killed by such a signal may be the first sign
+                // that this worker is being stopped too. Then the task is
+                // not at fault: exit without a result, and the daemon runs
+                // it again elsewhere.
+                if !running.cancelled && killed_by_stop_signal(&status) {
+                    let stopping = tokio::select! {
+                        _ = terminate.recv() => Some("SIGTERM"),
+                        _ = interrupt.recv() => Some("SIGINT"),
+                        _ = hangup.recv() => Some("SIGHUP"),
+                        _ = tokio::time::sleep(SIGNAL_GRACE) => None,
+                    };
+                    if let Some(signal) = stopping {
+                        break format!("{signal} (its task was signalled too; not reported)");
+                    }
+                }
+                Some(FromWorker::Result(running.result(status)))
+            }
             _ = heartbeat.tick() => {
                 let silent = last_heard.elapsed();
                 if silent > silence_limit {
@@ -193,6 +216,8 @@ struct Running {
     request_id: String,
     rundir: std::path::PathBuf,
     child: Child,
+    /// Killed on the daemon's request, not by whoever stops this worker.
+    cancelled: bool,
 }
 
 impl Running {
@@ -227,6 +252,25 @@ async fn wait(task: &mut Option<Running>) -> std::io::Result<ExitStatus> {
     match task {
         Some(running) => running.child.wait().await,
         None => std::future::pending().await,
+    }
+}
+
+/// How long a worker whose task was killed by a signal waits for a
+/// termination signal of its own before reporting the task as failed.
+const SIGNAL_GRACE: Duration = Duration::from_secs(1);
+
+/// Whether the task died of a signal a scheduler uses to stop jobs
+/// (directly, or as a shell's 128 + signal). A crash (SIGSEGV, SIGABRT...)
+/// is the task's own failure and is reported at once.
+fn killed_by_stop_signal(status: &std::io::Result<ExitStatus>) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    const STOP_SIGNALS: [i32; 4] = [libc::SIGTERM, libc::SIGKILL, libc::SIGINT, libc::SIGHUP];
+    match status {
+        Ok(status) => status
+            .signal()
+            .or_else(|| status.code().filter(|c| *c > 128).map(|c| c - 128))
+            .is_some_and(|signal| STOP_SIGNALS.contains(&signal)),
+        Err(_) => false,
     }
 }
 

@@ -37,6 +37,9 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+pub mod command;
+pub mod units;
+
 pub use abi_stable;
 use abi_stable::{
     declare_root_module_statics,
@@ -59,7 +62,8 @@ pub struct Resources {
     pub cores: u32,
     /// Memory with a unit suffix (`512M`, `4G`); empty means the default.
     pub memory: RString,
-    /// Run limit as `[[H:]M:]S` or `H:MM`; empty means the default.
+    /// Run limit as `M`, `H:MM` or `H:MM:SS` (see
+    /// [`units::walltime_minutes`]); empty means the default.
     pub walltime: RString,
     /// Queue or partition; empty means the default.
     pub queue: RString,

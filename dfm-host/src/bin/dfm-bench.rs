@@ -37,20 +37,35 @@ fn main() {
         Err(e) => fail(&format!("cannot find this executable: {e}")),
     };
     if !dfm.is_file() {
-        fail(&format!("{} is missing: build the workspace first", dfm.display()));
+        fail(&format!(
+            "{} is missing: build the workspace first",
+            dfm.display()
+        ));
     }
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    println!("dfm-bench: `{SHELL} -c {COMMAND}` tasks, {cores} cores, median of {} runs [min-max]", options.repeat);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    println!(
+        "dfm-bench: `{SHELL} -c {COMMAND}` tasks, {cores} cores, median of {} runs [min-max]",
+        options.repeat
+    );
     println!();
 
     let limit_1 = spawn_latency(&options);
     let lanes = cores.min(2);
     let limit_n = spawn_throughput(lanes, &options);
-    println!("LIMIT  spawn+wait, 1 lane:   p50 {}  p99 {}", ms(limit_1.p50), ms(limit_1.p99));
+    println!(
+        "LIMIT  spawn+wait, 1 lane:   p50 {}  p99 {}",
+        ms(limit_1.p50),
+        ms(limit_1.p99)
+    );
     println!("LIMIT  spawn+wait, {lanes} lanes:  {}", rate(&limit_n));
     println!();
 
-    let base_dirs = [("tmpfs", PathBuf::from("/dev/shm")), ("disk", std::env::temp_dir())];
+    let base_dirs = [
+        ("tmpfs", PathBuf::from("/dev/shm")),
+        ("disk", std::env::temp_dir()),
+    ];
     for (fs, base) in &base_dirs {
         if !base.is_dir() {
             continue;
@@ -65,7 +80,11 @@ fn main() {
     }
     println!();
 
-    let sizes: &[usize] = if options.quick { &[1000] } else { &[1000, 10000] };
+    let sizes: &[usize] = if options.quick {
+        &[1000]
+    } else {
+        &[1000, 10000]
+    };
     for (fs, base) in &base_dirs {
         if !base.is_dir() || (options.quick && *fs == "disk") {
             continue;
@@ -76,7 +95,11 @@ fn main() {
                     let runs: Vec<f64> = (0..options.repeat)
                         .map(|_| throughput(&dfm, base, pool, clients, tasks))
                         .collect();
-                    let limit = if pool.min(cores) >= lanes { median(&limit_n) } else { 1.0 / limit_1.p50.as_secs_f64() };
+                    let limit = if pool.min(cores) >= lanes {
+                        median(&limit_n)
+                    } else {
+                        1.0 / limit_1.p50.as_secs_f64()
+                    };
                     println!(
                         "DFM    {tasks:>5} tasks, pool {pool}, {clients} client(s), 64 in flight ({fs}):  {}   ratio to spawn limit {:.2}",
                         rate(&runs),
@@ -138,7 +161,9 @@ fn median(values: &[f64]) -> f64 {
 }
 
 fn rate(values: &[f64]) -> String {
-    let (min, max) = values.iter().fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let (min, max) = values
+        .iter()
+        .fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
     format!("{:.0} tasks/s [{min:.0}-{max:.0}]", median(values))
 }
 
@@ -148,7 +173,9 @@ fn ms(d: Duration) -> String {
 
 fn ms_range(values: &[Duration]) -> String {
     let secs: Vec<f64> = values.iter().map(|d| d.as_secs_f64() * 1e3).collect();
-    let (min, max) = secs.iter().fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let (min, max) = secs
+        .iter()
+        .fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
     format!("{:.2} ms [{min:.2}-{max:.2}]", median(&secs))
 }
 
@@ -213,7 +240,10 @@ impl Daemon {
         let elapsed = started.elapsed();
         match output {
             Ok(o) if o.status.success() => {}
-            Ok(o) => fail(&format!("daemon start failed: {}", String::from_utf8_lossy(&o.stderr))),
+            Ok(o) => fail(&format!(
+                "daemon start failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            )),
             Err(e) => fail(&format!("cannot run dfm: {e}")),
         }
         let state: Value = std::fs::read_to_string(root.join(".dfm/daemon.json"))
@@ -278,7 +308,9 @@ struct Client {
 impl Client {
     fn connect(socket: &Path) -> Client {
         let stream = UnixStream::connect(socket).unwrap_or_else(|e| fail(&format!("connect: {e}")));
-        let writer = stream.try_clone().unwrap_or_else(|e| fail(&format!("socket: {e}")));
+        let writer = stream
+            .try_clone()
+            .unwrap_or_else(|e| fail(&format!("socket: {e}")));
         Client {
             reader: BufReader::new(stream),
             writer,
@@ -343,7 +375,9 @@ fn throughput(dfm: &Path, base: &Path, pool: usize, clients: usize, tasks: usize
     let threads: Vec<_> = (0..clients)
         .map(|c| {
             let mut client = daemon.client();
-            let lines: Vec<String> = (0..per_client).map(|i| daemon.task(&format!("c{c}-{i}"))).collect();
+            let lines: Vec<String> = (0..per_client)
+                .map(|i| daemon.task(&format!("c{c}-{i}")))
+                .collect();
             std::thread::spawn(move || {
                 let mut sent = 0;
                 while sent < in_flight.min(lines.len()) {

@@ -87,10 +87,15 @@ pub async fn serve(
     listen: Listen,
 ) -> Result<()> {
     let secret = Arc::new(auth::random_hex(32).context("cannot read /dev/urandom")?);
-    let worker_host = "127.0.0.1".to_string();
-    let worker_listener = TcpListener::bind((worker_host.as_str(), 0))
+    // Cluster workers connect from other hosts; they authenticate with the
+    // secret, so listening beyond loopback is safe.
+    let worker_bind = config.worker_bind();
+    let worker_host = config.worker_host();
+    let worker_listener = TcpListener::bind((worker_bind.as_str(), 0))
         .await
-        .context("cannot open the worker port")?;
+        .with_context(|| {
+            format!("cannot open the worker port on {worker_bind} (runner.worker_bind)")
+        })?;
     let worker_port = worker_listener.local_addr()?.port();
 
     let socket_path = listen.socket.clone();
@@ -124,7 +129,11 @@ pub async fn serve(
         runner: Arc::new(runner),
         secret: secret.clone(),
         worker_program,
-        worker_address: format!("{worker_host}:{worker_port}"),
+        worker_address: if worker_host.contains(':') {
+            format!("[{worker_host}]:{worker_port}") // an IPv6 address
+        } else {
+            format!("{worker_host}:{worker_port}")
+        },
         workers_log_dir,
         status_base: DaemonStatus {
             pid: state.pid,

@@ -1,0 +1,226 @@
+//! The same end-to-end checks for every batch-scheduler runner (SLURM, LSF):
+//! a flow through a warm pool of batch jobs, reuse without new submits, a
+//! worker's job killed mid-task, and a stop that leaves no job behind.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use crate::{describe, wait_for, TestProject};
+
+/// Batch jobs start slowly after a scheduler restart; these bound hangs only.
+pub const LONG: Duration = Duration::from_secs(180);
+
+/// What the checks need to know about one scheduler.
+pub trait Scheduler {
+    /// The runner name (`slurm`, `lsf`).
+    fn runner(&self) -> &str;
+    /// The `runner:` YAML section for `project`; its submit command must
+    /// leave one line per submit in [`Scheduler::submissions`].
+    fn runner_yaml(&self, project: &TestProject) -> String;
+    /// Lines of the submit log: one per job submitted for `project`.
+    fn submissions(&self, project: &TestProject) -> Vec<String>;
+    /// Environment for `dfm` commands (and so for the daemon).
+    fn env(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    /// Those of `ids` the scheduler still has queued or running.
+    fn live_jobs(&self, ids: &[String]) -> Vec<String>;
+    /// Kills a job the way a user or admin would.
+    fn kill_job(&self, id: &str);
+}
+
+/// Runs `dfm ARGS` in `project` with the scheduler's environment.
+pub fn dfm(scheduler: &dyn Scheduler, project: &TestProject, args: &[&str]) -> Output {
+    let mut command = project.command(args);
+    command.envs(scheduler.env());
+    command.output().expect("run dfm")
+}
+
+fn spawn_dfm(
+    scheduler: &dyn Scheduler,
+    project: &TestProject,
+    args: &[&str],
+) -> std::process::Child {
+    let mut command = project.command(args);
+    command
+        .envs(scheduler.env())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command.spawn().expect("spawn dfm")
+}
+
+fn start(scheduler: &dyn Scheduler, project: &TestProject) {
+    project.configure(&scheduler.runner_yaml(project));
+    let output = dfm(
+        scheduler,
+        project,
+        &[
+            "daemon",
+            "start",
+            "--runner",
+            scheduler.runner(),
+            "--pool-size",
+            "2",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "daemon start: {}",
+        describe(&output)
+    );
+}
+
+/// Job ids of the daemon's registered workers.
+fn worker_jobs(project: &TestProject) -> Vec<String> {
+    project.status()["workers"]
+        .as_array()
+        .map(|workers| {
+            workers
+                .iter()
+                .filter_map(|w| w["job_id"].as_str())
+                .filter(|id| !id.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn stop_leaves_no_job(scheduler: &dyn Scheduler, project: &TestProject, jobs: &[String]) {
+    let stop = dfm(scheduler, project, &["daemon", "stop"]);
+    assert!(stop.status.success(), "daemon stop: {}", describe(&stop));
+    wait_for(LONG, "the workers' jobs to leave the queue", || {
+        scheduler.live_jobs(jobs).is_empty().then_some(())
+    });
+}
+
+/// A task that records which batch job ran it.
+const RECORD_JOB: &str = r#"echo "$DFM_TASK_NAME ${SLURM_JOB_ID:-}${LSB_JOBID:-}" >> ../../trace"#;
+
+fn write_flow(project: &TestProject, tasks: &str) {
+    std::fs::write(
+        project.root.join("flow.dv"),
+        format!("package:\n  name: p\n  tasks:\n{tasks}"),
+    )
+    .expect("write flow.dv");
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// 20 tasks through a pool of 2 batch jobs, a second run on the same warm
+/// jobs without a new submit, then a stop that leaves no job queued.
+pub fn flow_reuse_and_stop(scheduler: &dyn Scheduler, project: &TestProject) {
+    let mut tasks = String::new();
+    let names: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
+    for name in &names {
+        tasks.push_str(&format!("  - name: {name}\n    run: '{RECORD_JOB}'\n"));
+    }
+    tasks.push_str(&format!(
+        "  - root: all\n    needs: [{}]\n",
+        names.join(", ")
+    ));
+    write_flow(project, &tasks);
+    start(scheduler, project);
+
+    let run = dfm(scheduler, project, &["run", "all", "-u", "log"]);
+    assert!(run.status.success(), "first run: {}", describe(&run));
+    let trace = project.root.join("trace");
+    let first = lines(&trace);
+    assert_eq!(first.len(), 20, "{first:?}");
+
+    let jobs = wait_for(LONG, "two registered workers", || {
+        let jobs = worker_jobs(project);
+        (jobs.len() == 2).then_some(jobs)
+    });
+    for line in &first {
+        let job = line.split_whitespace().nth(1).unwrap_or_default();
+        assert!(
+            jobs.iter().any(|j| j == job),
+            "task ran outside the pool's jobs {jobs:?}: {line}"
+        );
+    }
+    let mut live = scheduler.live_jobs(&jobs);
+    live.sort();
+    let mut expected = jobs.clone();
+    expected.sort();
+    assert_eq!(live, expected, "warm workers are visible in the queue");
+
+    let submitted = scheduler.submissions(project);
+    assert_eq!(submitted.len(), 2, "one submit per worker: {submitted:?}");
+    let secret = project.daemon_state()["secret"]
+        .as_str()
+        .expect("secret in daemon.json")
+        .to_string();
+    for line in &submitted {
+        assert!(
+            !line.contains(&secret),
+            "the secret is on a submit command line: {line}"
+        );
+    }
+
+    let rerun = dfm(scheduler, project, &["run", "all", "-u", "log", "--clean"]);
+    assert!(rerun.status.success(), "second run: {}", describe(&rerun));
+    assert_eq!(lines(&trace).len(), 40);
+    assert_eq!(
+        scheduler.submissions(project).len(),
+        2,
+        "the second run reused the warm workers"
+    );
+
+    stop_leaves_no_job(scheduler, project, &jobs);
+}
+
+/// A worker's job killed while it runs a task: the task runs again on
+/// another worker and the run passes.
+pub fn killed_worker_task_reruns(scheduler: &dyn Scheduler, project: &TestProject) {
+    // The first attempt waits to be killed; the next one finishes.
+    write_flow(
+        project,
+        r#"  - root: victim
+    run: |
+      echo "${SLURM_JOB_ID:-}${LSB_JOBID:-}" >> ../../attempts
+      if [ "$(wc -l < ../../attempts)" -eq 1 ]; then sleep 600; fi
+"#,
+    );
+    start(scheduler, project);
+    let run = spawn_dfm(scheduler, project, &["run", "victim", "-u", "log"]);
+    let attempts = project.root.join("attempts");
+    let busy_job = wait_for(LONG, "the task to start", || {
+        lines(&attempts).first().cloned()
+    });
+    assert!(!busy_job.is_empty(), "the task knows its job id");
+    scheduler.kill_job(&busy_job);
+    let output = run.wait_with_output().expect("dfm run");
+    assert!(output.status.success(), "{}", describe(&output));
+    let tried = lines(&attempts);
+    assert_eq!(tried.len(), 2, "{tried:?}");
+    assert_ne!(tried[0], tried[1], "the re-run went to another job");
+    let mut all = worker_jobs(project);
+    all.extend(tried);
+    stop_leaves_no_job(scheduler, project, &all);
+}
+
+/// A small executable script in `dir`.
+pub fn write_script(dir: &Path, name: &str, text: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write script");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path
+}
+
+/// Whether `program ARGS` runs and succeeds.
+pub fn works(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
