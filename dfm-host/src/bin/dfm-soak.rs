@@ -1,0 +1,188 @@
+//! `dfm-soak`: many trivial tasks from several clients through one daemon,
+//! counting lost and duplicated results and watching the daemon's memory.
+//!
+//! `./target/release/dfm-soak [TASKS] [CLIENTS]` (default 1000000 tasks from
+//! 8 clients). Not part of CI: it runs for minutes.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+const IN_FLIGHT_PER_CLIENT: usize = 16;
+
+fn fail(message: &str) -> ! {
+    eprintln!("dfm-soak: {message}");
+    std::process::exit(1)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+struct Tally {
+    replies: usize,
+    passed: usize,
+    duplicated: usize,
+    unexpected: usize,
+    lost: usize,
+}
+
+fn run_client(socket: &Path, rundir: &Path, client: usize, tasks: usize) -> Tally {
+    let stream = UnixStream::connect(socket).unwrap_or_else(|e| fail(&format!("connect: {e}")));
+    let mut writer = stream
+        .try_clone()
+        .unwrap_or_else(|e| fail(&format!("socket: {e}")));
+    let mut reader = BufReader::new(stream);
+    let mut seen: HashMap<String, u32> = HashMap::with_capacity(tasks);
+    let mut tally = Tally {
+        replies: 0,
+        passed: 0,
+        duplicated: 0,
+        unexpected: 0,
+        lost: 0,
+    };
+    let submit = |i: usize| {
+        let id = format!("c{client}-{i}");
+        let line = json!({"method": "task.submit", "id": id, "params": {
+            "request_id": id, "name": "soak", "shell": "sh", "body": "true",
+            "rundir": rundir, "srcdir": rundir}});
+        format!("{line}\n")
+    };
+    let mut sent = 0;
+    let mut batch = String::new();
+    while sent < tasks.min(IN_FLIGHT_PER_CLIENT) {
+        batch.push_str(&submit(sent));
+        sent += 1;
+    }
+    if writer.write_all(batch.as_bytes()).is_err() {
+        fail("write to the daemon");
+    }
+    let mut line = String::new();
+    while tally.replies < tasks {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+        let reply: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        let id = reply["id"].as_str().unwrap_or_default().to_string();
+        tally.replies += 1;
+        if reply["result"]["status"] == 0 {
+            tally.passed += 1;
+        }
+        let count = seen.entry(id.clone()).or_insert(0);
+        *count += 1;
+        if *count > 1 {
+            tally.duplicated += 1;
+        }
+        if !id.starts_with(&format!("c{client}-")) {
+            tally.unexpected += 1;
+        }
+        if sent < tasks {
+            if writer.write_all(submit(sent).as_bytes()).is_err() {
+                break;
+            }
+            sent += 1;
+        }
+    }
+    tally.lost = tasks - seen.len().min(tasks);
+    tally
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let tasks: usize = args
+        .first()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let clients: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(8).max(1);
+    let dfm = std::env::current_exe()
+        .map(|exe| exe.with_file_name("dfm"))
+        .unwrap_or_else(|e| fail(&format!("cannot find this executable: {e}")));
+    let base = if Path::new("/dev/shm").is_dir() {
+        PathBuf::from("/dev/shm")
+    } else {
+        std::env::temp_dir()
+    };
+    let root = base.join(format!("dfm-soak-{}", std::process::id()));
+    std::fs::create_dir_all(&root)
+        .unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", root.display())));
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let output = Command::new(&dfm)
+        .args(["daemon", "start", "--pool-size", &cores.to_string()])
+        .current_dir(&root)
+        .output()
+        .unwrap_or_else(|e| fail(&format!("cannot run dfm: {e}")));
+    if !output.status.success() {
+        fail(&format!(
+            "daemon start failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let state: Value = std::fs::read_to_string(root.join(".dfm/daemon.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_else(|| fail("no daemon.json"));
+    let pid = state["pid"].as_u64().unwrap_or(0) as u32;
+    let socket = root.join(".dfm/daemon.sock");
+    let rundir = root.join("rundir");
+    let rss_start = rss_kib(pid);
+    println!("dfm-soak: {tasks} tasks from {clients} clients, pool {cores}, daemon pid {pid}, RSS at start {rss_start} KiB");
+
+    let start = Instant::now();
+    let per_client = tasks / clients;
+    let threads: Vec<_> = (0..clients)
+        .map(|c| {
+            let (socket, rundir) = (socket.clone(), rundir.clone());
+            std::thread::spawn(move || run_client(&socket, &rundir, c, per_client))
+        })
+        .collect();
+    let mut peak = rss_start;
+    while !threads.iter().all(|t| t.is_finished()) {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        peak = peak.max(rss_kib(pid));
+    }
+    let tallies: Vec<Tally> = threads
+        .into_iter()
+        .map(|t| {
+            t.join()
+                .unwrap_or_else(|_| fail("a client thread panicked"))
+        })
+        .collect();
+    let elapsed = start.elapsed();
+    let rss_end = rss_kib(pid);
+    let sum = |f: fn(&Tally) -> usize| tallies.iter().map(f).sum::<usize>();
+    println!(
+        "dfm-soak: {} replies in {:.1}s ({:.0} tasks/s): {} passed, {} lost, {} duplicated, {} misrouted",
+        sum(|t| t.replies),
+        elapsed.as_secs_f64(),
+        sum(|t| t.replies) as f64 / elapsed.as_secs_f64(),
+        sum(|t| t.passed),
+        sum(|t| t.lost),
+        sum(|t| t.duplicated),
+        sum(|t| t.unexpected)
+    );
+    println!("dfm-soak: daemon RSS start {rss_start} KiB, peak {peak} KiB, end {rss_end} KiB");
+    let _ = Command::new(&dfm)
+        .args(["daemon", "stop"])
+        .current_dir(&root)
+        .output();
+    let _ = std::fs::remove_dir_all(&root);
+    if sum(|t| t.lost) + sum(|t| t.duplicated) + sum(|t| t.unexpected) > 0
+        || sum(|t| t.passed) != per_client * clients
+    {
+        std::process::exit(1);
+    }
+}
