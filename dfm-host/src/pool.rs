@@ -186,6 +186,8 @@ struct ClassState {
     idle: Vec<SlotId>,
     /// Slots launching or starting.
     starting: usize,
+    /// All slots of this class, in any state.
+    slots: usize,
     launch_failures: u32,
 }
 
@@ -236,6 +238,10 @@ impl Pool {
             shutting_down: false,
             actions: Vec::new(),
         }
+    }
+
+    pub fn config(&self) -> &PoolConfig {
+        &self.config
     }
 
     /// The actions decided since the last call, in order.
@@ -295,6 +301,10 @@ impl Pool {
         let id = self.next_id;
         self.next_id += 1;
         id
+    }
+
+    fn class_slots(&self, class: &str) -> usize {
+        self.classes.get(class).map_or(0, |c| c.slots)
     }
 
     fn class_mut(&mut self, class: &str) -> &mut ClassState {
@@ -624,7 +634,8 @@ impl Pool {
         self.worker_lost(slot, &format!("exited (job exit code {code})"), now);
     }
 
-    /// Applies timeouts; call at [`Pool::next_deadline`] or later.
+    /// Applies timeouts; call it periodically (the daemon does, at a tenth of
+    /// the shortest timeout).
     pub fn tick(&mut self, now: Instant) {
         let mut lost = Vec::new();
         let mut unregistered = Vec::new();
@@ -651,22 +662,6 @@ impl Pool {
         }
         self.retire_idle(now);
         self.schedule(now);
-    }
-
-    /// When [`Pool::tick`] next has something to do.
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.slots
-            .values()
-            .filter_map(|slot| match slot.state {
-                SlotState::Launching => None,
-                SlotState::Starting => Some(slot.since + self.config.launch_timeout),
-                SlotState::Busy(_) => Some(slot.last_seen + self.config.heartbeat_timeout),
-                SlotState::Idle => Some(
-                    (slot.last_seen + self.config.heartbeat_timeout)
-                        .min(slot.since + self.config.idle_timeout),
-                ),
-            })
-            .min()
     }
 
     /// Stop everything: every task gets a final reply, every worker goes.
@@ -720,6 +715,7 @@ impl Pool {
         };
         self.by_worker_id.remove(&slot.worker_id);
         let class = self.class_mut(&slot.class);
+        class.slots -= 1;
         match slot.state {
             SlotState::Launching | SlotState::Starting => class.starting -= 1,
             SlotState::Idle => class.idle.retain(|s| *s != id),
@@ -735,7 +731,7 @@ impl Pool {
 
     fn retire_idle(&mut self, now: Instant) {
         let timeout = self.config.idle_timeout;
-        let mut default_class_count = self.slots.values().filter(|s| s.class.is_empty()).count();
+        let mut default_class_count = self.class_slots("");
         let expired: Vec<SlotId> = self
             .slots
             .iter()
@@ -813,7 +809,7 @@ impl Pool {
             .filter(|(_, c)| c.queued > c.starting)
             .map(|(name, c)| (name.clone(), c.queued - c.starting))
             .collect();
-        let default_count = self.slots.values().filter(|s| s.class.is_empty()).count();
+        let default_count = self.class_slots("");
         let default_ok = self.classes.get("").is_none_or(|c| c.launch_failures == 0);
         if default_count < self.config.min_workers && default_ok {
             let extra = self.config.min_workers - default_count;
@@ -864,7 +860,9 @@ impl Pool {
             },
         );
         self.by_worker_id.insert(worker_id.clone(), id);
-        self.class_mut(class).starting += 1;
+        let state = self.class_mut(class);
+        state.starting += 1;
+        state.slots += 1;
         self.launching += 1;
         self.actions.push(Action::Launch {
             slot: id,

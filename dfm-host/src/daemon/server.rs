@@ -158,6 +158,17 @@ impl Core {
         let poll_every = crate::config::secs(self.setup.config.pool.poll_interval);
         let mut poll = tokio::time::interval(poll_every);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Timeouts are checked on a coarse timer (a tenth of the shortest
+        // one), not per event: an event costs the same whatever the pool size.
+        let config = self.pool.config();
+        let shortest = config
+            .heartbeat_timeout
+            .min(config.launch_timeout)
+            .min(config.idle_timeout);
+        let mut timeouts = tokio::time::interval(
+            (shortest / 10).clamp(Duration::from_millis(20), Duration::from_secs(1)),
+        );
+        timeouts.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.pool.tick(Instant::now());
         self.apply_actions();
         loop {
@@ -167,17 +178,12 @@ impl Core {
             {
                 break;
             }
-            let deadline = self
-                .pool
-                .next_deadline()
-                .map(tokio::time::Instant::from_std)
-                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
             tokio::select! {
                 event = events.recv() => match event {
                     Some(event) => self.handle(event),
                     None => break,
                 },
-                _ = tokio::time::sleep_until(deadline) => self.pool.tick(Instant::now()),
+                _ = timeouts.tick() => self.pool.tick(Instant::now()),
                 _ = poll.tick() => self.poll_jobs(),
             }
             self.apply_actions();
@@ -400,12 +406,14 @@ impl Core {
     /// is one. A subscriber that has fallen behind misses events (memory
     /// stays bounded and the daemon never waits for it) and gets a fresh
     /// snapshot once it has caught up.
-    fn publish(&mut self, method: &str, params: impl FnOnce() -> Value) {
-        if !self
-            .clients
+    fn has_subscribers(&self) -> bool {
+        self.clients
             .values()
             .any(|c| c.subscription != Subscription::None)
-        {
+    }
+
+    fn publish(&mut self, method: &str, params: impl FnOnce() -> Value) {
+        if !self.has_subscribers() {
             return;
         }
         let line = event_line(method, params());
@@ -474,6 +482,9 @@ impl Core {
 
     /// The counters of the status bar, after every batch of actions.
     fn publish_stats(&mut self) {
+        if !self.has_subscribers() {
+            return;
+        }
         let counts = self.pool.counts();
         if Some(counts) == self.last_counts {
             return;
