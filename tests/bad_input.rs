@@ -9,15 +9,6 @@ use std::time::Duration;
 use dfm_e2e::TestProject;
 use serde_json::{json, Value};
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|d| d.count())
@@ -62,9 +53,9 @@ fn a_100_mib_line_is_refused_with_bounded_memory_and_1_mib_bodies_work() {
     let _ = BufReader::new(&stream).read_line(&mut reply);
     assert!(reply.contains("message too long"), "{reply:?}");
     assert!(
-        rss_kib(daemon) < 100 * 1024,
+        dfm_host::procfs::rss_kib(daemon) < 100 * 1024,
         "daemon RSS {} KiB",
-        rss_kib(daemon)
+        dfm_host::procfs::rss_kib(daemon)
     );
     still_serving(&project);
 
@@ -132,9 +123,9 @@ fn a_client_that_never_reads_does_not_hurt_the_daemon_or_others() {
         "the daemon kept reading a client that never reads ({sent} pings)"
     );
     assert!(
-        rss_kib(daemon) < 100 * 1024,
+        dfm_host::procfs::rss_kib(daemon) < 100 * 1024,
         "daemon RSS {} KiB",
-        rss_kib(daemon)
+        dfm_host::procfs::rss_kib(daemon)
     );
     still_serving(&project);
 }

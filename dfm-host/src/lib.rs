@@ -12,6 +12,7 @@ pub mod flow;
 pub mod monitor;
 pub mod plugin;
 pub mod pool;
+pub mod procfs;
 pub mod project;
 pub mod protocol;
 pub mod worker;

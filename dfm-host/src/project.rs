@@ -104,7 +104,7 @@ impl Project {
             .as_ref()
             .map(|s| s.pid)
             .or_else(|| pid_of_unparsable(&text));
-        let alive = self.lock_is_held() && pid.is_some_and(is_live_process);
+        let alive = self.lock_is_held() && pid.is_some_and(crate::procfs::is_live);
         match state {
             Some(state) if alive => Probe::Running(state),
             _ => Probe::Stale { pid },
@@ -176,42 +176,9 @@ fn pid_of_unparsable(text: &str) -> Option<u32> {
     value.get("pid")?.as_u64()?.try_into().ok()
 }
 
-/// Whether `pid` is a running (not zombie) process.
-pub fn is_live_process(pid: u32) -> bool {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // The state follows the command name, which is in parentheses and may
-    // itself contain spaces or parentheses.
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next());
-    !matches!(state, None | Some("Z") | Some("X") | Some("x"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn zombies_and_missing_pids_are_not_alive() {
-        assert!(is_live_process(std::process::id()));
-        assert!(!is_live_process(u32::MAX));
-        let mut child = std::process::Command::new("true")
-            .spawn()
-            .expect("spawn true");
-        let pid = child.id();
-        // Wait for it to exit without reaping it: it is a zombie.
-        for _ in 0..500 {
-            let state = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            if state.contains(") Z") {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        assert!(!is_live_process(pid));
-        child.wait().expect("reap");
-    }
 
     #[test]
     fn the_lock_is_exclusive_and_released_on_close() {

@@ -51,15 +51,7 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Opt
 }
 
 /// Whether `pid` is a running process (zombies count as gone).
-pub fn is_alive(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next());
-    !matches!(state, None | Some("Z") | Some("X"))
-}
+pub use dfm_host::procfs::is_live as is_alive;
 
 /// Live processes whose command line contains `needle`.
 pub fn processes_matching(needle: &str) -> Vec<(u32, String)> {

@@ -423,19 +423,10 @@ struct Memory {
     files_per_task: f64,
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 fn memory(dfm: &Path, base: &Path) -> Memory {
     let (daemon, _) = Daemon::start(dfm, base, 1);
     std::thread::sleep(Duration::from_millis(200));
-    let daemon_idle = rss_kib(daemon.pid);
+    let daemon_idle = dfm_host::procfs::rss_kib(daemon.pid);
     let mut client = daemon.client();
     let count = 100;
     for i in 0..count {
@@ -454,7 +445,7 @@ fn memory(dfm: &Path, base: &Path) -> Memory {
         .and_then(|v| v["result"]["workers"][0]["pid"].as_u64())
         .unwrap_or(0) as u32;
     std::thread::sleep(Duration::from_millis(200));
-    let worker_idle = rss_kib(worker_pid);
+    let worker_idle = dfm_host::procfs::rss_kib(worker_pid);
     // One long task holds the only worker; 10000 more wait behind it.
     let mut blocker = daemon.task("block");
     blocker = blocker.replace("\"body\":\"true\"", "\"body\":\"sleep 30\"");
@@ -465,7 +456,7 @@ fn memory(dfm: &Path, base: &Path) -> Memory {
     }
     client.send(&queue);
     std::thread::sleep(Duration::from_millis(500));
-    let daemon_queued = rss_kib(daemon.pid);
+    let daemon_queued = dfm_host::procfs::rss_kib(daemon.pid);
     Memory {
         daemon_idle,
         worker_idle,

@@ -20,15 +20,6 @@ fn fail(message: &str) -> ! {
     std::process::exit(1)
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 struct Tally {
     replies: usize,
     passed: usize,
@@ -138,7 +129,7 @@ fn main() {
     let pid = state["pid"].as_u64().unwrap_or(0) as u32;
     let socket = root.join(".dfm/daemon.sock");
     let rundir = root.join("rundir");
-    let rss_start = rss_kib(pid);
+    let rss_start = dfm_host::procfs::rss_kib(pid);
     println!("dfm-soak: {tasks} tasks from {clients} clients, pool {cores}, daemon pid {pid}, RSS at start {rss_start} KiB");
 
     let start = Instant::now();
@@ -152,7 +143,7 @@ fn main() {
     let mut peak = rss_start;
     while !threads.iter().all(|t| t.is_finished()) {
         std::thread::sleep(std::time::Duration::from_secs(1));
-        peak = peak.max(rss_kib(pid));
+        peak = peak.max(dfm_host::procfs::rss_kib(pid));
     }
     let tallies: Vec<Tally> = threads
         .into_iter()
@@ -162,7 +153,7 @@ fn main() {
         })
         .collect();
     let elapsed = start.elapsed();
-    let rss_end = rss_kib(pid);
+    let rss_end = dfm_host::procfs::rss_kib(pid);
     let sum = |f: fn(&Tally) -> usize| tallies.iter().map(f).sum::<usize>();
     println!(
         "dfm-soak: {} replies in {:.1}s ({:.0} tasks/s): {} passed, {} lost, {} duplicated, {} misrouted",
