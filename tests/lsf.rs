@@ -144,6 +144,13 @@ fn a_task_whose_lsf_job_is_killed_runs_again_elsewhere() {
     cluster::killed_worker_task_reruns(&lsf, &project);
 }
 
+#[test]
+fn killing_the_daemon_ends_its_lsf_jobs() {
+    let project = TestProject::new("lsf-daemonkill");
+    let lsf = FakeLsf::new(&project, &[]);
+    cluster::killed_daemon_jobs_end(&lsf, &project);
+}
+
 /// `dfm run --runner lsf` on an ephemeral pool whose submits all fail:
 /// it must end with bsub's message, not hang.
 fn run_with_failing_submits(lsf: &FakeLsf, project: &TestProject, yaml: &str) -> String {

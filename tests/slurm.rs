@@ -90,3 +90,10 @@ fn a_task_whose_slurm_job_is_cancelled_runs_again_elsewhere() {
         cluster::killed_worker_task_reruns(&Slurm, &TestProject::new("slurm-scancel"));
     }
 }
+
+#[test]
+fn killing_the_daemon_ends_its_slurm_jobs() {
+    if slurm_running() {
+        cluster::killed_daemon_jobs_end(&Slurm, &TestProject::new("slurm-daemonkill"));
+    }
+}

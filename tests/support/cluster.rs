@@ -224,3 +224,31 @@ pub fn works(program: &str, args: &[&str]) -> bool {
         .status()
         .is_ok_and(|s| s.success())
 }
+
+/// The daemon killed with SIGKILL: its workers notice and exit, so their
+/// batch jobs end by themselves and hold no slot.
+pub fn killed_daemon_jobs_end(scheduler: &dyn Scheduler, project: &TestProject) {
+    write_flow(
+        project,
+        &format!("  - root: warm\n    run: '{RECORD_JOB}'\n"),
+    );
+    start(scheduler, project);
+    let run = dfm(scheduler, project, &["run", "warm", "-u", "log"]);
+    assert!(run.status.success(), "{}", describe(&run));
+    let jobs = wait_for(LONG, "a registered worker", || {
+        let jobs = worker_jobs(project);
+        (!jobs.is_empty()).then_some(jobs)
+    });
+    assert!(
+        !scheduler.live_jobs(&jobs).is_empty(),
+        "the warm worker's job is queued"
+    );
+    let pid = project.daemon_state()["pid"].as_u64().expect("daemon pid") as i32;
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    wait_for(LONG, "the orphaned workers' jobs to end", || {
+        scheduler.live_jobs(&jobs).is_empty().then_some(())
+    });
+}
