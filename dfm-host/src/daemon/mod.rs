@@ -116,7 +116,12 @@ pub async fn serve(
         worker_host: worker_host.clone(),
         pool_size: config.pool.max_workers,
     };
-    let worker_program = std::env::current_exe().context("cannot find the dfm executable")?;
+    let dfm = std::env::current_exe().context("cannot find the dfm executable")?;
+    // The worker-only binary costs each warm worker half the memory; plain
+    // `dfm worker` does the same job where it is not installed.
+    let worker_program = Some(dfm.with_file_name("dfm-worker"))
+        .filter(|p| p.is_file())
+        .unwrap_or(dfm);
     let workers_log_dir = project.workers_dir();
     std::fs::create_dir_all(&workers_log_dir)
         .with_context(|| format!("cannot create {}", workers_log_dir.display()))?;

@@ -104,7 +104,8 @@ pub struct Setup {
     pub config: Arc<RunnerConfig>,
     pub runner: Arc<RunnerBox>,
     pub secret: Arc<String>,
-    /// The worker command (the `dfm` binary).
+    /// The worker program (`dfm-worker`, or `dfm`), run as
+    /// `PROGRAM worker --connect HOST:PORT`.
     pub worker_program: PathBuf,
     /// `HOST:PORT` workers connect to.
     pub worker_address: String,
