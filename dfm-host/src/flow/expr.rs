@@ -80,6 +80,7 @@ pub fn eval(source: &str, scope: &dyn Scope) -> Result<Value, String> {
     let mut parser = ExprParser {
         tokens,
         pos: 0,
+        depth: 0,
         scope,
         source,
     };
@@ -161,14 +162,31 @@ fn tokenize(source: &str) -> Result<Vec<Token>, String> {
     Ok(tokens)
 }
 
+/// How deeply `(` and `!` may nest. The parser recurses once per level,
+/// so without a bound a long run of `(` overflows the stack and aborts.
+const MAX_DEPTH: usize = 64;
+
 struct ExprParser<'a> {
     tokens: Vec<Token>,
     pos: usize,
+    /// Open `(` and `!` around the current position.
+    depth: usize,
     scope: &'a dyn Scope,
     source: &'a str,
 }
 
 impl ExprParser<'_> {
+    fn nest(&mut self) -> Result<(), String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!(
+                "expression '{}' nests more than {MAX_DEPTH} deep",
+                self.source.trim()
+            ));
+        }
+        Ok(())
+    }
+
     fn eat(&mut self, op: &str) -> bool {
         let found = matches!(self.tokens.get(self.pos), Some(Token::Op(o)) if *o == op);
         if found {
@@ -197,7 +215,10 @@ impl ExprParser<'_> {
 
     fn not(&mut self) -> Result<Value, String> {
         if self.eat("!") {
-            return Ok(Value::Bool(!self.not()?.truthy()?));
+            self.nest()?;
+            let value = !self.not()?.truthy()?;
+            self.depth -= 1;
+            return Ok(Value::Bool(value));
         }
         self.comparison()
     }
@@ -238,7 +259,9 @@ impl ExprParser<'_> {
                 )
             }),
             Token::Op("(") => {
+                self.nest()?;
                 let value = self.or()?;
+                self.depth -= 1;
                 if !self.eat(")") {
                     return Err(format!(
                         "missing ')' in expression '{}'",
@@ -350,5 +373,28 @@ mod tests {
         }
         let error = expand("echo ${{ seed", &s).expect_err("unclosed");
         assert!(error.contains("without a closing"), "{error}");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        // Found while writing the flow_parse fuzz target: each '(' or '!' was one more
+        // level of recursion, so a long run of them aborted the process.
+        let s = scope();
+        for n in [MAX_DEPTH + 1, 100_000] {
+            let parens = "(".repeat(n) + "seed" + &")".repeat(n);
+            let error = eval(&parens, &s).expect_err("too deep");
+            assert!(error.contains("nests more than"), "{error}");
+            let nots = "!".repeat(n) + "debug";
+            let error = eval(&nots, &s).expect_err("too deep");
+            assert!(error.contains("nests more than"), "{error}");
+        }
+        let ok = "(".repeat(MAX_DEPTH) + "seed" + &")".repeat(MAX_DEPTH);
+        assert_eq!(eval(&ok, &s), Ok(Value::Int(3)));
+        assert_eq!(eval(&"!".repeat(MAX_DEPTH - 1), &s).ok(), None);
+        let nots = "!".repeat(MAX_DEPTH) + "debug";
+        assert_eq!(eval(&nots, &s), Ok(Value::Bool(false)));
+        // Sequential groups do not add up.
+        let flat = vec!["(seed == 3)"; 200].join(" && ");
+        assert_eq!(eval(&flat, &s), Ok(Value::Bool(true)));
     }
 }

@@ -738,7 +738,8 @@ impl Scope for TaskScope<'_> {
     }
 }
 
-/// A dependency cycle, as task indexes, if there is one.
+/// A dependency cycle, as task indexes, if there is one. Iterative: a long
+/// chain of `needs` must not overflow the stack.
 fn find_cycle(flow: &Flow) -> Option<Vec<usize>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
@@ -746,39 +747,33 @@ fn find_cycle(flow: &Flow) -> Option<Vec<usize>> {
         Active,
         Done,
     }
-    fn visit(
-        flow: &Flow,
-        i: usize,
-        marks: &mut [Mark],
-        path: &mut Vec<usize>,
-    ) -> Option<Vec<usize>> {
-        marks[i] = Mark::Active;
-        path.push(i);
-        for &j in &flow.tasks[i].needs {
-            match marks[j] {
+    let mut marks = vec![Mark::New; flow.tasks.len()];
+    for root in 0..flow.tasks.len() {
+        if marks[root] != Mark::New {
+            continue;
+        }
+        // The current path, each task with the index of its next need.
+        let mut path: Vec<(usize, usize)> = vec![(root, 0)];
+        marks[root] = Mark::Active;
+        while let Some(&mut (task, ref mut next)) = path.last_mut() {
+            let Some(&need) = flow.tasks[task].needs.get(*next) else {
+                marks[task] = Mark::Done;
+                path.pop();
+                continue;
+            };
+            *next += 1;
+            match marks[need] {
                 Mark::Active => {
-                    let start = path.iter().position(|&p| p == j).unwrap_or(0);
-                    let mut cycle = path[start..].to_vec();
-                    cycle.push(j);
+                    let start = path.iter().position(|&(t, _)| t == need).unwrap_or(0);
+                    let mut cycle: Vec<usize> = path[start..].iter().map(|&(t, _)| t).collect();
+                    cycle.push(need);
                     return Some(cycle);
                 }
                 Mark::New => {
-                    if let Some(cycle) = visit(flow, j, marks, path) {
-                        return Some(cycle);
-                    }
+                    marks[need] = Mark::Active;
+                    path.push((need, 0));
                 }
                 Mark::Done => {}
-            }
-        }
-        path.pop();
-        marks[i] = Mark::Done;
-        None
-    }
-    let mut marks = vec![Mark::New; flow.tasks.len()];
-    for i in 0..flow.tasks.len() {
-        if marks[i] == Mark::New {
-            if let Some(cycle) = visit(flow, i, &mut marks, &mut Vec::new()) {
-                return Some(cycle);
             }
         }
     }
@@ -823,20 +818,30 @@ impl Flow {
     /// The tasks to run for `selected`, with everything they need, in
     /// dependency order.
     pub fn closure(&self, selected: &[usize]) -> Vec<usize> {
-        fn add(flow: &Flow, i: usize, seen: &mut [bool], order: &mut Vec<usize>) {
-            if seen[i] {
-                return;
-            }
-            seen[i] = true;
-            for &j in &flow.tasks[i].needs {
-                add(flow, j, seen, order);
-            }
-            order.push(i);
-        }
+        // Iterative post-order: needs before the tasks that need them.
         let mut seen = vec![false; self.tasks.len()];
         let mut order = Vec::new();
-        for &i in selected {
-            add(self, i, &mut seen, &mut order);
+        for &root in selected {
+            if seen[root] {
+                continue;
+            }
+            seen[root] = true;
+            let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+            while let Some(&mut (task, ref mut next)) = stack.last_mut() {
+                match self.tasks[task].needs.get(*next) {
+                    Some(&need) => {
+                        *next += 1;
+                        if !seen[need] {
+                            seen[need] = true;
+                            stack.push((need, 0));
+                        }
+                    }
+                    None => {
+                        order.push(task);
+                        stack.pop();
+                    }
+                }
+            }
         }
         order
     }

@@ -145,3 +145,25 @@ fn errors_name_the_file_the_line_and_the_fix() {
         );
     }
 }
+
+#[test]
+fn a_very_long_chain_of_needs_loads_and_orders() {
+    let mut text = String::from("package:\n  name: p\n  tasks:\n  - name: t0\n");
+    for i in 1..20_000 {
+        text.push_str(&format!("  - name: t{i}\n    needs: [t{}]\n", i - 1));
+    }
+    let flow = load_text(&text, &[]).expect("valid flow");
+    let last = flow.resolve("t19999").expect("last task");
+    let order = flow.closure(&[last]);
+    assert_eq!(order.len(), 20_000);
+    assert_eq!((order[0], order[19_999]), (0, last));
+
+    text.push_str(
+        "  - name: loop\n    needs: [t19999, loop2]\n  - name: loop2\n    needs: [loop]\n",
+    );
+    let error = load_text(&text, &[]).expect_err("cycle").to_string();
+    assert!(
+        error.contains("dependency cycle: p.loop -> p.loop2 -> p.loop"),
+        "{error}"
+    );
+}
