@@ -25,15 +25,23 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn mac(secret: &str, role: &str, parts: &[&str]) -> HmacSha256 {
+/// HMAC-SHA256 under the secret of the role and the handshake's values:
+/// the role keeps a worker's proof from ever serving as the daemon's.
+fn proof(
+    secret: &str,
+    role: &str,
+    daemon_nonce: &str,
+    worker_id: &str,
+    worker_nonce: &str,
+) -> String {
     // HMAC accepts keys of any length.
     let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
     mac.update(role.as_bytes());
-    for part in parts {
+    for part in [daemon_nonce, worker_id, worker_nonce] {
         mac.update(&[0]);
         mac.update(part.as_bytes());
     }
-    mac
+    hex(&mac.finalize().into_bytes())
 }
 
 /// The worker's proof for the daemon's `nonce`.
@@ -43,13 +51,7 @@ pub fn worker_proof(
     worker_id: &str,
     worker_nonce: &str,
 ) -> String {
-    hex(&mac(
-        secret,
-        "dfm-worker",
-        &[daemon_nonce, worker_id, worker_nonce],
-    )
-    .finalize()
-    .into_bytes())
+    proof(secret, "dfm-worker", daemon_nonce, worker_id, worker_nonce)
 }
 
 /// The daemon's proof for the worker's nonce.
@@ -59,13 +61,7 @@ pub fn daemon_proof(
     worker_id: &str,
     worker_nonce: &str,
 ) -> String {
-    hex(&mac(
-        secret,
-        "dfm-daemon",
-        &[daemon_nonce, worker_id, worker_nonce],
-    )
-    .finalize()
-    .into_bytes())
+    proof(secret, "dfm-daemon", daemon_nonce, worker_id, worker_nonce)
 }
 
 /// Constant-time comparison of two hex proofs.
