@@ -8,7 +8,6 @@ use clap::{Parser, Subcommand};
 
 use crate::commands;
 use crate::commands::run::RunArgs;
-use crate::commands::run_display::Ui;
 use crate::config::CliOverrides;
 use crate::monitor;
 use crate::project::Project;
@@ -40,34 +39,7 @@ enum Command {
         action: Option<DaemonAction>,
     },
     /// Run tasks of the project's flow (through its daemon, or an ephemeral pool).
-    Run {
-        /// Tasks to run (`pkg.task`, `task`, or a unique suffix); none lists the root tasks.
-        tasks: Vec<String>,
-        /// Tasks in flight at once (default: the pool size).
-        #[arg(short = 'j', long = "jobs", value_name = "N")]
-        jobs: Option<usize>,
-        /// Runner plugin for an ephemeral pool: a name or a path to a plugin .so.
-        #[arg(long, value_name = "NAME|PATH")]
-        runner: Option<String>,
-        /// Runner configuration for an ephemeral pool, e.g. pool.max_workers=4.
-        #[arg(long = "runner-opt", value_name = "KEY=VALUE", value_parser = key_value)]
-        runner_opts: Vec<(String, String)>,
-        /// Override a parameter: NAME=VALUE (package) or TASK.NAME=VALUE.
-        #[arg(short = 'D', value_name = "NAME=VALUE", value_parser = key_value)]
-        defines: Vec<(String, String)>,
-        /// Project root (default: the current folder); the flow file is searched from here up.
-        #[arg(long, value_name = "DIR")]
-        root: Option<PathBuf>,
-        /// Remove ./rundir first.
-        #[arg(long)]
-        clean: bool,
-        /// Display: log (a line per task) or progress (live view); default by terminal.
-        #[arg(short = 'u', long = "ui", value_enum)]
-        ui: Option<Ui>,
-        /// Print one machine-readable summary (JSON) at the end, nothing else.
-        #[arg(long)]
-        json: bool,
-    },
+    Run(RunArgs),
     /// List the runner plugins on the search path, and why any cannot load.
     Plugins,
     /// Run tasks for a daemon (started by the runner plugin, not by hand).
@@ -175,27 +147,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 commands::daemon::status(root.as_deref(), json)
             }
         },
-        Command::Run {
-            tasks,
-            jobs,
-            runner,
-            runner_opts,
-            defines,
-            root,
-            clean,
-            ui,
-            json,
-        } => commands::run::run(RunArgs {
-            tasks,
-            jobs,
-            runner,
-            runner_opts,
-            defines,
-            root,
-            clean,
-            ui,
-            json,
-        }),
+        Command::Run(args) => commands::run::run(args),
         Command::Plugins => commands::plugins::list(),
         Command::Worker {
             connect,
@@ -208,7 +160,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
 }
 
-fn key_value(text: &str) -> Result<(String, String), String> {
+pub(crate) fn key_value(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
         _ => Err(format!("'{text}' is not KEY=VALUE")),

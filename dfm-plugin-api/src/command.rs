@@ -63,6 +63,20 @@ fn read_all(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<String> {
     rx
 }
 
+/// Runs `program ARGS`, with `env` added to its environment, to completion,
+/// or kills it after `timeout_secs` (see [`run_with_timeout`]).
+pub fn run<'a>(
+    program: &str,
+    args: &[String],
+    env: impl IntoIterator<Item = (&'a str, &'a str)>,
+    timeout_secs: f64,
+) -> Result<CommandOutput, String> {
+    run_with_timeout(
+        Command::new(program).args(args).envs(env),
+        Duration::from_secs_f64(timeout_secs),
+    )
+}
+
 /// Runs `command` to completion, or kills its process group after
 /// `timeout`. Errors: the program cannot be started
 /// (`cannot run 'bsub': No such file or directory`) or did not finish in

@@ -87,6 +87,15 @@ pub struct LaunchRequest {
     pub log_path: RString,
 }
 
+impl LaunchRequest {
+    /// The environment additions as string pairs.
+    pub fn env_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.env
+            .iter()
+            .map(|pair| (pair.0.as_str(), pair.1.as_str()))
+    }
+}
+
 /// The backend's handle on a launched job.
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, PartialEq, Eq, Hash)]

@@ -164,12 +164,7 @@ impl RunnerPlugin for LocalRunner {
             .map_err(|e| format!("cannot duplicate worker log handle: {e}"))?;
         let child = Command::new(program.as_str())
             .args(args.iter().map(RString::as_str))
-            .envs(
-                request
-                    .env
-                    .iter()
-                    .map(|pair| (pair.0.as_str(), pair.1.as_str())),
-            )
+            .envs(request.env_pairs())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err)

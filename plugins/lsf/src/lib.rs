@@ -19,11 +19,9 @@
 //! | `command_timeout` | `60` | seconds before a hanging LSF command is killed |
 
 use std::collections::BTreeMap;
-use std::process::Command;
-use std::time::Duration;
 
 use dfm_plugin_api::abi_stable::std_types::{ROption, RString};
-use dfm_plugin_api::command::{run_with_timeout, CommandOutput};
+use dfm_plugin_api::command::{self, CommandOutput};
 use dfm_plugin_api::units::{memory_mb, walltime_minutes};
 use dfm_plugin_api::{export_runner, JobHandle, JobState, LaunchRequest, RunnerPlugin};
 use serde::Deserialize;
@@ -238,29 +236,15 @@ struct LsfRunner {
     config: Config,
 }
 
-impl LsfRunner {
-    fn run(
-        &self,
-        program: &str,
-        args: &[String],
-        env: &[(&str, &str)],
-    ) -> Result<CommandOutput, String> {
-        run_with_timeout(
-            Command::new(program).args(args).envs(env.iter().copied()),
-            Duration::from_secs_f64(self.config.command_timeout),
-        )
-    }
-}
-
 impl RunnerPlugin for LsfRunner {
     fn launch(&self, request: &LaunchRequest) -> Result<JobHandle, String> {
         let args = self.config.bsub_args(request)?;
-        let env: Vec<(&str, &str)> = request
-            .env
-            .iter()
-            .map(|pair| (pair.0.as_str(), pair.1.as_str()))
-            .collect();
-        let output = self.run(&self.config.bsub_cmd, &args, &env)?;
+        let output = command::run(
+            &self.config.bsub_cmd,
+            &args,
+            request.env_pairs(),
+            self.config.command_timeout,
+        )?;
         if !output.success() {
             return Err(output.failure());
         }
@@ -278,7 +262,12 @@ impl RunnerPlugin for LsfRunner {
     }
 
     fn terminate(&self, job: &JobHandle) -> Result<(), String> {
-        let output = self.run(&self.config.bkill_cmd, &[job.job_id.to_string()], &[])?;
+        let output = command::run(
+            &self.config.bkill_cmd,
+            &[job.job_id.to_string()],
+            [],
+            self.config.command_timeout,
+        )?;
         if killed_or_gone(&output) {
             Ok(())
         } else {
@@ -293,7 +282,12 @@ impl RunnerPlugin for LsfRunner {
         let ids: Vec<&str> = jobs.iter().map(|job| job.job_id.as_str()).collect();
         let mut args = vec!["-o".to_string(), "jobid stat".into(), "-noheader".into()];
         args.extend(ids.iter().map(|id| id.to_string()));
-        let output = self.run(&self.config.bjobs_cmd, &args, &[])?;
+        let output = command::run(
+            &self.config.bjobs_cmd,
+            &args,
+            [],
+            self.config.command_timeout,
+        )?;
         parse_bjobs(&ids, &output)
     }
 }

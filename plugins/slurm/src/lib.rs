@@ -18,11 +18,9 @@
 //! | `command_timeout` | `60` | seconds before a hanging SLURM command is killed |
 
 use std::collections::BTreeMap;
-use std::process::Command;
-use std::time::Duration;
 
 use dfm_plugin_api::abi_stable::std_types::{ROption, RString};
-use dfm_plugin_api::command::{run_with_timeout, CommandOutput};
+use dfm_plugin_api::command::{self, CommandOutput};
 use dfm_plugin_api::units::{memory_mb, walltime_minutes};
 use dfm_plugin_api::{export_runner, JobHandle, JobState, LaunchRequest, RunnerPlugin};
 use serde::Deserialize;
@@ -207,29 +205,15 @@ struct SlurmRunner {
     config: Config,
 }
 
-impl SlurmRunner {
-    fn run(
-        &self,
-        program: &str,
-        args: &[String],
-        env: &[(&str, &str)],
-    ) -> Result<CommandOutput, String> {
-        run_with_timeout(
-            Command::new(program).args(args).envs(env.iter().copied()),
-            Duration::from_secs_f64(self.config.command_timeout),
-        )
-    }
-}
-
 impl RunnerPlugin for SlurmRunner {
     fn launch(&self, request: &LaunchRequest) -> Result<JobHandle, String> {
         let args = self.config.sbatch_args(request)?;
-        let env: Vec<(&str, &str)> = request
-            .env
-            .iter()
-            .map(|pair| (pair.0.as_str(), pair.1.as_str()))
-            .collect();
-        let output = self.run(&self.config.sbatch_cmd, &args, &env)?;
+        let output = command::run(
+            &self.config.sbatch_cmd,
+            &args,
+            request.env_pairs(),
+            self.config.command_timeout,
+        )?;
         if !output.success() {
             return Err(output.failure());
         }
@@ -247,7 +231,12 @@ impl RunnerPlugin for SlurmRunner {
     }
 
     fn terminate(&self, job: &JobHandle) -> Result<(), String> {
-        let output = self.run(&self.config.scancel_cmd, &[job.job_id.to_string()], &[])?;
+        let output = command::run(
+            &self.config.scancel_cmd,
+            &[job.job_id.to_string()],
+            [],
+            self.config.command_timeout,
+        )?;
         if cancelled_or_gone(&output) {
             Ok(())
         } else {
@@ -269,7 +258,12 @@ impl RunnerPlugin for SlurmRunner {
             "-o".into(),
             "%i %T".into(),
         ];
-        let output = self.run(&self.config.squeue_cmd, &args, &[])?;
+        let output = command::run(
+            &self.config.squeue_cmd,
+            &args,
+            [],
+            self.config.command_timeout,
+        )?;
         parse_squeue(&ids, &output)
     }
 }
