@@ -553,7 +553,12 @@ impl Pool {
         s.since = now;
         let class = s.class.clone();
         self.class_mut(&class).idle.push(slot);
-        if let Some(task) = self.forget_task(task_id) {
+        let task = self.forget_task(task_id);
+        // The freed worker gets its next task before the client hears of
+        // this one: the worker's wait is on the critical path, the reply is
+        // not.
+        self.schedule(now);
+        if let Some(task) = task {
             if !task.cancelled {
                 if result.status == 0 {
                     self.completed += 1;
@@ -567,7 +572,6 @@ impl Pool {
                 });
             }
         }
-        self.schedule(now);
         Ok(())
     }
 

@@ -584,3 +584,30 @@ fn a_launch_answered_after_shutdown_is_terminated() {
     assert_eq!(h.actions(), vec![Action::Terminate { slot }]);
     assert_eq!(h.pool.launches_in_flight(), 0);
 }
+
+#[test]
+fn a_freed_worker_gets_its_next_task_before_the_reply_goes_out() {
+    let mut h = Harness::new(PoolConfig {
+        max_workers: 1,
+        ..config()
+    });
+    h.submit(1, "a", "");
+    h.submit(1, "b", "");
+    let slots = h.bring_up_pending("host1");
+    assert_eq!(
+        Harness::dispatches(&h.actions()),
+        vec![(slots[0], "a".into())]
+    );
+    h.finish(slots[0], "a", 0);
+    let actions = h.actions();
+    let dispatch = actions
+        .iter()
+        .position(|a| matches!(a, Action::Dispatch { .. }));
+    let reply = actions
+        .iter()
+        .position(|a| matches!(a, Action::Reply { .. }));
+    assert!(
+        matches!((dispatch, reply), (Some(d), Some(r)) if d < r),
+        "the worker's next task comes first: {actions:?}"
+    );
+}
