@@ -335,3 +335,71 @@ fn stop_with_tasks_running_and_queued_replies_to_all_and_leaves_no_process() {
         assert!(!is_alive(pid), "task process {pid} survived the stop");
     }
 }
+
+fn worker_logs(project: &TestProject) -> String {
+    let mut text = String::new();
+    for entry in std::fs::read_dir(project.dfm_dir().join("workers"))
+        .expect("workers log folder")
+        .flatten()
+    {
+        text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+    }
+    text
+}
+
+#[test]
+fn local_workers_use_the_worker_socket_and_fall_back_to_tcp_without_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let project = TestProject::new("wsock");
+    project.start_daemon(&["--pool-size", "2"]);
+    let socket = project.dfm_dir().join("daemon.workers.sock");
+    let mode = std::fs::metadata(&socket)
+        .expect("the daemon opens a worker socket")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "worker socket mode {mode:o}");
+
+    let mut client = project.client();
+    client.submit(project.task(
+        "first",
+        "echo \"[$DFM_WORKER_SOCKET|$DFM_DAEMON_BOOT_ID|$DFM_WORKER_TOKEN]\"",
+    ));
+    assert_eq!(client.recv()["result"]["status"], 0);
+    let log = std::fs::read_to_string(project.root.join("rundir/first/test.first.log"))
+        .expect("task log");
+    assert_eq!(
+        log.trim(),
+        "[||]",
+        "the worker's private variables reach no task"
+    );
+    let registered = format!("registered with {}", socket.display());
+    assert!(
+        worker_logs(&project).contains(&registered),
+        "a local worker connects on the socket:\n{}",
+        worker_logs(&project)
+    );
+
+    // Without the socket, the next worker connects to the TCP port.
+    std::fs::remove_file(&socket).expect("remove the worker socket");
+    client.submit(project.task("busy", "sleep 2"));
+    client.submit(project.task("second", "true"));
+    let results = client.results(2);
+    assert_eq!(results["busy"]["result"]["status"], 0);
+    assert_eq!(results["second"]["result"]["status"], 0);
+    let port = project.daemon_state()["worker_port"]
+        .as_u64()
+        .expect("worker_port");
+    let tcp = format!(":{port}\n");
+    let logs = worker_logs(&project);
+    assert!(
+        logs.contains("unusable")
+            && logs
+                .lines()
+                .any(|l| l.contains("registered with") && format!("{l}\n").ends_with(&tcp)),
+        "the second worker falls back to the TCP port {port}:\n{logs}"
+    );
+    assert_eq!(
+        project.status()["workers"].as_array().map(Vec::len),
+        Some(2)
+    );
+}

@@ -53,6 +53,12 @@ pub enum Probe {
     Running(DaemonState),
 }
 
+/// The worker socket of a pool server whose client socket is `client_socket`
+/// (`daemon.sock` -> `daemon.workers.sock`).
+pub fn worker_socket_beside(client_socket: &Path) -> PathBuf {
+    client_socket.with_extension("workers.sock")
+}
+
 impl Project {
     /// The project rooted at `root` (or the current folder).
     pub fn at(root: Option<&Path>) -> Result<Project> {
@@ -77,6 +83,12 @@ impl Project {
 
     pub fn log_path(&self) -> PathBuf {
         self.dfm_dir.join(LOG_FILE)
+    }
+
+    /// The Unix socket that workers on the daemon's own machine use
+    /// instead of the TCP port.
+    pub fn worker_socket_path(&self) -> PathBuf {
+        worker_socket_beside(&self.socket_path())
     }
 
     pub fn workers_dir(&self) -> PathBuf {
@@ -149,6 +161,7 @@ impl Project {
     pub fn remove_stale(&self) {
         let _ = fs::remove_file(self.state_path());
         let _ = fs::remove_file(self.socket_path());
+        let _ = fs::remove_file(worker_socket_beside(&self.socket_path()));
     }
 
     /// Writes `daemon.json` (0600) atomically.

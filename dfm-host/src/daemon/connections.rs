@@ -1,5 +1,5 @@
 //! The daemon's connection tasks: one per client (Unix socket) and one per
-//! worker (TCP). They frame and parse lines, authenticate workers, and turn
+//! worker (TCP, or the worker socket for workers on the daemon's machine). They frame and parse lines, authenticate workers, and turn
 //! what they read into [`Event`]s for the core; the core writes back
 //! through each connection's line channel.
 
@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
-use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -178,10 +178,42 @@ pub async fn accept_workers(
                 let events = events.clone();
                 let secret = secret.clone();
                 tokio::spawn(async move {
+                    let _ = stream.set_nodelay(true);
+                    let (read, write) = stream.into_split();
                     if let Err(reason) =
-                        serve_worker(stream, events, &secret, heartbeat_interval).await
+                        serve_worker(read, write, events, &secret, heartbeat_interval).await
                     {
                         tracing::warn!("worker connection from {peer} refused: {reason}");
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!("worker accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Workers on the daemon's machine, on the worker socket: the same
+/// protocol and authentication as on the TCP port.
+pub async fn accept_local_workers(
+    listener: UnixListener,
+    events: mpsc::UnboundedSender<Event>,
+    secret: Arc<String>,
+    heartbeat_interval: Duration,
+) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let events = events.clone();
+                let secret = secret.clone();
+                tokio::spawn(async move {
+                    let (read, write) = stream.into_split();
+                    if let Err(reason) =
+                        serve_worker(read, write, events, &secret, heartbeat_interval).await
+                    {
+                        tracing::warn!("worker connection on the worker socket refused: {reason}");
                     }
                 });
             }
@@ -215,14 +247,17 @@ async fn read_message<R: tokio::io::AsyncBufRead + Unpin>(
     }
 }
 
-async fn serve_worker(
-    stream: TcpStream,
+async fn serve_worker<R, W>(
+    read: R,
+    mut write: W,
     events: mpsc::UnboundedSender<Event>,
     secret: &str,
     heartbeat_interval: Duration,
-) -> Result<(), String> {
-    let _ = stream.set_nodelay(true);
-    let (read, mut write) = stream.into_split();
+) -> Result<(), String>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let mut reader = BufReader::new(read);
     let mut buf = Vec::new();
 

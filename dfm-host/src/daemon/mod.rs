@@ -6,7 +6,7 @@ mod connections;
 mod server;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -19,7 +19,7 @@ use crate::auth;
 use crate::config::{secs, CliOverrides, Layers, RunnerConfig};
 use crate::plugin::Plugin;
 use crate::pool::Pool;
-use crate::project::{DaemonState, Project};
+use crate::project::{worker_socket_beside, DaemonState, Project};
 use crate::protocol::{DaemonStatus, WorkerCounts};
 use server::{Core, Event, Setup};
 
@@ -104,6 +104,8 @@ pub async fn serve(
         .with_context(|| format!("cannot listen on {}", socket_path.display()))?;
     std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("cannot set permissions of {}", socket_path.display()))?;
+    let worker_socket = worker_socket_beside(&socket_path);
+    let local_listener = listen_for_local_workers(&worker_socket);
 
     let started = rfc3339_now();
     let state = DaemonState {
@@ -139,6 +141,9 @@ pub async fn serve(
         } else {
             format!("{worker_host}:{worker_port}")
         },
+        local_worker_socket: local_listener
+            .as_ref()
+            .and_then(|_| Some((worker_socket.clone(), crate::procfs::boot_id()?))),
         workers_log_dir,
         status_base: DaemonStatus {
             pid: state.pid,
@@ -162,6 +167,14 @@ pub async fn serve(
         client_listener,
         events_tx.clone(),
     ));
+    let local_workers = local_listener.map(|listener| {
+        tokio::spawn(connections::accept_local_workers(
+            listener,
+            events_tx.clone(),
+            secret.clone(),
+            heartbeat_interval,
+        ))
+    });
     let workers = tokio::spawn(connections::accept_workers(
         worker_listener,
         events_tx.clone(),
@@ -205,10 +218,14 @@ pub async fn serve(
     let writers = core.run(events_rx).await;
     clients.abort();
     workers.abort();
+    if let Some(local_workers) = local_workers {
+        local_workers.abort();
+    }
     if listen.state_file {
         project.remove_stale();
     } else {
         let _ = std::fs::remove_file(&socket_path);
+        let _ = std::fs::remove_file(&worker_socket);
     }
     // Let every client read its last reply (e.g. "the daemon is shutting down").
     let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
@@ -219,6 +236,28 @@ pub async fn serve(
     .await;
     tracing::info!("pool stopped");
     Ok(())
+}
+
+/// Opens the worker socket (0600). Without it (a path too long for a Unix
+/// socket, say) every worker uses the TCP port, which works as well.
+fn listen_for_local_workers(path: &Path) -> Option<UnixListener> {
+    let _ = std::fs::remove_file(path);
+    let listener = match UnixListener::bind(path) {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::info!(
+                "no worker socket at {} ({e}); local workers use the TCP port",
+                path.display()
+            );
+            return None;
+        }
+    };
+    if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+        tracing::warn!("cannot set permissions of {}: {e}", path.display());
+        let _ = std::fs::remove_file(path);
+        return None;
+    }
+    Some(listener)
 }
 
 /// The current UTC time as `2026-01-01T00:00:00Z`.

@@ -21,6 +21,7 @@ use crate::protocol::{
     event_line, reply_error, reply_result, to_line, ClientCall, ClientRequest, DaemonStatus,
     FromWorker, Register, ResourceRequest, ToWorker, WorkerCounts, WorkerStatus,
 };
+use crate::worker;
 
 /// Events from connections, the runner and signals.
 pub enum Event {
@@ -109,6 +110,10 @@ pub struct Setup {
     pub worker_program: PathBuf,
     /// `HOST:PORT` workers connect to.
     pub worker_address: String,
+    /// The worker socket and this machine's boot id, when the socket could
+    /// be opened: a worker that finds itself on the same machine connects
+    /// there instead of to the TCP port, which costs less per message.
+    pub local_worker_socket: Option<(PathBuf, String)>,
     pub workers_log_dir: PathBuf,
     pub status_base: DaemonStatus,
 }
@@ -631,7 +636,7 @@ impl Core {
             argv.push("--resource-class".into());
             argv.push(class.clone().into());
         }
-        let env = vec![
+        let mut env = vec![
             Tuple2(
                 RString::from("DFM_WORKER_TOKEN"),
                 RString::from(self.setup.secret.as_str()),
@@ -641,6 +646,13 @@ impl Core {
                 RString::from(worker_id.as_str()),
             ),
         ];
+        if let Some((socket, boot_id)) = &self.setup.local_worker_socket {
+            env.push(Tuple2(
+                worker::SOCKET_ENV.into(),
+                socket.to_string_lossy().into_owned().into(),
+            ));
+            env.push(Tuple2(worker::BOOT_ID_ENV.into(), boot_id.as_str().into()));
+        }
         let request = LaunchRequest {
             job_name: format!("dfm-worker-{worker_id}").into(),
             argv: RVec::from(argv),
