@@ -27,6 +27,11 @@ struct Options {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("--floor-relay") => return floor::relay(&args[1..]),
+        Some("--floor-worker") => return floor::worker(&args[1..]),
+        _ => {}
+    }
     let quick = args.iter().any(|a| a == "--quick");
     let options = Options {
         repeat: if quick { 3 } else { 5 },
@@ -62,6 +67,19 @@ fn main() {
     println!("LIMIT  spawn+wait, {lanes} lanes:  {}", rate(&limit_n));
     println!();
 
+    let floor = floor::measure(lanes, &options);
+    println!(
+        "FLOOR  client -> relay -> worker -> spawn, no logic, 1 lane:  p50 {}   ratio to spawn {:.2}x",
+        ms(floor.round_trip),
+        floor.round_trip.as_secs_f64() / limit_1.p50.as_secs_f64()
+    );
+    println!(
+        "FLOOR  the same, {lanes} workers, 64 in flight:  {}   ratio to spawn limit {:.2}",
+        rate(&floor.throughput),
+        median(&floor.throughput) / median(&limit_n)
+    );
+    println!();
+
     let base_dirs = [
         ("tmpfs", PathBuf::from("/dev/shm")),
         ("disk", std::env::temp_dir()),
@@ -72,10 +90,11 @@ fn main() {
         }
         let rtt = warm_round_trip(&dfm, base, &options);
         println!(
-            "DFM    warm round trip ({fs}):  p50 {}  p99 {}   ratio to spawn {:.2}x",
+            "DFM    warm round trip ({fs}):  p50 {}  p99 {}   ratio to spawn {:.2}x, to floor {:.2}x",
             ms(rtt.p50),
             ms(rtt.p99),
-            rtt.p50.as_secs_f64() / limit_1.p50.as_secs_f64()
+            rtt.p50.as_secs_f64() / limit_1.p50.as_secs_f64(),
+            rtt.p50.as_secs_f64() / floor.round_trip.as_secs_f64()
         );
     }
     println!();
@@ -100,8 +119,16 @@ fn main() {
                     } else {
                         1.0 / limit_1.p50.as_secs_f64()
                     };
+                    let to_floor = if pool == lanes {
+                        format!(
+                            ", to floor {:.2}",
+                            median(&runs) / median(&floor.throughput)
+                        )
+                    } else {
+                        String::new()
+                    };
                     println!(
-                        "DFM    {tasks:>5} tasks, pool {pool}, {clients} client(s), 64 in flight ({fs}):  {}   ratio to spawn limit {:.2}",
+                        "DFM    {tasks:>5} tasks, pool {pool}, {clients} client(s), 64 in flight ({fs}):  {}   ratio to spawn limit {:.2}{to_floor}",
                         rate(&runs),
                         median(&runs) / limit
                     );
@@ -531,4 +558,284 @@ fn pool_core(workers: usize, queued: usize) -> f64 {
         queue = pool.take_actions();
     }
     done as f64 / start.elapsed().as_secs_f64()
+}
+
+/// The floor of any design where a client hands tasks to a daemon that
+/// hands them to worker processes: the same processes and sockets as dfm
+/// (client -> Unix socket -> relay -> Unix socket -> worker -> spawn), with
+/// no logic at all. The relay gives each worker one task at a time, as the
+/// pool does; the worker spawns the command with no log and no parsing.
+/// On a small VM, waking a process on the other CPU costs tens of
+/// microseconds, so this floor lies measurably above the spawn limit.
+mod floor {
+    use std::collections::VecDeque;
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::{UnixListener, UnixStream};
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use super::{fail, percentiles, spawn_once, unique, Options};
+
+    pub struct Floor {
+        pub round_trip: Duration,
+        pub throughput: Vec<f64>,
+    }
+
+    pub fn measure(lanes: usize, options: &Options) -> Floor {
+        let n = if options.quick { 300 } else { 1000 };
+        let round_trip = {
+            let setup = Setup::start(1);
+            let mut client = setup.client();
+            for _ in 0..20 {
+                client.round_trip();
+            }
+            let samples = (0..n).map(|_| client.round_trip()).collect();
+            percentiles(samples).p50
+        };
+        let tasks = if options.quick { 1000 } else { 2000 };
+        let throughput = (0..options.repeat)
+            .map(|_| {
+                let setup = Setup::start(lanes);
+                let mut client = setup.client();
+                for _ in 0..lanes * 4 {
+                    client.round_trip();
+                }
+                let start = Instant::now();
+                let mut sent = 0;
+                while sent < 64.min(tasks) {
+                    client.send();
+                    sent += 1;
+                }
+                for _ in 0..tasks {
+                    client.receive();
+                    if sent < tasks {
+                        client.send();
+                        sent += 1;
+                    }
+                }
+                tasks as f64 / start.elapsed().as_secs_f64()
+            })
+            .collect();
+        Floor {
+            round_trip,
+            throughput,
+        }
+    }
+
+    /// A relay and its workers, killed on drop.
+    struct Setup {
+        dir: PathBuf,
+        children: Vec<Child>,
+    }
+
+    impl Setup {
+        fn start(workers: usize) -> Setup {
+            let dir = std::env::temp_dir().join(format!(
+                "dfm-bench-floor-{}-{}",
+                std::process::id(),
+                unique()
+            ));
+            if let Err(e) = std::fs::create_dir_all(&dir) {
+                fail(&format!("cannot create {}: {e}", dir.display()));
+            }
+            let exe = std::env::current_exe().unwrap_or_else(|e| fail(&format!("{e}")));
+            let mut setup = Setup {
+                dir,
+                children: Vec::new(),
+            };
+            let spawn = |args: &[&str]| {
+                Command::new(&exe)
+                    .args(args)
+                    .spawn()
+                    .unwrap_or_else(|e| fail(&format!("cannot start the floor relay: {e}")))
+            };
+            let clients = setup.dir.join("clients.sock");
+            let workers_socket = setup.dir.join("workers.sock");
+            let relay = spawn(&[
+                "--floor-relay",
+                &clients.to_string_lossy(),
+                &workers_socket.to_string_lossy(),
+                &workers.to_string(),
+            ]);
+            setup.children.push(relay);
+            wait_for_path(&workers_socket);
+            for _ in 0..workers {
+                let worker = spawn(&["--floor-worker", &workers_socket.to_string_lossy()]);
+                setup.children.push(worker);
+            }
+            wait_for_path(&clients);
+            setup
+        }
+
+        fn client(&self) -> FloorClient {
+            let stream = UnixStream::connect(self.dir.join("clients.sock"))
+                .unwrap_or_else(|e| fail(&format!("cannot connect to the floor relay: {e}")));
+            let writer = stream
+                .try_clone()
+                .unwrap_or_else(|e| fail(&format!("socket: {e}")));
+            FloorClient {
+                reader: BufReader::new(stream),
+                writer,
+                line: String::new(),
+            }
+        }
+    }
+
+    impl Drop for Setup {
+        fn drop(&mut self) {
+            for child in &mut self.children {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn wait_for_path(path: &Path) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !path.exists() {
+            if Instant::now() > deadline {
+                fail(&format!("{} never appeared", path.display()));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    struct FloorClient {
+        reader: BufReader<UnixStream>,
+        writer: UnixStream,
+        line: String,
+    }
+
+    /// What the client sends: about the size of a `task.submit`.
+    const REQUEST: &str = concat!(
+        r#"{"method":"task.submit","id":"1","params":{"request_id":"1","name":"bench.t1","#,
+        r#""shell":"bash","body":"true","srcdir":"/tmp/x","rundir":"/tmp/x/rundir"}}"#,
+        "\n"
+    );
+
+    impl FloorClient {
+        fn send(&mut self) {
+            if let Err(e) = self.writer.write_all(REQUEST.as_bytes()) {
+                fail(&format!("write to the floor relay: {e}"));
+            }
+        }
+
+        fn receive(&mut self) {
+            self.line.clear();
+            match self.reader.read_line(&mut self.line) {
+                Ok(n) if n > 0 => {}
+                _ => fail("the floor relay closed the connection"),
+            }
+        }
+
+        fn round_trip(&mut self) -> Duration {
+            let start = Instant::now();
+            self.send();
+            self.receive();
+            start.elapsed()
+        }
+    }
+
+    fn listen(path: &str) -> UnixListener {
+        UnixListener::bind(path).unwrap_or_else(|e| fail(&format!("cannot listen on {path}: {e}")))
+    }
+
+    /// `--floor-relay CLIENT_SOCKET WORKER_SOCKET WORKERS`: one client,
+    /// `WORKERS` workers, each given one line at a time, first come first
+    /// served; each worker's answer goes back to the client.
+    pub fn relay(args: &[String]) {
+        let [clients, workers, count] = args else {
+            fail("usage: --floor-relay CLIENT_SOCKET WORKER_SOCKET WORKERS")
+        };
+        let count: usize = count.parse().unwrap_or(1);
+        let worker_listener = listen(workers);
+        let streams: Vec<UnixStream> = (0..count)
+            .map(|_| match worker_listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(e) => fail(&format!("floor relay accept: {e}")),
+            })
+            .collect();
+        let client_listener = listen(clients);
+        let client = match client_listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(e) => fail(&format!("floor relay accept: {e}")),
+        };
+        let to_client = Arc::new(Mutex::new(clone(&client)));
+        let to_workers: Arc<Vec<Mutex<UnixStream>>> =
+            Arc::new(streams.iter().map(|s| Mutex::new(clone(s))).collect());
+        // Lines waiting for a worker, and which workers are idle.
+        let state = Arc::new(Mutex::new((VecDeque::<String>::new(), vec![true; count])));
+        for (i, stream) in streams.iter().enumerate() {
+            let mut reader = BufReader::new(clone(stream));
+            let (to_client, to_workers, state) =
+                (to_client.clone(), to_workers.clone(), state.clone());
+            std::thread::spawn(move || {
+                let mut line = String::new();
+                while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
+                    if let Ok(mut client) = to_client.lock() {
+                        let _ = client.write_all(line.as_bytes());
+                    }
+                    line.clear();
+                    if let Ok(mut state) = state.lock() {
+                        match state.0.pop_front() {
+                            Some(next) => write_to(&to_workers[i], &next),
+                            None => state.1[i] = true,
+                        }
+                    }
+                }
+            });
+        }
+        let mut reader = BufReader::new(client);
+        let mut line = String::new();
+        while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
+            if let Ok(mut state) = state.lock() {
+                match state.1.iter().position(|idle| *idle) {
+                    Some(i) => {
+                        state.1[i] = false;
+                        write_to(&to_workers[i], &line);
+                    }
+                    None => state.0.push_back(line.clone()),
+                }
+            }
+            line.clear();
+        }
+    }
+
+    fn clone(stream: &UnixStream) -> UnixStream {
+        stream
+            .try_clone()
+            .unwrap_or_else(|e| fail(&format!("socket: {e}")))
+    }
+
+    fn write_to(stream: &Mutex<UnixStream>, line: &str) {
+        if let Ok(mut stream) = stream.lock() {
+            let _ = stream.write_all(line.as_bytes());
+        }
+    }
+
+    /// `--floor-worker SOCKET`: for each line, spawn the command and wait,
+    /// then answer with a short line.
+    pub fn worker(args: &[String]) {
+        let [socket] = args else {
+            fail("usage: --floor-worker SOCKET")
+        };
+        let stream = UnixStream::connect(socket)
+            .unwrap_or_else(|e| fail(&format!("cannot connect to {socket}: {e}")));
+        let mut reader = BufReader::new(clone(&stream));
+        let mut writer = stream;
+        let mut line = String::new();
+        while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
+            spawn_once();
+            line.clear();
+            if writer
+                .write_all(b"{\"id\":\"1\",\"result\":{\"status\":0}}\n")
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
 }
