@@ -15,4 +15,5 @@ pub mod pool;
 pub mod procfs;
 pub mod project;
 pub mod protocol;
+pub mod quiet;
 pub mod worker;

@@ -82,7 +82,8 @@ async fn connect(
         match tokio::net::UnixStream::connect(&path).await {
             Ok(stream) => {
                 let fd = stream.as_raw_fd();
-                let (read, write) = stream.into_split();
+                let (read, write) = crate::quiet::split(stream)
+                    .with_context(|| format!("cannot use the worker socket {path}"))?;
                 return Ok((Box::new(read), Box::new(write), path, fd));
             }
             Err(e) => eprintln!("worker socket {path} unusable ({e}); using {address}"),

@@ -14,12 +14,12 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::server::Event;
-use crate::auth;
 use crate::pool::{ClientId, SlotId};
 use crate::protocol::{
     read_line, reply_error, reply_result, to_line, ClientCall, ClientRequest, FrameError,
     FromWorker, ToWorker, MAX_LINE_BYTES,
 };
+use crate::{auth, quiet};
 
 /// Replies a client may leave unread before the daemon stops reading its
 /// requests.
@@ -98,7 +98,13 @@ pub async fn accept_clients(listener: UnixListener, events: mpsc::UnboundedSende
 }
 
 async fn serve_client(stream: UnixStream, client: ClientId, events: mpsc::UnboundedSender<Event>) {
-    let (read, write) = stream.into_split();
+    let (read, write) = match quiet::split(stream) {
+        Ok(halves) => halves,
+        Err(e) => {
+            tracing::warn!("client connection dropped: {e}");
+            return;
+        }
+    };
     let (tx, writer) = spawn_writer(write);
     if events
         .send(Event::ClientConnected {
@@ -209,7 +215,13 @@ pub async fn accept_local_workers(
                 let events = events.clone();
                 let secret = secret.clone();
                 tokio::spawn(async move {
-                    let (read, write) = stream.into_split();
+                    let (read, write) = match quiet::split(stream) {
+                        Ok(halves) => halves,
+                        Err(e) => {
+                            tracing::warn!("worker connection dropped: {e}");
+                            return;
+                        }
+                    };
                     if let Err(reason) =
                         serve_worker(read, write, events, &secret, heartbeat_interval).await
                     {
