@@ -67,16 +67,20 @@ fn main() {
     println!("LIMIT  spawn+wait, {lanes} lanes:  {}", rate(&limit_n));
     println!();
 
+    // The speed of this machine drifts with its neighbours' load, by more
+    // than the differences measured here: every ratio pairs a measurement
+    // with one of the limit taken right before it, and is the median of
+    // those pairs [min-max].
     let floor = floor::measure(lanes, &options);
     println!(
-        "FLOOR  client -> relay -> worker -> spawn, no logic, 1 lane:  p50 {}   ratio to spawn {:.2}x",
+        "FLOOR  client -> relay -> worker -> spawn, no logic, 1 lane:  p50 {}   ratio to spawn {}",
         ms(floor.round_trip),
-        floor.round_trip.as_secs_f64() / limit_1.p50.as_secs_f64()
+        ratio(&floor.round_trip_ratios)
     );
     println!(
-        "FLOOR  the same, {lanes} workers, 64 in flight:  {}   ratio to spawn limit {:.2}",
+        "FLOOR  the same, {lanes} workers, 64 in flight:  {}   ratio to spawn limit {}",
         rate(&floor.throughput),
-        median(&floor.throughput) / median(&limit_n)
+        ratio(&floor.throughput_ratios)
     );
     println!();
 
@@ -88,12 +92,12 @@ fn main() {
         if !base.is_dir() {
             continue;
         }
-        let rtt = warm_round_trip(&dfm, base, &options);
+        let (rtt, ratios) = warm_round_trip(&dfm, base, &options);
         println!(
-            "DFM    warm round trip ({fs}):  p50 {}  p99 {}   ratio to spawn {:.2}x, to floor {:.2}x",
+            "DFM    warm round trip ({fs}):  p50 {}  p99 {}   ratio to spawn {}, to floor {:.2}",
             ms(rtt.p50),
             ms(rtt.p99),
-            rtt.p50.as_secs_f64() / limit_1.p50.as_secs_f64(),
+            ratio(&ratios),
             rtt.p50.as_secs_f64() / floor.round_trip.as_secs_f64()
         );
     }
@@ -111,14 +115,14 @@ fn main() {
         for &tasks in sizes {
             for pool in [1usize, 2, 4] {
                 for clients in [1usize, 4] {
-                    let runs: Vec<f64> = (0..options.repeat)
-                        .map(|_| throughput(&dfm, base, pool, clients, tasks))
-                        .collect();
-                    let limit = if pool.min(cores) >= lanes {
-                        median(&limit_n)
-                    } else {
-                        1.0 / limit_1.p50.as_secs_f64()
-                    };
+                    let mut runs = Vec::new();
+                    let mut ratios = Vec::new();
+                    for _ in 0..options.repeat {
+                        let limit = spawn_rate(pool.min(lanes), 1000);
+                        let run = throughput(&dfm, base, pool, clients, tasks);
+                        runs.push(run);
+                        ratios.push(run / limit);
+                    }
                     let to_floor = if pool == lanes {
                         format!(
                             ", to floor {:.2}",
@@ -128,9 +132,9 @@ fn main() {
                         String::new()
                     };
                     println!(
-                        "DFM    {tasks:>5} tasks, pool {pool}, {clients} client(s), 64 in flight ({fs}):  {}   ratio to spawn limit {:.2}{to_floor}",
+                        "DFM    {tasks:>5} tasks, pool {pool}, {clients} client(s), 64 in flight ({fs}):  {}   ratio to spawn limit {}{to_floor}",
                         rate(&runs),
-                        median(&runs) / limit
+                        ratio(&ratios)
                     );
                 }
             }
@@ -194,6 +198,14 @@ fn rate(values: &[f64]) -> String {
     format!("{:.0} tasks/s [{min:.0}-{max:.0}]", median(values))
 }
 
+/// The median of some ratios, with their range.
+fn ratio(values: &[f64]) -> String {
+    let (min, max) = values
+        .iter()
+        .fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    format!("{:.2} [{min:.2}-{max:.2}]", median(values))
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
@@ -232,18 +244,32 @@ fn spawn_latency(options: &Options) -> Latency {
 
 fn spawn_throughput(lanes: usize, options: &Options) -> Vec<f64> {
     let n = if options.quick { 1000 } else { 2000 };
-    (0..options.repeat)
+    (0..options.repeat).map(|_| spawn_rate(lanes, n)).collect()
+}
+
+/// Spawns per second of `n` commands on `lanes` threads.
+fn spawn_rate(lanes: usize, n: usize) -> f64 {
+    let lanes = lanes.max(1);
+    let start = Instant::now();
+    let threads: Vec<_> = (0..lanes)
+        .map(|_| std::thread::spawn(move || (0..n / lanes).for_each(|_| spawn_once())))
+        .collect();
+    for t in threads {
+        let _ = t.join();
+    }
+    (n / lanes * lanes) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// The median time of `n` spawns, one after the other.
+fn spawn_p50(n: usize) -> Duration {
+    let samples = (0..n)
         .map(|_| {
             let start = Instant::now();
-            let threads: Vec<_> = (0..lanes)
-                .map(|_| std::thread::spawn(move || (0..n / lanes).for_each(|_| spawn_once())))
-                .collect();
-            for t in threads {
-                let _ = t.join();
-            }
-            n as f64 / start.elapsed().as_secs_f64()
+            spawn_once();
+            start.elapsed()
         })
-        .collect()
+        .collect();
+    percentiles(samples).p50
 }
 
 /// A daemon in a throw-away project, stopped on drop.
@@ -364,7 +390,10 @@ impl Client {
     }
 }
 
-fn warm_round_trip(dfm: &Path, base: &Path, options: &Options) -> Latency {
+/// Round trips of one task at a time on a warm pool of one, in rounds
+/// that alternate with as many plain spawns: the latency over all rounds,
+/// and each round's ratio of medians.
+fn warm_round_trip(dfm: &Path, base: &Path, options: &Options) -> (Latency, Vec<f64>) {
     let (daemon, _) = Daemon::start(dfm, base, 1);
     let mut client = daemon.client();
     let n = if options.quick { 300 } else { 1000 };
@@ -372,16 +401,24 @@ fn warm_round_trip(dfm: &Path, base: &Path, options: &Options) -> Latency {
         client.send(&daemon.task(&format!("w{i}")));
         client.expect_pass();
     }
-    let samples = (0..n)
-        .map(|i| {
-            let task = daemon.task(&format!("r{i}"));
-            let start = Instant::now();
-            client.send(&task);
-            client.expect_pass();
-            start.elapsed()
-        })
-        .collect();
-    percentiles(samples)
+    let per_round = n / options.repeat;
+    let mut samples = Vec::new();
+    let mut ratios = Vec::new();
+    for round in 0..options.repeat {
+        let spawn = spawn_p50(per_round);
+        let these: Vec<Duration> = (0..per_round)
+            .map(|i| {
+                let task = daemon.task(&format!("r{round}-{i}"));
+                let start = Instant::now();
+                client.send(&task);
+                client.expect_pass();
+                start.elapsed()
+            })
+            .collect();
+        ratios.push(percentiles(these.clone()).p50.as_secs_f64() / spawn.as_secs_f64());
+        samples.extend(these);
+    }
+    (percentiles(samples), ratios)
 }
 
 /// Tasks per second for `tasks` tasks from `clients` clients with 64 in
@@ -576,27 +613,41 @@ mod floor {
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
-    use super::{fail, percentiles, spawn_once, unique, Options};
+    use super::{fail, percentiles, spawn_once, spawn_p50, spawn_rate, unique, Options};
 
     pub struct Floor {
         pub round_trip: Duration,
+        pub round_trip_ratios: Vec<f64>,
         pub throughput: Vec<f64>,
+        pub throughput_ratios: Vec<f64>,
     }
 
+    /// Like the bench's own measurements: rounds that alternate with the
+    /// limit's, ratios per pair.
     pub fn measure(lanes: usize, options: &Options) -> Floor {
         let n = if options.quick { 300 } else { 1000 };
-        let round_trip = {
+        let per_round = n / options.repeat;
+        let mut samples = Vec::new();
+        let mut round_trip_ratios = Vec::new();
+        {
             let setup = Setup::start(1);
             let mut client = setup.client();
             for _ in 0..20 {
                 client.round_trip();
             }
-            let samples = (0..n).map(|_| client.round_trip()).collect();
-            percentiles(samples).p50
-        };
+            for _ in 0..options.repeat {
+                let spawn = spawn_p50(per_round);
+                let these: Vec<Duration> = (0..per_round).map(|_| client.round_trip()).collect();
+                round_trip_ratios
+                    .push(percentiles(these.clone()).p50.as_secs_f64() / spawn.as_secs_f64());
+                samples.extend(these);
+            }
+        }
         let tasks = if options.quick { 1000 } else { 2000 };
+        let mut throughput_ratios = Vec::new();
         let throughput = (0..options.repeat)
             .map(|_| {
+                let limit = spawn_rate(lanes, 1000);
                 let setup = Setup::start(lanes);
                 let mut client = setup.client();
                 for _ in 0..lanes * 4 {
@@ -615,12 +666,16 @@ mod floor {
                         sent += 1;
                     }
                 }
-                tasks as f64 / start.elapsed().as_secs_f64()
+                let rate = tasks as f64 / start.elapsed().as_secs_f64();
+                throughput_ratios.push(rate / limit);
+                rate
             })
             .collect();
         Floor {
-            round_trip,
+            round_trip: percentiles(samples).p50,
+            round_trip_ratios,
             throughput,
+            throughput_ratios,
         }
     }
 
