@@ -5,14 +5,14 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
 
 use crate::protocol::{read_line, ClientCall, ClientRequest, Reply};
+use crate::quiet::{self, QuietRead, QuietWrite};
 
 pub struct Connection {
-    reader: BufReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
+    reader: BufReader<QuietRead>,
+    writer: QuietWrite,
     buf: Vec<u8>,
     next_id: u64,
 }
@@ -22,7 +22,9 @@ impl Connection {
         let stream = UnixStream::connect(socket)
             .await
             .with_context(|| format!("cannot connect to the daemon socket {}", socket.display()))?;
-        let (read, writer) = stream.into_split();
+        // Registered for input only: no wakeup each time the daemon reads.
+        let (read, writer) = quiet::split(stream)
+            .with_context(|| format!("cannot use the daemon socket {}", socket.display()))?;
         Ok(Connection {
             reader: BufReader::new(read),
             writer,
