@@ -613,7 +613,7 @@ mod floor {
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
-    use super::{fail, percentiles, spawn_once, spawn_p50, spawn_rate, unique, Options};
+    use super::{fail, percentiles, spawn_once, spawn_p50, spawn_rate, unique, Client, Options};
 
     pub struct Floor {
         pub round_trip: Duration,
@@ -633,11 +633,12 @@ mod floor {
             let setup = Setup::start(1);
             let mut client = setup.client();
             for _ in 0..20 {
-                client.round_trip();
+                round_trip(&mut client);
             }
             for _ in 0..options.repeat {
                 let spawn = spawn_p50(per_round);
-                let these: Vec<Duration> = (0..per_round).map(|_| client.round_trip()).collect();
+                let these: Vec<Duration> =
+                    (0..per_round).map(|_| round_trip(&mut client)).collect();
                 round_trip_ratios
                     .push(percentiles(these.clone()).p50.as_secs_f64() / spawn.as_secs_f64());
                 samples.extend(these);
@@ -651,18 +652,18 @@ mod floor {
                 let setup = Setup::start(lanes);
                 let mut client = setup.client();
                 for _ in 0..lanes * 4 {
-                    client.round_trip();
+                    round_trip(&mut client);
                 }
                 let start = Instant::now();
                 let mut sent = 0;
                 while sent < 64.min(tasks) {
-                    client.send();
+                    client.send(REQUEST);
                     sent += 1;
                 }
                 for _ in 0..tasks {
-                    client.receive();
+                    client.expect_pass();
                     if sent < tasks {
-                        client.send();
+                        client.send(REQUEST);
                         sent += 1;
                     }
                 }
@@ -724,17 +725,8 @@ mod floor {
             setup
         }
 
-        fn client(&self) -> FloorClient {
-            let stream = UnixStream::connect(self.dir.join("clients.sock"))
-                .unwrap_or_else(|e| fail(&format!("cannot connect to the floor relay: {e}")));
-            let writer = stream
-                .try_clone()
-                .unwrap_or_else(|e| fail(&format!("socket: {e}")));
-            FloorClient {
-                reader: BufReader::new(stream),
-                writer,
-                line: String::new(),
-            }
+        fn client(&self) -> Client {
+            Client::connect(&self.dir.join("clients.sock"))
         }
     }
 
@@ -758,12 +750,6 @@ mod floor {
         }
     }
 
-    struct FloorClient {
-        reader: BufReader<UnixStream>,
-        writer: UnixStream,
-        line: String,
-    }
-
     /// What the client sends: about the size of a `task.submit`.
     const REQUEST: &str = concat!(
         r#"{"method":"task.submit","id":"1","params":{"request_id":"1","name":"bench.t1","#,
@@ -771,27 +757,11 @@ mod floor {
         "\n"
     );
 
-    impl FloorClient {
-        fn send(&mut self) {
-            if let Err(e) = self.writer.write_all(REQUEST.as_bytes()) {
-                fail(&format!("write to the floor relay: {e}"));
-            }
-        }
-
-        fn receive(&mut self) {
-            self.line.clear();
-            match self.reader.read_line(&mut self.line) {
-                Ok(n) if n > 0 => {}
-                _ => fail("the floor relay closed the connection"),
-            }
-        }
-
-        fn round_trip(&mut self) -> Duration {
-            let start = Instant::now();
-            self.send();
-            self.receive();
-            start.elapsed()
-        }
+    fn round_trip(client: &mut Client) -> Duration {
+        let start = Instant::now();
+        client.send(REQUEST);
+        client.expect_pass();
+        start.elapsed()
     }
 
     fn listen(path: &str) -> UnixListener {

@@ -172,60 +172,57 @@ async fn serve_client(stream: UnixStream, client: ClientId, events: mpsc::Unboun
     let _ = events.send(Event::ClientGone { client });
 }
 
-pub async fn accept_workers(
-    listener: TcpListener,
-    events: mpsc::UnboundedSender<Event>,
-    secret: Arc<String>,
-    heartbeat_interval: Duration,
-) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                let events = events.clone();
-                let secret = secret.clone();
-                tokio::spawn(async move {
-                    let _ = stream.set_nodelay(true);
-                    let (read, write) = stream.into_split();
-                    if let Err(reason) =
-                        serve_worker(read, write, events, &secret, heartbeat_interval).await
-                    {
-                        tracing::warn!("worker connection from {peer} refused: {reason}");
-                    }
-                });
+/// Where workers connect: the TCP port, or the worker socket for workers
+/// on the daemon's machine. Both speak the same protocol, with the same
+/// authentication.
+pub enum WorkerListener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+type Halves = (
+    Box<dyn AsyncRead + Unpin + Send>,
+    Box<dyn AsyncWrite + Unpin + Send>,
+);
+
+impl WorkerListener {
+    /// The next connection, split, and where it comes from.
+    async fn accept(&self) -> std::io::Result<(Halves, String)> {
+        match self {
+            WorkerListener::Tcp(listener) => {
+                let (stream, peer) = listener.accept().await?;
+                let _ = stream.set_nodelay(true);
+                let (read, write) = stream.into_split();
+                Ok(((Box::new(read), Box::new(write)), peer.to_string()))
             }
-            Err(e) => {
-                tracing::warn!("worker accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+            WorkerListener::Unix(listener) => {
+                let (stream, _) = listener.accept().await?;
+                let (read, write) = quiet::split(stream)?;
+                Ok((
+                    (Box::new(read), Box::new(write)),
+                    "the worker socket".into(),
+                ))
             }
         }
     }
 }
 
-/// Workers on the daemon's machine, on the worker socket: the same
-/// protocol and authentication as on the TCP port.
-pub async fn accept_local_workers(
-    listener: UnixListener,
+pub async fn accept_workers(
+    listener: WorkerListener,
     events: mpsc::UnboundedSender<Event>,
     secret: Arc<String>,
     heartbeat_interval: Duration,
 ) {
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => {
+            Ok(((read, write), peer)) => {
                 let events = events.clone();
                 let secret = secret.clone();
                 tokio::spawn(async move {
-                    let (read, write) = match quiet::split(stream) {
-                        Ok(halves) => halves,
-                        Err(e) => {
-                            tracing::warn!("worker connection dropped: {e}");
-                            return;
-                        }
-                    };
                     if let Err(reason) =
                         serve_worker(read, write, events, &secret, heartbeat_interval).await
                     {
-                        tracing::warn!("worker connection on the worker socket refused: {reason}");
+                        tracing::warn!("worker connection from {peer} refused: {reason}");
                     }
                 });
             }

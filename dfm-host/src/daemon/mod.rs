@@ -21,6 +21,7 @@ use crate::plugin::Plugin;
 use crate::pool::Pool;
 use crate::project::{worker_socket_beside, DaemonState, Project};
 use crate::protocol::{DaemonStatus, WorkerCounts};
+use connections::WorkerListener;
 use server::{Core, Event, Setup};
 
 /// How long the daemon waits for client replies to drain on exit.
@@ -168,15 +169,15 @@ pub async fn serve(
         events_tx.clone(),
     ));
     let local_workers = local_listener.map(|listener| {
-        tokio::spawn(connections::accept_local_workers(
-            listener,
+        tokio::spawn(connections::accept_workers(
+            WorkerListener::Unix(listener),
             events_tx.clone(),
             secret.clone(),
             heartbeat_interval,
         ))
     });
     let workers = tokio::spawn(connections::accept_workers(
-        worker_listener,
+        WorkerListener::Tcp(worker_listener),
         events_tx.clone(),
         secret,
         heartbeat_interval,
