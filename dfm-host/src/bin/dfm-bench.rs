@@ -231,15 +231,7 @@ fn spawn_once() {
 }
 
 fn spawn_latency(options: &Options) -> Latency {
-    let n = if options.quick { 300 } else { 1000 };
-    let samples = (0..n)
-        .map(|_| {
-            let start = Instant::now();
-            spawn_once();
-            start.elapsed()
-        })
-        .collect();
-    percentiles(samples)
+    spawn_times(if options.quick { 300 } else { 1000 })
 }
 
 fn spawn_throughput(lanes: usize, options: &Options) -> Vec<f64> {
@@ -260,8 +252,8 @@ fn spawn_rate(lanes: usize, n: usize) -> f64 {
     (n / lanes * lanes) as f64 / start.elapsed().as_secs_f64()
 }
 
-/// The median time of `n` spawns, one after the other.
-fn spawn_p50(n: usize) -> Duration {
+/// The times of `n` spawns, one after the other.
+fn spawn_times(n: usize) -> Latency {
     let samples = (0..n)
         .map(|_| {
             let start = Instant::now();
@@ -269,7 +261,12 @@ fn spawn_p50(n: usize) -> Duration {
             start.elapsed()
         })
         .collect();
-    percentiles(samples).p50
+    percentiles(samples)
+}
+
+/// The median time of `n` spawns, one after the other.
+fn spawn_p50(n: usize) -> Duration {
+    spawn_times(n).p50
 }
 
 /// A daemon in a throw-away project, stopped on drop.
