@@ -105,8 +105,11 @@ pub async fn serve(
         .with_context(|| format!("cannot listen on {}", socket_path.display()))?;
     std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("cannot set permissions of {}", socket_path.display()))?;
+    // Only workers that can tell they share this machine (its boot id) use
+    // the worker socket; without a boot id to hand them, nobody would.
     let worker_socket = worker_socket_beside(&socket_path);
-    let local_listener = listen_for_local_workers(&worker_socket);
+    let local_listener = crate::procfs::boot_id()
+        .and_then(|boot_id| Some((listen_for_local_workers(&worker_socket)?, boot_id)));
 
     let started = rfc3339_now();
     let state = DaemonState {
@@ -144,7 +147,7 @@ pub async fn serve(
         },
         local_worker_socket: local_listener
             .as_ref()
-            .and_then(|_| Some((worker_socket.clone(), crate::procfs::boot_id()?))),
+            .map(|(_, boot_id)| (worker_socket.clone(), boot_id.clone())),
         workers_log_dir,
         status_base: DaemonStatus {
             pid: state.pid,
@@ -168,7 +171,7 @@ pub async fn serve(
         client_listener,
         events_tx.clone(),
     ));
-    let local_workers = local_listener.map(|listener| {
+    let local_workers = local_listener.map(|(listener, _)| {
         tokio::spawn(connections::accept_workers(
             WorkerListener::Unix(listener),
             events_tx.clone(),
