@@ -25,14 +25,31 @@ struct Options {
     quick: bool,
 }
 
+const USAGE: &str = "usage: dfm-bench [--quick]
+
+Measures the spawn limit, a no-logic floor and dfm on `bash -c true`
+tasks; see README.md. A full run takes about 25 minutes, --quick about
+a minute. Run it on an otherwise idle machine.";
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("--floor-relay") => return floor::relay(&args[1..]),
-        Some("--floor-worker") => return floor::worker(&args[1..]),
-        _ => {}
+    let outcome = std::panic::catch_unwind(|| match args.first().map(String::as_str) {
+        Some("--floor-relay") => floor::relay(&args[1..]),
+        Some("--floor-worker") => floor::worker(&args[1..]),
+        Some("-h" | "--help") => println!("{USAGE}"),
+        Some("--quick") | None if args.len() <= 1 => bench(!args.is_empty()),
+        _ => fail(&format!("unexpected arguments {args:?}\n{USAGE}")),
+    });
+    if let Err(payload) = outcome {
+        match payload.downcast_ref::<Failure>() {
+            Some(Failure(message)) => eprintln!("dfm-bench: {message}"),
+            None => eprintln!("dfm-bench: internal error (see the panic above)"),
+        }
+        std::process::exit(1);
     }
-    let quick = args.iter().any(|a| a == "--quick");
+}
+
+fn bench(quick: bool) {
     let options = Options {
         repeat: if quick { 3 } else { 5 },
         quick,
@@ -166,9 +183,29 @@ fn main() {
     }
 }
 
+/// Gives up: unwinds to `main`, so that every daemon and floor process
+/// started so far is stopped on the way (their `Drop`s), then exits 1.
 fn fail(message: &str) -> ! {
-    eprintln!("dfm-bench: {message}");
-    std::process::exit(1)
+    std::panic::resume_unwind(Box::new(Failure(message.to_string())))
+}
+
+struct Failure(String);
+
+/// Connects to a socket a process just started listens on: its path appears
+/// at `bind`, a moment before it accepts connections.
+fn connect_when_ready(socket: &Path) -> std::io::Result<UnixStream> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match UnixStream::connect(socket) {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::ConnectionRefused
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            other => return other,
+        }
+    }
 }
 
 struct Latency {
@@ -357,7 +394,8 @@ struct Client {
 
 impl Client {
     fn connect(socket: &Path) -> Client {
-        let stream = UnixStream::connect(socket).unwrap_or_else(|e| fail(&format!("connect: {e}")));
+        let stream = connect_when_ready(socket)
+            .unwrap_or_else(|e| fail(&format!("connect to {}: {e}", socket.display())));
         let writer = stream
             .try_clone()
             .unwrap_or_else(|e| fail(&format!("socket: {e}")));
@@ -737,6 +775,14 @@ mod floor {
         }
     }
 
+    /// A floor process ends with the bench, however the bench ends.
+    fn die_with_parent() {
+        // SAFETY: prctl(PR_SET_PDEATHSIG) only sets a flag of this process.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        }
+    }
+
     fn wait_for_path(path: &Path) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !path.exists() {
@@ -772,6 +818,7 @@ mod floor {
         let [clients, workers, count] = args else {
             fail("usage: --floor-relay CLIENT_SOCKET WORKER_SOCKET WORKERS")
         };
+        die_with_parent();
         let count: usize = count.parse().unwrap_or(1);
         let worker_listener = listen(workers);
         let streams: Vec<UnixStream> = (0..count)
@@ -844,7 +891,8 @@ mod floor {
         let [socket] = args else {
             fail("usage: --floor-worker SOCKET")
         };
-        let stream = UnixStream::connect(socket)
+        die_with_parent();
+        let stream = super::connect_when_ready(Path::new(socket))
             .unwrap_or_else(|e| fail(&format!("cannot connect to {socket}: {e}")));
         let mut reader = BufReader::new(clone(&stream));
         let mut writer = stream;
