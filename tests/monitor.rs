@@ -253,3 +253,31 @@ fn a_subscriber_that_does_not_read_misses_events_instead_of_piling_them_up() {
         "the lazy subscriber got {lazy_lines} lines, the eager one {eager_lines}: events were buffered, not dropped"
     );
 }
+
+#[test]
+fn a_subscriber_of_its_own_tasks_hears_only_of_their_start() {
+    let project = TestProject::new("ownsub");
+    project.start_daemon(&["--pool-size", "2"]);
+    let mut own = project.client();
+    assert_eq!(
+        own.call("monitor.subscribe", json!({"scope": "own"}))["result"],
+        "subscribed"
+    );
+    let mut other = project.client();
+    other.submit(project.task("theirs", "true"));
+    assert_eq!(other.recv()["result"]["status"], 0);
+    own.submit(project.task("mine", "true"));
+    // No snapshot, no other client's task, no worker or pool events: the
+    // start of its own task, then its result.
+    let first = own.recv();
+    assert_eq!(first["method"], "task.dispatched", "{first}");
+    assert_eq!(first["params"]["request_id"], "mine", "{first}");
+    assert!(first["params"]["worker_id"].is_string(), "{first}");
+    let second = own.recv();
+    assert_eq!(second["id"], "mine", "{second}");
+    assert_eq!(second["result"]["status"], 0, "{second}");
+
+    let refused = own.call("monitor.subscribe", json!({"scope": "mine"}));
+    let error = refused["error"].as_str().unwrap_or_default();
+    assert!(error.contains("'scope' is \"all\" or \"own\""), "{refused}");
+}

@@ -211,9 +211,16 @@ pub struct ClientRequest {
 pub enum ClientCall {
     Ping,
     Submit(Box<TaskSpec>),
-    Cancel { request_id: String },
+    Cancel {
+        request_id: String,
+    },
     Status,
-    Subscribe,
+    /// `monitor.subscribe`: every event (the monitor), or with
+    /// `{"scope": "own"}` only `task.dispatched` of this connection's own
+    /// tasks (`dfm run`).
+    Subscribe {
+        own_tasks: bool,
+    },
     Shutdown,
 }
 
@@ -236,7 +243,10 @@ impl ClientRequest {
                 ("task.cancel", json!({ "request_id": request_id }))
             }
             ClientCall::Status => ("status.get", json!({})),
-            ClientCall::Subscribe => ("monitor.subscribe", json!({})),
+            ClientCall::Subscribe { own_tasks: false } => ("monitor.subscribe", json!({})),
+            ClientCall::Subscribe { own_tasks: true } => {
+                ("monitor.subscribe", json!({ "scope": "own" }))
+            }
             ClientCall::Shutdown => ("shutdown", json!({})),
         };
         to_line(&json!({"method": method, "id": self.id, "params": params}))
@@ -287,7 +297,21 @@ impl ClientRequest {
                 _ => return Err(bad(&id, "task.cancel needs a string 'request_id'".into())),
             },
             "status.get" => ClientCall::Status,
-            "monitor.subscribe" => ClientCall::Subscribe,
+            "monitor.subscribe" => match params.get("scope") {
+                None | Some(Value::Null) => ClientCall::Subscribe { own_tasks: false },
+                Some(Value::String(scope)) if scope == "all" => {
+                    ClientCall::Subscribe { own_tasks: false }
+                }
+                Some(Value::String(scope)) if scope == "own" => {
+                    ClientCall::Subscribe { own_tasks: true }
+                }
+                Some(other) => {
+                    return Err(bad(
+                        &id,
+                        format!("monitor.subscribe: 'scope' is \"all\" or \"own\", not {other}"),
+                    ))
+                }
+            },
             "shutdown" => ClientCall::Shutdown,
             other => return Err(bad(&id, format!("Unknown method: {other}"))),
         };
@@ -525,7 +549,8 @@ mod tests {
                 request_id: "r1".into(),
             },
             ClientCall::Status,
-            ClientCall::Subscribe,
+            ClientCall::Subscribe { own_tasks: false },
+            ClientCall::Subscribe { own_tasks: true },
             ClientCall::Shutdown,
         ] {
             let request = ClientRequest {

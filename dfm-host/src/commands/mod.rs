@@ -2,5 +2,6 @@
 
 pub mod daemon;
 pub mod plugins;
+mod readiness;
 pub mod run;
 pub mod run_display;

@@ -11,6 +11,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+use super::readiness::Readiness;
 use super::run_display::{Display, Ui};
 use crate::client::Connection;
 use crate::config::{CliOverrides, Layers};
@@ -244,7 +245,11 @@ async fn execute(
     };
 
     let mut connection = Connection::connect(&socket).await?;
-    connection.call(ClientCall::Subscribe).await?;
+    // Only to hear when our tasks start: the monitor's other events would
+    // cost both sides CPU on every task.
+    connection
+        .call(ClientCall::Subscribe { own_tasks: true })
+        .await?;
     let mut display = Display::new(ui, order.len(), &mode);
     let mut run = Run::new(flow, order, jobs.max(1), env);
     let interrupted = run.drive(&mut connection, &mut display).await?;
@@ -305,6 +310,7 @@ struct Run<'a> {
     flow: &'a Flow,
     order: Vec<usize>,
     states: BTreeMap<usize, TaskState>,
+    readiness: Readiness,
     jobs: usize,
     in_flight: BTreeMap<String, usize>,
     run_id: String,
@@ -324,6 +330,11 @@ impl<'a> Run<'a> {
             flow,
             order: order.to_vec(),
             states: order.iter().map(|&i| (i, TaskState::Waiting)).collect(),
+            readiness: Readiness::new(
+                order,
+                |i| &flow.tasks[i].needs,
+                |i| !flow.tasks[i].enabled || !matches!(flow.tasks[i].action, Action::Shell { .. }),
+            ),
             jobs,
             in_flight: BTreeMap::new(),
             run_id: crate::auth::random_hex(4).unwrap_or_else(|_| std::process::id().to_string()),
@@ -333,63 +344,44 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn satisfied(&self, i: usize) -> bool {
-        matches!(
-            self.states.get(&i),
-            Some(TaskState::Passed { .. }) | Some(TaskState::Skipped)
-        )
-    }
-
-    fn blocked(&self, i: usize) -> bool {
-        self.flow.tasks[i].needs.iter().any(|j| {
-            matches!(
-                self.states.get(j),
-                Some(TaskState::Failed { .. }) | Some(TaskState::NotRun)
-            )
-        })
-    }
-
     /// Starts what can start; returns false when nothing is left to do.
     async fn fill(&mut self, connection: &mut Connection, display: &mut Display) -> Result<bool> {
-        loop {
-            let mut progressed = false;
-            for idx in 0..self.order.len() {
-                let i = self.order[idx];
-                if self.states[&i] != TaskState::Waiting {
-                    continue;
-                }
-                if self.stopping || self.blocked(i) {
-                    self.states.insert(i, TaskState::NotRun);
-                    progressed = true;
-                    continue;
-                }
-                if !self.flow.tasks[i].needs.iter().all(|&j| self.satisfied(j)) {
-                    continue;
-                }
-                let task = &self.flow.tasks[i];
-                if !task.enabled {
-                    self.states.insert(i, TaskState::Skipped);
-                    display.finished(&task.name, &TaskState::Skipped, &self.log_of(i));
-                    progressed = true;
-                    continue;
-                }
-                match &task.action {
-                    Action::Message(msg) => {
-                        display.message(&task.name, msg);
-                        self.states.insert(i, TaskState::Passed { secs: 0.0 });
-                        progressed = true;
-                    }
-                    Action::Shell { .. } if self.in_flight.len() < self.jobs => {
-                        self.submit(i, connection).await?;
-                        progressed = true;
-                    }
-                    Action::Shell { .. } => {}
+        if self.stopping {
+            // A failure or an interrupt: nothing new starts.
+            for state in self.states.values_mut() {
+                if *state == TaskState::Waiting {
+                    *state = TaskState::NotRun;
                 }
             }
-            if !progressed {
-                return Ok(!self.in_flight.is_empty());
-            }
+            return Ok(!self.in_flight.is_empty());
         }
+        loop {
+            if let Some(i) = self.readiness.take_instant() {
+                let task = &self.flow.tasks[i];
+                // Turned off, or a message: ends here and now.
+                let state = if !task.enabled {
+                    let state = TaskState::Skipped;
+                    display.finished(&task.name, &state, &self.log_of(i));
+                    state
+                } else {
+                    if let Action::Message(msg) = &task.action {
+                        display.message(&task.name, msg);
+                    }
+                    TaskState::Passed { secs: 0.0 }
+                };
+                self.states.insert(i, state);
+                self.readiness.met(i);
+                continue;
+            }
+            if self.in_flight.len() >= self.jobs {
+                break;
+            }
+            let Some(i) = self.readiness.take() else {
+                break;
+            };
+            self.submit(i, connection).await?;
+        }
+        Ok(!self.in_flight.is_empty())
     }
 
     async fn submit(&mut self, i: usize, connection: &mut Connection) -> Result<()> {
@@ -531,8 +523,10 @@ impl<'a> Run<'a> {
     }
 
     fn finish(&mut self, i: usize, state: TaskState, display: &mut Display) {
-        if matches!(state, TaskState::Failed { .. }) {
-            self.stopping = true;
+        match state {
+            TaskState::Failed { .. } => self.stopping = true,
+            TaskState::Passed { .. } => self.readiness.met(i),
+            _ => {}
         }
         display.finished(&self.flow.tasks[i].name, &state, &self.log_of(i));
         self.states.insert(i, state);

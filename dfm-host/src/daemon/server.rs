@@ -87,6 +87,8 @@ struct Submitted {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Subscription {
     None,
+    /// `task.dispatched` of its own tasks only.
+    OwnTasks,
     Live,
     /// Events were dropped because the client reads too slowly; it gets a
     /// fresh snapshot once it catches up.
@@ -373,12 +375,17 @@ impl Core {
                 let status = self.status();
                 self.send_to_client(client, reply_result(&id, status));
             }
-            ClientCall::Subscribe => {
+            ClientCall::Subscribe { own_tasks } => {
                 self.send_to_client(client, reply_result(&id, "subscribed"));
-                let snapshot = event_line("monitor.snapshot", self.snapshot());
-                self.send_to_client(client, snapshot);
+                let subscription = if own_tasks {
+                    Subscription::OwnTasks
+                } else {
+                    let snapshot = event_line("monitor.snapshot", self.snapshot());
+                    self.send_to_client(client, snapshot);
+                    Subscription::Live
+                };
                 if let Some(c) = self.clients.get_mut(&client) {
-                    c.subscription = Subscription::Live;
+                    c.subscription = subscription;
                 }
             }
             ClientCall::Shutdown => {
@@ -415,7 +422,7 @@ impl Core {
     fn has_subscribers(&self) -> bool {
         self.clients
             .values()
-            .any(|c| c.subscription != Subscription::None)
+            .any(|c| matches!(c.subscription, Subscription::Live | Subscription::Lagging))
     }
 
     fn publish(&mut self, method: &str, params: impl FnOnce() -> Value) {
@@ -431,7 +438,7 @@ impl Core {
             };
             let backlog = c.lines.backlog();
             let next = match c.subscription {
-                Subscription::None => continue,
+                Subscription::None | Subscription::OwnTasks => continue,
                 Subscription::Live if backlog < MAX_EVENT_BACKLOG => {
                     self.send_to_client(client, line.clone());
                     Subscription::Live
@@ -543,18 +550,23 @@ impl Core {
                     .slot(slot)
                     .map(|w| (w.worker_id.clone(), w.info.hostname.clone()))
                     .unwrap_or_default();
-                let Some(submitted) = self
-                    .clients
-                    .get_mut(&client)
-                    .and_then(|c| c.submits.get_mut(&request_id))
-                else {
+                let Some(owner) = self.clients.get_mut(&client) else {
+                    return;
+                };
+                let Some(submitted) = owner.submits.get_mut(&request_id) else {
                     return;
                 };
                 submitted.started = Some((now, worker_id.clone(), hostname.clone()));
                 let name = submitted.name.clone();
-                self.publish("task.dispatched", || {
-                    json!({"request_id": request_id, "name": name, "worker_id": worker_id, "hostname": hostname})
-                });
+                let tell_owner = owner.subscription == Subscription::OwnTasks;
+                let event = move || json!({"request_id": request_id, "name": name, "worker_id": worker_id, "hostname": hostname});
+                if tell_owner {
+                    let params = event();
+                    self.send_to_client(client, event_line("task.dispatched", params.clone()));
+                    self.publish("task.dispatched", || params);
+                } else {
+                    self.publish("task.dispatched", event);
+                }
                 self.publish_worker(slot);
             }
             Action::CancelOnWorker { slot, request_id } => {

@@ -174,7 +174,9 @@ fn key(event: &Event) -> Key {
 
 async fn run(socket: &Path) -> Result<Exit> {
     let mut connection = Connection::connect(socket).await?;
-    let subscribed = connection.call(ClientCall::Subscribe).await?;
+    let subscribed = connection
+        .call(ClientCall::Subscribe { own_tasks: false })
+        .await?;
     if subscribed != "subscribed" {
         bail!("the daemon did not accept the subscription: {subscribed}");
     }
