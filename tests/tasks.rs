@@ -59,6 +59,60 @@ fn a_task_runs_in_its_rundir_with_its_environment_and_log() {
 }
 
 #[test]
+fn the_shell_is_looked_up_in_the_task_s_path() {
+    let project = TestProject::new("shellpath");
+    project.start_daemon(&["--pool-size", "1"]);
+    let mut client = project.client();
+    let bin1 = project.root.join("bin1");
+    let bin2 = project.root.join("bin2");
+    for dir in [&bin1, &bin2] {
+        std::fs::create_dir_all(dir).expect("bin dir");
+        let shell = dir.join("ksh");
+        // A stand-in `ksh` (one of the shells dfm accepts); run as a
+        // script, it sees its own path as $0.
+        std::fs::write(&shell, "#!/bin/sh\necho \"ran $0\"\n").expect("shell");
+        let mut permissions = std::fs::metadata(&shell).expect("shell").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+        std::fs::set_permissions(&shell, permissions).expect("chmod");
+    }
+    let path = |dirs: &[&std::path::Path]| {
+        let mut dirs: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+        dirs.extend(["/usr/bin".to_string(), "/bin".to_string()]);
+        dirs.join(":")
+    };
+    let mut run = |id: &str, path: &str| {
+        let mut task = project.task(id, "ignored");
+        task["shell"] = json!("ksh");
+        task["env"] = json!({ "PATH": path });
+        client.submit(task);
+        let reply = client.recv();
+        let log = std::fs::read_to_string(project.root.join(format!("rundir/{id}/test.{id}.log")))
+            .unwrap_or_default();
+        (reply, log)
+    };
+    let both = path(&[&bin1, &bin2]);
+    let (reply, log) = run("first", &both);
+    assert_eq!(reply["result"]["status"], 0, "{reply}");
+    assert_eq!(log, format!("ran {}/ksh\n", bin1.display()));
+    let (_, log) = run("second", &path(&[&bin2, &bin1]));
+    assert_eq!(
+        log,
+        format!("ran {}/ksh\n", bin2.display()),
+        "each PATH its own shell"
+    );
+
+    // The shell found first goes away: the same PATH now finds the other.
+    std::fs::remove_file(bin1.join("ksh")).expect("remove");
+    let (reply, log) = run("third", &both);
+    assert_eq!(reply["result"]["status"], 0, "{reply}");
+    assert_eq!(log, format!("ran {}/ksh\n", bin2.display()));
+    // No shell on the PATH at all: an error that names it.
+    let (reply, _) = run("fourth", &bin1.display().to_string());
+    assert_ne!(reply["result"]["status"], 0, "{reply}");
+    assert!(reply.to_string().contains("cannot start 'ksh'"), "{reply}");
+}
+
+#[test]
 fn two_clients_share_a_pool_of_two_and_each_gets_only_its_results() {
     let project = TestProject::new("share");
     project.start_daemon(&["--pool-size", "2"]);

@@ -5,9 +5,11 @@
 //! `worker.shutdown` or a termination signal, it kills its running task's
 //! whole process group and exits.
 
+use std::collections::HashMap;
+use std::ffi::OsString;
 use std::fs::{self, File};
 use std::os::fd::{AsRawFd, RawFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -203,6 +205,7 @@ async fn serve(
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut hangup = signal(SignalKind::hangup())?;
     let mut task: Option<Running> = None;
+    let mut programs = Programs::default();
 
     // Silence from the daemon for this long means it is gone (even where no
     // connection reset ever arrives, e.g. a vanished host).
@@ -217,7 +220,7 @@ async fn serve(
                         if task.is_some() {
                             Some(TaskResult::error(&spec.request_id, "worker is busy with another task".into()))
                         } else {
-                            match start(&spec) {
+                            match start(&spec, &mut programs) {
                                 Ok(child) => {
                                     task = Some(Running {
                                         request_id: spec.request_id,
@@ -410,7 +413,62 @@ fn file_stem(name: &str) -> String {
     name.replace('/', "_")
 }
 
-fn start(spec: &TaskSpec) -> Result<Child, String> {
+/// Where the task shells are, by name and `PATH`.
+///
+/// std spawns a child with `posix_spawn` (a vfork: nothing of the worker's
+/// memory is copied) unless the child's environment sets `PATH` and the
+/// program is a bare name to look up in it: then it falls back to fork and
+/// exec, which copies the worker's page tables on every task. Clients
+/// (`dfm run`, the original's) send their whole environment, `PATH`
+/// included; so the worker looks the shell up itself, in the `PATH` the
+/// task will have, and hands std an absolute path.
+#[derive(Default)]
+struct Programs {
+    found: HashMap<(String, OsString), PathBuf>,
+}
+
+impl Programs {
+    /// Entries kept; a worker sees a handful of (shell, PATH) pairs.
+    const MAX: usize = 64;
+
+    /// `shell` as an absolute path found in `path`, or as given (std looks
+    /// it up then, and reports what is wrong).
+    fn resolve(&mut self, shell: &str, path: Option<OsString>) -> PathBuf {
+        let Some(path) = path.filter(|_| !shell.contains('/')) else {
+            return PathBuf::from(shell);
+        };
+        let key = (shell.to_string(), path);
+        if let Some(found) = self.found.get(&key) {
+            return found.clone();
+        }
+        let found = std::env::split_paths(&key.1)
+            .filter(|dir| dir.is_absolute())
+            .map(|dir| dir.join(shell))
+            .find(|candidate| is_executable(candidate));
+        match found {
+            Some(found) => {
+                if self.found.len() >= Self::MAX {
+                    self.found.clear();
+                }
+                self.found.insert(key, found.clone());
+                found
+            }
+            None => PathBuf::from(shell),
+        }
+    }
+
+    /// Forgets what was found, e.g. after the program went away.
+    fn forget(&mut self) {
+        self.found.clear();
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+fn start(spec: &TaskSpec, programs: &mut Programs) -> Result<Child, String> {
     let rundir = Path::new(&spec.rundir);
     let stem = file_stem(&spec.name);
     let log_path = rundir.join(format!("{stem}.log"));
@@ -425,33 +483,52 @@ fn start(spec: &TaskSpec) -> Result<Child, String> {
         }
     }
     .map_err(|e| format!("cannot create task log {}: {e}", log_path.display()))?;
-    let log_err = log
-        .try_clone()
-        .map_err(|e| format!("cannot duplicate task log handle: {e}"))?;
-    let mut command = Command::new(&spec.shell);
-    if spec.body.len() <= MAX_INLINE_BODY {
-        command.arg("-c").arg(&spec.body);
+    let script = if spec.body.len() <= MAX_INLINE_BODY {
+        None
     } else {
         let script = rundir.join(format!("{stem}_cmd.sh"));
         fs::write(&script, &spec.body)
             .map_err(|e| format!("cannot write task script {}: {e}", script.display()))?;
-        command.arg(script);
+        Some(script)
+    };
+    let path = spec
+        .env
+        .get("PATH")
+        .map(OsString::from)
+        .or_else(|| std::env::var_os("PATH"));
+    let program = programs.resolve(&spec.shell, path);
+    let spawn = |program: &Path| -> std::io::Result<Child> {
+        let mut command = Command::new(program);
+        // What the shell sees as its name, as if looked up by std.
+        command.arg0(&spec.shell);
+        match &script {
+            None => command.arg("-c").arg(&spec.body),
+            Some(script) => command.arg(script),
+        };
+        command
+            .current_dir(rundir)
+            .envs(&spec.env)
+            .env("TASK_RUNDIR", &spec.rundir)
+            .env("TASK_SRCDIR", &spec.srcdir)
+            .env("DFM_TASK_NAME", &spec.name)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log.try_clone()?)
+            .process_group(0)
+            .spawn()
+    };
+    match spawn(&program) {
+        // The shell found earlier is gone: let std look it up, and say why.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && program.is_absolute() => {
+            programs.forget();
+            spawn(Path::new(&spec.shell))
+        }
+        other => other,
     }
-    command
-        .current_dir(rundir)
-        .envs(&spec.env)
-        .env("TASK_RUNDIR", &spec.rundir)
-        .env("TASK_SRCDIR", &spec.srcdir)
-        .env("DFM_TASK_NAME", &spec.name)
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err)
-        .process_group(0)
-        .spawn()
-        .map_err(|e| {
-            format!(
-                "cannot start '{}' for task '{}': {e}",
-                spec.shell, spec.name
-            )
-        })
+    .map_err(|e| {
+        format!(
+            "cannot start '{}' for task '{}': {e}",
+            spec.shell, spec.name
+        )
+    })
 }
