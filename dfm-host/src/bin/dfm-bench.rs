@@ -159,6 +159,27 @@ fn bench(quick: bool) {
     }
     println!();
 
+    // What a user sees: `dfm run` of a flow, dependency tracking and
+    // display included.
+    let flow_tasks = if options.quick { 2000 } else { 5000 };
+    let mut runs = Vec::new();
+    let mut ratios = Vec::new();
+    let mut cpu = Vec::new();
+    for _ in 0..options.repeat {
+        let limit = spawn_rate(lanes, 1000);
+        let (run, client_cpu) = flow_run(&dfm, &base_dirs[0].1, lanes, flow_tasks);
+        runs.push(run);
+        ratios.push(run / limit);
+        cpu.push(client_cpu);
+    }
+    println!(
+        "DFM    `dfm run` of a flow of {flow_tasks} tasks and one that needs them all, pool {lanes}, --jobs 64 (tmpfs):  {}   ratio to spawn limit {}   `dfm run` CPU {:.0} us per task",
+        rate(&runs),
+        ratio(&ratios),
+        median(&cpu)
+    );
+    println!();
+
     let (start, first) = cold_start(&dfm, &base_dirs[0].1, &options);
     println!("DFM    daemon start -> ready:  {}", ms_range(&start));
     println!("DFM    first task on a cold pool:  {}", ms_range(&first));
@@ -360,6 +381,9 @@ impl Daemon {
             body: COMMAND.to_string(),
             srcdir: self.root.display().to_string(),
             rundir: self.root.join("rundir").display().to_string(),
+            // As `dfm run` and the original's client send it: the whole
+            // environment of the client, `PATH` included.
+            env: std::env::vars().collect(),
             ..TaskSpec::default()
         };
         format!(
@@ -497,6 +521,60 @@ fn throughput(dfm: &Path, base: &Path, pool: usize, clients: usize, tasks: usize
         let _ = t.join();
     }
     (per_client * clients) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// `dfm run all` of a flow of `tasks` independent tasks and `all`, which
+/// needs them, on a warm daemon: tasks per second, and the CPU time of the
+/// `dfm run` process per task, in microseconds.
+fn flow_run(dfm: &Path, base: &Path, pool: usize, tasks: usize) -> (f64, f64) {
+    let (daemon, _) = Daemon::start(dfm, base, pool);
+    let mut flow = String::from("package:\n  name: bench\n  tasks:\n");
+    for i in 0..tasks {
+        flow.push_str(&format!("  - name: t{i}\n    run: \"{COMMAND}\"\n"));
+    }
+    let needs: Vec<String> = (0..tasks).map(|i| format!("t{i}")).collect();
+    flow.push_str(&format!(
+        "  - root: all\n    needs: [{}]\n    run: \"{COMMAND}\"\n",
+        needs.join(", ")
+    ));
+    if let Err(e) = std::fs::write(daemon.root.join("flow.dv"), flow) {
+        fail(&format!("cannot write the flow: {e}"));
+    }
+    let run = || {
+        let output = Command::new(dfm)
+            .args(["run", "all", "--jobs", "64", "--ui", "log"])
+            .current_dir(&daemon.root)
+            .output();
+        match output {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => fail(&format!(
+                "dfm run failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            )),
+            Err(e) => fail(&format!("cannot run dfm: {e}")),
+        }
+    };
+    // The first run warms the workers and creates the rundirs.
+    run();
+    let cpu_before = children_cpu();
+    let start = Instant::now();
+    run();
+    let elapsed = start.elapsed().as_secs_f64();
+    let cpu = (children_cpu() - cpu_before).as_secs_f64();
+    let count = (tasks + 1) as f64;
+    (count / elapsed, cpu * 1e6 / count)
+}
+
+/// CPU time of this process's waited-for children so far.
+fn children_cpu() -> Duration {
+    // SAFETY: getrusage only writes into the zeroed struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; RUSAGE_CHILDREN is a valid `who`.
+    unsafe {
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+    }
+    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
 }
 
 fn cold_start(dfm: &Path, base: &Path, options: &Options) -> (Vec<Duration>, Vec<Duration>) {
