@@ -4,6 +4,7 @@
 //! these types.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -67,6 +68,9 @@ pub fn to_line<T: Serialize>(message: &T) -> String {
 
 // ---------------------------------------------------------------- shared task types
 
+/// A task's environment variables.
+pub type Env = BTreeMap<String, String>;
+
 /// A shell task as a client submits it and a worker runs it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaskSpec {
@@ -81,8 +85,9 @@ pub struct TaskSpec {
     pub srcdir: String,
     #[serde(default)]
     pub rundir: String,
+    /// Shared: the daemon keeps one copy of each distinct environment.
     #[serde(default)]
-    pub env: BTreeMap<String, String>,
+    pub env: Arc<Env>,
     #[serde(default, skip_serializing_if = "is_empty_str")]
     pub resource_class: String,
     /// What a worker for this task's class needs, beyond the configured

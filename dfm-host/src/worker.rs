@@ -507,7 +507,7 @@ fn start(spec: &TaskSpec, programs: &mut Programs) -> Result<Child, String> {
         };
         command
             .current_dir(rundir)
-            .envs(&spec.env)
+            .envs(spec.env.iter())
             .env("TASK_RUNDIR", &spec.rundir)
             .env("TASK_SRCDIR", &spec.srcdir)
             .env("DFM_TASK_NAME", &spec.name)

@@ -383,7 +383,7 @@ impl Daemon {
             rundir: self.root.join("rundir").display().to_string(),
             // As `dfm run` and the original's client send it: the whole
             // environment of the client, `PATH` included.
-            env: std::env::vars().collect(),
+            env: std::sync::Arc::new(std::env::vars().collect()),
             ..TaskSpec::default()
         };
         format!(

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -18,7 +19,7 @@ use crate::config::{CliOverrides, Layers};
 use crate::flow::{self, Action, Flow};
 use crate::plugin::{self, Plugin};
 use crate::project::{Probe, Project};
-use crate::protocol::{ClientCall, Reply, ResourceRequest, TaskSpec};
+use crate::protocol::{ClientCall, Env, Reply, ResourceRequest, TaskSpec};
 
 /// `dfm run`'s command line.
 #[derive(Debug, clap::Args)]
@@ -316,7 +317,7 @@ struct Run<'a> {
     run_id: String,
     next: u64,
     stopping: bool,
-    env: &'a BTreeMap<String, String>,
+    env: Arc<Env>,
 }
 
 impl<'a> Run<'a> {
@@ -340,7 +341,7 @@ impl<'a> Run<'a> {
             run_id: crate::auth::random_hex(4).unwrap_or_else(|_| std::process::id().to_string()),
             next: 0,
             stopping: false,
-            env,
+            env: Arc::new(env.clone()),
         }
     }
 
@@ -391,13 +392,19 @@ impl<'a> Run<'a> {
         };
         self.next += 1;
         let request_id = format!("{}-{}", self.run_id, self.next);
-        let mut env = self.env.clone();
-        for (name, value) in &task.params {
-            env.insert(
-                format!("DFM_PARAM_{}", name.to_uppercase()),
-                value.to_string(),
-            );
-        }
+        // Tasks without parameters share the run's environment.
+        let env = if task.params.is_empty() {
+            self.env.clone()
+        } else {
+            let mut env = (*self.env).clone();
+            for (name, value) in &task.params {
+                env.insert(
+                    format!("DFM_PARAM_{}", name.to_uppercase()),
+                    value.to_string(),
+                );
+            }
+            Arc::new(env)
+        };
         let r = &task.resources;
         let resources =
             (r.cores.is_some() || r.memory.is_some() || r.queue.is_some() || r.walltime.is_some())

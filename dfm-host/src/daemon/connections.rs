@@ -13,6 +13,7 @@ use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::environments::Environments;
 use super::server::Event;
 use crate::pool::{ClientId, SlotId};
 use crate::protocol::{
@@ -106,6 +107,7 @@ async fn serve_client(stream: UnixStream, client: ClientId, events: mpsc::Unboun
         }
     };
     let (tx, writer) = spawn_writer(write);
+    let mut environments = Environments::default();
     if events
         .send(Event::ClientConnected {
             client,
@@ -156,7 +158,12 @@ async fn serve_client(stream: UnixStream, client: ClientId, events: mpsc::Unboun
             }) => {
                 let _ = tx.send(reply_result(&id, "pong"));
             }
-            Ok(request) => {
+            Ok(mut request) => {
+                // Shared as soon as parsed: a fast client may be thousands
+                // of tasks ahead of the core.
+                if let ClientCall::Submit(spec) = &mut request.call {
+                    spec.env = environments.share(std::mem::take(&mut spec.env));
+                }
                 if events
                     .send(Event::ClientRequest { client, request })
                     .is_err()

@@ -3,6 +3,7 @@
 //! the core until shutdown, and cleans up after itself.
 
 mod connections;
+mod environments;
 mod server;
 
 use std::os::unix::fs::PermissionsExt;
