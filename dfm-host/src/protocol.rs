@@ -238,12 +238,23 @@ pub struct BadRequest {
 
 impl ClientRequest {
     pub fn to_line(&self) -> String {
+        /// A request line, serialised straight from its parts.
+        #[derive(Serialize)]
+        struct Line<'a, P> {
+            method: &'a str,
+            id: &'a Value,
+            params: P,
+        }
         let (method, params) = match &self.call {
+            // The bulk of what a client sends: no intermediate JSON tree.
+            ClientCall::Submit(spec) => {
+                return to_line(&Line {
+                    method: "task.submit",
+                    id: &self.id,
+                    params: spec,
+                })
+            }
             ClientCall::Ping => ("ping", json!({})),
-            ClientCall::Submit(spec) => (
-                "task.submit",
-                serde_json::to_value(spec).unwrap_or(Value::Null),
-            ),
             ClientCall::Cancel { request_id } => {
                 ("task.cancel", json!({ "request_id": request_id }))
             }
@@ -254,7 +265,11 @@ impl ClientRequest {
             }
             ClientCall::Shutdown => ("shutdown", json!({})),
         };
-        to_line(&json!({"method": method, "id": self.id, "params": params}))
+        to_line(&Line {
+            method,
+            id: &self.id,
+            params,
+        })
     }
 
     pub fn parse(line: &[u8]) -> Result<ClientRequest, BadRequest> {

@@ -555,7 +555,10 @@ impl<'a> Run<'a> {
                     self.cancel_all(connection, display).await;
                     return Ok(true);
                 }
-                _ = tick.tick() => display.redraw(&self.running()),
+                _ = tick.tick() => {
+                    display.flush();
+                    display.redraw(&self.running());
+                }
             }
         }
         Ok(false)

@@ -32,6 +32,10 @@ pub struct Display {
     /// Lines of the live view on screen now.
     drawn: usize,
     running: Vec<(String, f64)>,
+    /// The log's lines, written out at each tick ([`Display::flush`]) and
+    /// before anything else is printed: one write for many tasks, not two
+    /// per task.
+    log: std::io::BufWriter<std::io::Stdout>,
 }
 
 impl Display {
@@ -47,6 +51,7 @@ impl Display {
             mode: mode.to_string(),
             drawn: 0,
             running: Vec::new(),
+            log: std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()),
         }
     }
 
@@ -54,7 +59,9 @@ impl Display {
     fn line(&mut self, text: &str) {
         match self.ui {
             Ui::Quiet => {}
-            Ui::Log => println!("{text}"),
+            Ui::Log => {
+                let _ = writeln!(self.log, "{text}");
+            }
             Ui::Progress => {
                 self.clear();
                 println!("{text}");
@@ -73,7 +80,7 @@ impl Display {
 
     pub fn started(&mut self, name: &str) {
         if self.ui == Ui::Log {
-            println!("start  {name}");
+            let _ = writeln!(self.log, "start  {name}");
         }
     }
 
@@ -82,7 +89,13 @@ impl Display {
         self.line(&format!("note   {name}: {msg}"));
     }
 
+    /// Writes out the log lines kept so far.
+    pub fn flush(&mut self) {
+        let _ = self.log.flush();
+    }
+
     pub fn warning(&mut self, text: &str) {
+        self.flush();
         self.clear();
         if self.ui != Ui::Quiet {
             eprintln!("dfm: {text}");
@@ -148,6 +161,7 @@ impl Display {
     }
 
     pub fn summary(&mut self, package: &str, outcomes: &[Outcome], wall: Duration, as_json: bool) {
+        self.flush();
         self.clear();
         if as_json {
             println!("{}", json_summary(package, outcomes, wall, &self.mode));
@@ -188,5 +202,11 @@ impl Display {
                 println!("    | {line}");
             }
         }
+    }
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        self.flush();
     }
 }
