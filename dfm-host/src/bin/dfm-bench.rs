@@ -770,13 +770,13 @@ mod floor {
                 let start = Instant::now();
                 let mut sent = 0;
                 while sent < 64.min(tasks) {
-                    client.send(REQUEST);
+                    client.send(request());
                     sent += 1;
                 }
                 for _ in 0..tasks {
                     client.expect_pass();
                     if sent < tasks {
-                        client.send(REQUEST);
+                        client.send(request());
                         sent += 1;
                     }
                 }
@@ -871,16 +871,24 @@ mod floor {
         }
     }
 
-    /// What the client sends: about the size of a `task.submit`.
-    const REQUEST: &str = concat!(
-        r#"{"method":"task.submit","id":"1","params":{"request_id":"1","name":"bench.t1","#,
-        r#""shell":"bash","body":"true","srcdir":"/tmp/x","rundir":"/tmp/x/rundir"}}"#,
-        "\n"
-    );
+    /// What the client sends: a `task.submit` the size of dfm's, the
+    /// client's environment included.
+    fn request() -> &'static str {
+        static LINE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        LINE.get_or_init(|| {
+            let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+            let params = serde_json::json!({"request_id": "1", "name": "bench.t1", "shell": "bash",
+                "body": "true", "srcdir": "/tmp/x", "rundir": "/tmp/x/rundir", "env": env});
+            format!(
+                "{}\n",
+                serde_json::json!({"method": "task.submit", "id": "1", "params": params})
+            )
+        })
+    }
 
     fn round_trip(client: &mut Client) -> Duration {
         let start = Instant::now();
-        client.send(REQUEST);
+        client.send(request());
         client.expect_pass();
         start.elapsed()
     }
