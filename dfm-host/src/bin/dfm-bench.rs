@@ -341,19 +341,12 @@ impl Daemon {
             fail(&format!("cannot create {}: {e}", root.display()));
         }
         let started = Instant::now();
-        let output = Command::new(dfm)
-            .args(["daemon", "start", "--pool-size", &pool.to_string()])
-            .current_dir(&root)
-            .output();
+        run_dfm(
+            dfm,
+            &root,
+            &["daemon", "start", "--pool-size", &pool.to_string()],
+        );
         let elapsed = started.elapsed();
-        match output {
-            Ok(o) if o.status.success() => {}
-            Ok(o) => fail(&format!(
-                "daemon start failed: {}",
-                String::from_utf8_lossy(&o.stderr)
-            )),
-            Err(e) => fail(&format!("cannot run dfm: {e}")),
-        }
         let state: Value = std::fs::read_to_string(root.join(".dfm/daemon.json"))
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok())
@@ -541,18 +534,11 @@ fn flow_run(dfm: &Path, base: &Path, pool: usize, tasks: usize) -> (f64, f64) {
         fail(&format!("cannot write the flow: {e}"));
     }
     let run = || {
-        let output = Command::new(dfm)
-            .args(["run", "all", "--jobs", "64", "--ui", "log"])
-            .current_dir(&daemon.root)
-            .output();
-        match output {
-            Ok(o) if o.status.success() => {}
-            Ok(o) => fail(&format!(
-                "dfm run failed: {}",
-                String::from_utf8_lossy(&o.stderr)
-            )),
-            Err(e) => fail(&format!("cannot run dfm: {e}")),
-        }
+        run_dfm(
+            dfm,
+            &daemon.root,
+            &["run", "all", "--jobs", "64", "--ui", "log"],
+        )
     };
     // The first run warms the workers and creates the rundirs.
     run();
@@ -563,6 +549,19 @@ fn flow_run(dfm: &Path, base: &Path, pool: usize, tasks: usize) -> (f64, f64) {
     let cpu = (children_cpu() - cpu_before).as_secs_f64();
     let count = (tasks + 1) as f64;
     (count / elapsed, cpu * 1e6 / count)
+}
+
+/// Runs `dfm ARGS` in `dir` to its end; fails the bench if it fails.
+fn run_dfm(dfm: &Path, dir: &Path, args: &[&str]) {
+    match Command::new(dfm).args(args).current_dir(dir).output() {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => fail(&format!(
+            "dfm {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&o.stderr)
+        )),
+        Err(e) => fail(&format!("cannot run dfm: {e}")),
+    }
 }
 
 /// CPU time of this process's waited-for children so far.
