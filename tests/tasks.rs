@@ -110,6 +110,13 @@ fn the_shell_is_looked_up_in_the_task_s_path() {
     let (reply, _) = run("fourth", &bin1.display().to_string());
     assert_ne!(reply["result"]["status"], 0, "{reply}");
     assert!(reply.to_string().contains("cannot start 'ksh'"), "{reply}");
+    // A relative entry first: it is relative to the task's rundir.
+    let rundir = project.root.join("rundir/fifth");
+    std::fs::create_dir_all(&rundir).expect("rundir");
+    std::fs::copy(bin2.join("ksh"), rundir.join("ksh")).expect("local shell");
+    let (reply, log) = run("fifth", &format!(".:{}", bin2.display()));
+    assert_eq!(reply["result"]["status"], 0, "{reply}");
+    assert_eq!(log, "ran ./ksh\n");
 }
 
 #[test]

@@ -441,10 +441,19 @@ impl Programs {
         if let Some(found) = self.found.get(&key) {
             return found.clone();
         }
-        let found = std::env::split_paths(&key.1)
-            .filter(|dir| dir.is_absolute())
-            .map(|dir| dir.join(shell))
-            .find(|candidate| is_executable(candidate));
+        let mut found = None;
+        for dir in std::env::split_paths(&key.1) {
+            // A relative entry ('.', or empty) is relative to the task's
+            // rundir: leave such a PATH to std.
+            if !dir.is_absolute() {
+                break;
+            }
+            let candidate = dir.join(shell);
+            if is_executable(&candidate) {
+                found = Some(candidate);
+                break;
+            }
+        }
         match found {
             Some(found) => {
                 if self.found.len() >= Self::MAX {
