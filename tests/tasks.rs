@@ -464,3 +464,96 @@ fn local_workers_use_the_worker_socket_and_fall_back_to_tcp_without_it() {
         Some(2)
     );
 }
+
+/// Reads lines until task `id` starts (`task.dispatched`, on a connection
+/// subscribed to its own tasks); returns the worker it started on. Other
+/// lines go to `seen`.
+fn started_on(client: &mut dfm_e2e::Client, id: &str, seen: &mut Vec<Value>) -> String {
+    loop {
+        let line = client.recv();
+        if line["method"] == "task.dispatched" && line["params"]["request_id"] == id {
+            return line["params"]["worker_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+        }
+        seen.push(line);
+    }
+}
+
+/// Reads lines until the reply to `id`, from `seen` first.
+fn reply_to(client: &mut dfm_e2e::Client, id: &str, seen: &mut Vec<Value>) -> Value {
+    if let Some(at) = seen.iter().position(|line| line["id"] == id) {
+        return seen.remove(at);
+    }
+    loop {
+        let line = client.recv();
+        if line["id"] == id {
+            return line;
+        }
+        seen.push(line);
+    }
+}
+
+#[test]
+fn a_task_sent_ahead_to_a_busy_worker_is_taken_back_when_another_worker_goes_idle() {
+    let project = TestProject::new("prefetch");
+    project.start_daemon(&["--pool-size", "2"]);
+    let mut client = project.client();
+    let subscribed = client.call("monitor.subscribe", json!({"scope": "own"}));
+    assert_eq!(subscribed["result"], "subscribed");
+    let mut seen = Vec::new();
+    // One worker first; the second is launched for b, so b's worker is the
+    // one the pool sends c to, ahead, while a and b run.
+    client.submit(project.task("warm", "true"));
+    reply_to(&mut client, "warm", &mut seen);
+    client.submit(project.task("a", "sleep 60"));
+    let a_worker = started_on(&mut client, "a", &mut seen);
+    client.submit(project.task("b", "sleep 60"));
+    let b_worker = started_on(&mut client, "b", &mut seen);
+    assert_ne!(a_worker, b_worker);
+    client.submit(project.task("c", "echo c"));
+
+    // a ends: its worker is idle, nothing is queued, and c waits behind
+    // a task of a minute. The daemon takes c back and runs it at once.
+    client.send("task.cancel", "cancel-a", json!({"request_id": "a"}));
+    let c_worker = started_on(&mut client, "c", &mut seen);
+    assert_eq!(c_worker, a_worker, "c ran on the idle worker, not behind b");
+    let reply = reply_to(&mut client, "c", &mut seen);
+    assert_eq!(reply["result"]["status"], 0, "{reply}");
+    let log = std::fs::read_to_string(project.root.join("rundir/c/test.c.log")).unwrap_or_default();
+    assert_eq!(log, "c\n");
+
+    client.send("task.cancel", "cancel-b", json!({"request_id": "b"}));
+    let reply = reply_to(&mut client, "b", &mut seen);
+    assert_eq!(reply["error"], "cancelled", "{reply}");
+}
+
+#[test]
+fn a_task_held_ahead_and_cancelled_never_runs() {
+    let project = TestProject::new("heldcancel");
+    project.start_daemon(&["--pool-size", "1"]);
+    let mut client = project.client();
+    let subscribed = client.call("monitor.subscribe", json!({"scope": "own"}));
+    assert_eq!(subscribed["result"], "subscribed");
+    let mut seen = Vec::new();
+    client.submit(project.task("a", "sleep 60"));
+    started_on(&mut client, "a", &mut seen);
+    // The only worker is busy: b is sent to it ahead.
+    let marker = project.root.join("b-ran");
+    client.submit(project.task("b", &format!("touch {}", marker.display())));
+    client.send("task.cancel", "cancel-b", json!({"request_id": "b"}));
+    let reply = reply_to(&mut client, "b", &mut seen);
+    assert_eq!(reply["error"], "cancelled", "{reply}");
+    client.send("task.cancel", "cancel-a", json!({"request_id": "a"}));
+    let reply = reply_to(&mut client, "a", &mut seen);
+    assert_eq!(reply["error"], "cancelled", "{reply}");
+    // The worker is free and in step with the daemon: the next task runs.
+    client.submit(project.task("d", "true"));
+    let reply = reply_to(&mut client, "d", &mut seen);
+    assert_eq!(reply["result"]["status"], 0, "{reply}");
+    assert!(!marker.exists(), "the cancelled task ran");
+    let status = project.status();
+    assert_eq!(status["pending_tasks"], 0, "{status}");
+    assert_eq!(status["running_tasks"], 0, "{status}");
+}

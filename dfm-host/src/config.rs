@@ -62,6 +62,8 @@ pub struct PoolSettings {
     pub max_launch_failures: u32,
     /// How often the runner is asked about its jobs, in seconds.
     pub poll_interval: f64,
+    /// Send a busy worker its next task ahead while tasks wait.
+    pub prefetch: bool,
 }
 
 impl Default for PoolSettings {
@@ -77,6 +79,7 @@ impl Default for PoolSettings {
             max_task_attempts: 3,
             max_launch_failures: 3,
             poll_interval: 1.0,
+            prefetch: true,
         }
     }
 }
@@ -105,6 +108,7 @@ impl PoolSettings {
             heartbeat_timeout: secs(self.heartbeat_timeout),
             max_task_attempts: self.max_task_attempts,
             max_launch_failures: self.max_launch_failures,
+            prefetch: self.prefetch,
         }
     }
 

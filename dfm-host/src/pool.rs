@@ -9,6 +9,12 @@
 //! Dispatch is FIFO per resource class (a task of class C only runs on a
 //! worker launched for C). Queues and idle workers are kept per class, so a
 //! dispatch costs the same whatever the queue length or pool size.
+//!
+//! With [`PoolConfig::prefetch`], a busy worker is also sent the next task
+//! of its class while tasks wait and no worker is idle: it starts that task
+//! the moment its current one ends, without waiting for the daemon. A task
+//! sent ahead is *withdrawn* again when a worker of its class goes idle
+//! before it started, so a long task never holds up a short one.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -36,6 +42,9 @@ pub struct PoolConfig {
     pub max_task_attempts: u32,
     /// Launch failures in a row (per class) after which waiting tasks fail.
     pub max_launch_failures: u32,
+    /// Send a busy worker its next task ahead when tasks wait (see the
+    /// module's documentation).
+    pub prefetch: bool,
 }
 
 impl Default for PoolConfig {
@@ -49,6 +58,7 @@ impl Default for PoolConfig {
             heartbeat_timeout: Duration::from_secs(30),
             max_task_attempts: 3,
             max_launch_failures: 3,
+            prefetch: true,
         }
     }
 }
@@ -63,12 +73,24 @@ pub enum Action {
         worker_id: String,
         class: String,
     },
-    /// Send this task (of `client`) to the worker of `slot`.
+    /// Send this task (of `client`) to the worker of `slot`. When `ahead`,
+    /// the worker is busy and starts it once its current task ends; a
+    /// [`Action::Started`] follows then.
     Dispatch {
         slot: SlotId,
         client: ClientId,
         task: Box<TaskSpec>,
+        ahead: bool,
     },
+    /// The task sent ahead to the worker of `slot` is now running there.
+    Started {
+        slot: SlotId,
+        client: ClientId,
+        request_id: String,
+    },
+    /// Ask the worker of `slot` to hand back the task sent ahead, if it has
+    /// not started it; report its answer with [`Pool::task_withdrawn`].
+    Withdraw { slot: SlotId, request_id: String },
     /// Tell the worker of `slot` to kill its task.
     CancelOnWorker { slot: SlotId, request_id: String },
     /// Tell the worker of `slot` to exit, and stop its job. The slot is gone.
@@ -140,6 +162,8 @@ pub struct WorkerInfo {
     pub hostname: String,
     pub pid: u32,
     pub job_id: String,
+    /// The worker accepts a task ahead while busy (older workers do not).
+    pub prefetch: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +186,10 @@ pub struct Slot {
     pub since: Instant,
     /// The last message from its worker.
     last_seen: Instant,
+    /// The task sent ahead, to start when the current one ends.
+    next: Option<TaskId>,
+    /// In its class's `open` list.
+    open: bool,
 }
 
 #[derive(Debug)]
@@ -170,7 +198,12 @@ struct Task {
     spec: TaskSpec,
     class: String,
     attempts: u32,
+    /// The worker it was sent to (running it, or holding it ahead).
     running_on: Option<SlotId>,
+    /// Sent ahead and not started yet (as far as the pool knows).
+    ahead: bool,
+    /// Sent ahead, and asked back (withdrawn, or cancelled).
+    withdrawing: bool,
     /// Cancelled while running: the worker is still killing it.
     cancelled: bool,
 }
@@ -184,6 +217,13 @@ struct ClassState {
     queued: usize,
     /// Idle workers, most recently idle last.
     idle: Vec<SlotId>,
+    /// Busy workers that may take a task ahead; may hold slots that no
+    /// longer can, checked when popped.
+    open: Vec<SlotId>,
+    /// Tasks held ahead by workers and not asked back.
+    ahead: usize,
+    /// Tasks held ahead and asked back, answer pending.
+    withdrawing: usize,
     /// Slots launching or starting.
     starting: usize,
     /// All slots of this class, in any state.
@@ -283,7 +323,12 @@ impl Pool {
                 SlotState::Busy(_) => counts.busy += 1,
             }
         }
-        counts.queued = self.classes.values().map(|c| c.queued).sum();
+        // Tasks held ahead by busy workers are waiting too.
+        counts.queued = self
+            .classes
+            .values()
+            .map(|c| c.queued + c.ahead + c.withdrawing)
+            .sum();
         // A busy worker runs exactly one task (perhaps being killed): no need
         // to go through every task, queued ones included, on each event.
         counts.running = counts.busy;
@@ -338,6 +383,8 @@ impl Pool {
                 class,
                 attempts: 0,
                 running_on: None,
+                ahead: false,
+                withdrawing: false,
                 cancelled: false,
             },
         );
@@ -379,8 +426,16 @@ impl Pool {
         let (client, request_id) = (task.client, task.spec.request_id.clone());
         match task.running_on {
             Some(slot) => {
-                // The worker stays busy until it reports the killed task.
+                // The worker stays busy until it reports the killed task,
+                // or hands back the one it held ahead.
                 task.cancelled = true;
+                if task.ahead && !task.withdrawing {
+                    task.withdrawing = true;
+                    let class = task.class.clone();
+                    let state = self.class_mut(&class);
+                    state.ahead -= 1;
+                    state.withdrawing += 1;
+                }
                 self.by_request.remove(&(client, request_id.clone()));
                 self.actions.push(Action::CancelOnWorker {
                     slot,
@@ -547,10 +602,19 @@ impl Pool {
                 result.request_id
             ));
         }
-        s.state = SlotState::Idle;
         s.since = now;
         let class = s.class.clone();
-        self.class_mut(&class).idle.push(slot);
+        match s.next.take() {
+            // The worker started the task it held as soon as this one ended.
+            Some(next) => {
+                s.state = SlotState::Busy(next);
+                self.start_ahead(slot, next);
+            }
+            None => {
+                s.state = SlotState::Idle;
+                self.class_mut(&class).idle.push(slot);
+            }
+        }
         let task = self.forget_task(task_id);
         // The freed worker gets its next task before the client hears of
         // this one: the worker's wait is on the critical path, the reply is
@@ -573,12 +637,109 @@ impl Pool {
         Ok(())
     }
 
+    /// A task held ahead by the worker of `slot` is now running there.
+    fn start_ahead(&mut self, slot: SlotId, id: TaskId) {
+        let Some(task) = self.tasks.get_mut(&id) else {
+            return;
+        };
+        let withdrawing = std::mem::take(&mut task.withdrawing);
+        task.ahead = false;
+        task.attempts += 1;
+        let (client, request_id, cancelled) =
+            (task.client, task.spec.request_id.clone(), task.cancelled);
+        let class = task.class.clone();
+        let state = self.class_mut(&class);
+        if withdrawing {
+            state.withdrawing -= 1;
+        } else {
+            state.ahead -= 1;
+        }
+        self.offer(slot);
+        if !cancelled {
+            self.actions.push(Action::Started {
+                slot,
+                client,
+                request_id,
+            });
+        }
+    }
+
+    /// The worker of `slot` handed back the task it held ahead, unstarted.
+    /// Returns an error when it held no such task.
+    pub fn task_withdrawn(
+        &mut self,
+        slot: SlotId,
+        request_id: &str,
+        now: Instant,
+    ) -> Result<(), String> {
+        let Some(s) = self.slots.get_mut(&slot) else {
+            return Err("withdrawal from a worker that is not in the pool".into());
+        };
+        s.last_seen = now;
+        let held = s.next.filter(|id| {
+            self.tasks
+                .get(id)
+                .is_some_and(|t| t.spec.request_id == request_id)
+        });
+        let Some(id) = held else {
+            return Err(format!(
+                "'{request_id}' handed back, but this worker held no such task"
+            ));
+        };
+        s.next = None;
+        self.put_back_ahead(id);
+        self.offer(slot);
+        self.schedule(now);
+        Ok(())
+    }
+
+    /// A task held ahead goes back to the front of its queue, unless it was
+    /// cancelled. It was never started: no attempt is counted.
+    fn put_back_ahead(&mut self, id: TaskId) {
+        let Some(task) = self.tasks.get_mut(&id) else {
+            return;
+        };
+        let withdrawing = std::mem::take(&mut task.withdrawing);
+        task.ahead = false;
+        task.running_on = None;
+        let cancelled = task.cancelled;
+        let class = task.class.clone();
+        let state = self.class_mut(&class);
+        if withdrawing {
+            state.withdrawing -= 1;
+        } else {
+            state.ahead -= 1;
+        }
+        if cancelled {
+            self.forget_task(id);
+        } else {
+            state.queue.push_front(id);
+            state.queued += 1;
+        }
+    }
+
+    /// Lists a busy `slot` as able to take a task ahead, if it is.
+    fn offer(&mut self, slot: SlotId) {
+        if !self.config.prefetch {
+            return;
+        }
+        let Some(s) = self.slots.get_mut(&slot) else {
+            return;
+        };
+        if s.open || !s.info.prefetch || s.next.is_some() {
+            return;
+        }
+        s.open = true;
+        let class = s.class.clone();
+        self.class_mut(&class).open.push(slot);
+    }
+
     /// The worker of `slot` disconnected, or its job ended.
     pub fn worker_lost(&mut self, slot: SlotId, reason: &str, now: Instant) {
         let Some(s) = self.slots.get(&slot) else {
             return;
         };
-        let (state, class) = (s.state, s.class.clone());
+        let (state, class, next) = (s.state, s.class.clone(), s.next);
         let who = format!(
             "worker {} on {}",
             s.worker_id,
@@ -589,6 +750,10 @@ impl Pool {
             }
         );
         self.remove_slot(slot, Action::Terminate { slot });
+        // Held ahead, never started: back in line, behind the running task.
+        if let Some(next) = next {
+            self.put_back_ahead(next);
+        }
         match state {
             SlotState::Launching | SlotState::Starting => {
                 self.note_launch_failure(&class, &format!("{who} {reason} before registering"));
@@ -761,46 +926,138 @@ impl Pool {
     }
 
     fn dispatch(&mut self, now: Instant) {
+        let prefetch = self.config.prefetch;
         let classes: Vec<String> = self
             .classes
             .iter()
-            .filter(|(_, c)| c.queued > 0 && !c.idle.is_empty())
+            .filter(|(_, c)| {
+                (c.queued > 0 && (!c.idle.is_empty() || (prefetch && !c.open.is_empty())))
+                    || (c.ahead > 0 && c.idle.len() > c.withdrawing)
+            })
             .map(|(name, _)| name.clone())
             .collect();
         for class in classes {
-            loop {
-                let state = self.class_mut(&class);
-                if state.queued == 0 || state.idle.is_empty() {
-                    break;
-                }
-                let Some(task_id) = state.queue.pop_front() else {
+            while let Some((slot_id, ahead)) = self.destination(&class) {
+                let Some(task_id) = self.pop_queued(&class) else {
+                    // Nothing to send after all: the worker stays available.
+                    if ahead {
+                        self.offer(slot_id);
+                    } else {
+                        self.class_mut(&class).idle.push(slot_id);
+                    }
                     break;
                 };
                 let Some(task) = self.tasks.get_mut(&task_id) else {
-                    continue; // cancelled while queued
-                };
-                if task.running_on.is_some() {
                     continue;
-                }
-                let state = self.classes.get_mut(&class).expect("class exists");
-                state.queued -= 1;
-                let Some(slot_id) = state.idle.pop() else {
-                    break;
                 };
                 task.running_on = Some(slot_id);
-                task.attempts += 1;
+                task.ahead = ahead;
                 let spec = task.spec.clone();
                 let client = task.client;
-                if let Some(slot) = self.slots.get_mut(&slot_id) {
-                    slot.state = SlotState::Busy(task_id);
-                    slot.since = now;
+                if ahead {
+                    self.class_mut(&class).ahead += 1;
+                    if let Some(slot) = self.slots.get_mut(&slot_id) {
+                        slot.next = Some(task_id);
+                    }
+                } else {
+                    task.attempts += 1;
+                    if let Some(slot) = self.slots.get_mut(&slot_id) {
+                        slot.state = SlotState::Busy(task_id);
+                        slot.since = now;
+                    }
+                    self.offer(slot_id);
                 }
                 self.actions.push(Action::Dispatch {
                     slot: slot_id,
                     client,
                     task: Box::new(spec),
+                    ahead,
                 });
             }
+            self.withdraw_for_idle(&class);
+        }
+    }
+
+    /// Where the next queued task of `class` should go, if anywhere: an idle
+    /// worker, else (with prefetch) a busy one that holds no task ahead,
+    /// once the pool is full (a new worker would run it sooner) and no
+    /// worker of the class is starting (the first tasks in line are its).
+    fn destination(&mut self, class: &str) -> Option<(SlotId, bool)> {
+        let prefetch = self.config.prefetch && self.slots.len() >= self.config.max_workers;
+        let state = self.classes.get_mut(class)?;
+        if state.queued == 0 {
+            return None;
+        }
+        if let Some(slot) = state.idle.pop() {
+            return Some((slot, false));
+        }
+        if !prefetch || state.starting > 0 {
+            return None;
+        }
+        while let Some(slot_id) = state.open.pop() {
+            let Some(slot) = self.slots.get_mut(&slot_id) else {
+                continue;
+            };
+            slot.open = false;
+            if matches!(slot.state, SlotState::Busy(_)) && slot.next.is_none() {
+                return Some((slot_id, true));
+            }
+        }
+        None
+    }
+
+    /// The first live queued task of `class`, taken off the queue.
+    fn pop_queued(&mut self, class: &str) -> Option<TaskId> {
+        let state = self.classes.get_mut(class)?;
+        while state.queued > 0 {
+            let task_id = state.queue.pop_front()?;
+            // Skip tasks cancelled while queued.
+            if self
+                .tasks
+                .get(&task_id)
+                .is_some_and(|t| t.running_on.is_none())
+            {
+                state.queued -= 1;
+                return Some(task_id);
+            }
+        }
+        None
+    }
+
+    /// Idle workers of `class` while others hold tasks ahead: ask those
+    /// tasks back, so that they run now rather than after a task that may
+    /// be long. One request per idle worker not already covered.
+    fn withdraw_for_idle(&mut self, class: &str) {
+        let Some(state) = self.classes.get(class) else {
+            return;
+        };
+        let mut wanted = state.idle.len().saturating_sub(state.withdrawing);
+        if wanted == 0 || state.ahead == 0 {
+            return;
+        }
+        let mut asked = Vec::new();
+        for (&slot_id, slot) in &self.slots {
+            if wanted == 0 {
+                break;
+            }
+            let Some(task_id) = slot.next.filter(|_| slot.class == class) else {
+                continue;
+            };
+            let Some(task) = self.tasks.get_mut(&task_id) else {
+                continue;
+            };
+            if task.withdrawing {
+                continue;
+            }
+            task.withdrawing = true;
+            asked.push((slot_id, task.spec.request_id.clone()));
+            wanted -= 1;
+        }
+        let state = self.class_mut(class);
+        state.ahead -= asked.len();
+        state.withdrawing += asked.len();
+        for (slot, request_id) in asked {
+            self.actions.push(Action::Withdraw { slot, request_id });
         }
     }
 
@@ -859,6 +1116,8 @@ impl Pool {
                 info: WorkerInfo::default(),
                 since: now,
                 last_seen: now,
+                next: None,
+                open: false,
             },
         );
         self.by_worker_id.insert(worker_id.clone(), id);

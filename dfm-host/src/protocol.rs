@@ -445,6 +445,10 @@ pub enum FromWorker {
     Result(TaskResult),
     #[serde(rename = "worker.heartbeat")]
     Heartbeat { worker_id: String },
+    /// The task held ahead, handed back unstarted (after `task.withdraw`
+    /// or `task.cancel`).
+    #[serde(rename = "task.withdrawn")]
+    Withdrawn { request_id: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -465,6 +469,10 @@ pub struct Register {
     /// The worker's own nonce, which the daemon must answer to prove it
     /// knows the secret too.
     pub nonce: String,
+    /// The worker takes a `task.execute` while busy, runs it as soon as its
+    /// current task ends, and answers `task.withdraw`.
+    #[serde(default)]
+    pub prefetch: bool,
 }
 
 /// Daemon → worker.
@@ -484,8 +492,12 @@ pub enum ToWorker {
     Rejected { reason: String },
     #[serde(rename = "task.execute")]
     Execute(Box<TaskSpec>),
+    /// Kill the task if it runs; hand it back if it is held ahead.
     #[serde(rename = "task.cancel")]
     Cancel { request_id: String },
+    /// Hand back the task held ahead if it has not started; else nothing.
+    #[serde(rename = "task.withdraw")]
+    Withdraw { request_id: String },
     #[serde(rename = "worker.shutdown")]
     Shutdown {},
     /// The answer to each `worker.heartbeat`: the daemon is alive.

@@ -1,5 +1,7 @@
 //! `dfm worker`: connects to the daemon, proves it knows the secret, and
-//! runs one shell task at a time until the daemon goes away.
+//! runs one shell task at a time until the daemon goes away. While busy it
+//! may hold one more task, sent ahead, and starts it the moment the current
+//! one ends; the daemon can ask for that task back until then.
 //!
 //! A worker never outlives its daemon: when the connection drops, or on
 //! `worker.shutdown` or a termination signal, it kills its running task's
@@ -173,6 +175,7 @@ async fn serve(
         lsf_job_id: job_id,
         auth: auth::worker_proof(&secret, &nonce, &worker_id, &my_nonce),
         nonce: my_nonce.clone(),
+        prefetch: true,
     });
     write.write_all(to_line(&register).as_bytes()).await?;
     let heartbeat_every =
@@ -206,32 +209,28 @@ async fn serve(
     let mut hangup = signal(SignalKind::hangup())?;
     let mut task: Option<Running> = None;
     let mut programs = Programs::default();
+    // The task sent ahead, to start when `task` ends.
+    let mut next: Option<Box<TaskSpec>> = None;
 
     // Silence from the daemon for this long means it is gone (even where no
     // connection reset ever arrives, e.g. a vanished host).
     let silence_limit = heartbeat_every * 5 / 2;
     let mut last_heard = tokio::time::Instant::now();
     let why = loop {
+        // A second message: the failure to start the task held ahead.
+        let mut also = None;
         let reply = tokio::select! {
             message = next_message(&mut reader, &mut buf) => {
                 last_heard = tokio::time::Instant::now();
                 match message {
                     Ok(Some(ToWorker::Execute(spec))) => {
-                        if task.is_some() {
-                            Some(TaskResult::error(&spec.request_id, "worker is busy with another task".into()))
+                        if task.is_none() {
+                            launch(spec, &mut task, &mut programs).err()
+                        } else if next.is_none() {
+                            next = Some(spec);
+                            None
                         } else {
-                            match start(&spec, &mut programs) {
-                                Ok(child) => {
-                                    task = Some(Running {
-                                        request_id: spec.request_id,
-                                        rundir: spec.rundir.into(),
-                                        child,
-                                        cancelled: false,
-                                    });
-                                    None
-                                }
-                                Err(message) => Some(TaskResult::error(&spec.request_id, message)),
-                            }
+                            Some(TaskResult::error(&spec.request_id, "worker is busy with another task".into()))
                         }
                         .map(FromWorker::Result)
                     }
@@ -239,9 +238,12 @@ async fn serve(
                         if let Some(running) = task.as_mut().filter(|t| t.request_id == request_id) {
                             running.cancelled = true;
                             running.kill();
+                            None
+                        } else {
+                            hand_back(&mut next, request_id)
                         }
-                        None
                     }
+                    Ok(Some(ToWorker::Withdraw { request_id })) => hand_back(&mut next, request_id),
                     Ok(Some(ToWorker::Shutdown {})) => break "asked to shut down".to_string(),
                     Ok(Some(_)) => None,
                     Ok(None) => break "lost the connection to the daemon".to_string(),
@@ -266,6 +268,11 @@ async fn serve(
                         break format!("{signal} (its task was signalled too; not reported)");
                     }
                 }
+                // The next task starts before this result goes out: the
+                // daemon counts it as running once it has the result.
+                if let Some(spec) = next.take() {
+                    also = launch(spec, &mut task, &mut programs).err().map(FromWorker::Result);
+                }
                 Some(FromWorker::Result(running.result(status)))
             }
             _ = heartbeat.tick() => {
@@ -283,6 +290,11 @@ async fn serve(
             if let Err(e) = send(&mut write, &message).await {
                 break format!("{e:#}");
             }
+            if let Some(failed) = also {
+                if let Err(e) = send(&mut write, &failed).await {
+                    break format!("{e:#}");
+                }
+            }
             if task.is_none()
                 && reader.buffer().is_empty()
                 && matches!(message, FromWorker::Result(_))
@@ -297,6 +309,33 @@ async fn serve(
     }
     eprintln!("worker {worker_id} exiting: {why}");
     Ok(())
+}
+
+/// Starts `spec` as the worker's running task; on failure, the result
+/// that says why.
+fn launch(
+    spec: Box<TaskSpec>,
+    task: &mut Option<Running>,
+    programs: &mut Programs,
+) -> Result<(), TaskResult> {
+    let child =
+        start(&spec, programs).map_err(|message| TaskResult::error(&spec.request_id, message))?;
+    *task = Some(Running {
+        request_id: spec.request_id,
+        rundir: spec.rundir.into(),
+        child,
+        cancelled: false,
+    });
+    Ok(())
+}
+
+/// Hands back the task held ahead if it is `request_id`.
+fn hand_back(next: &mut Option<Box<TaskSpec>>, request_id: String) -> Option<FromWorker> {
+    if next.as_ref()?.request_id != request_id {
+        return None;
+    }
+    *next = None;
+    Some(FromWorker::Withdrawn { request_id })
 }
 
 struct Running {

@@ -242,6 +242,7 @@ impl Core {
                     } else {
                         register.job_id.clone()
                     },
+                    prefetch: register.prefetch,
                 };
                 match self
                     .pool
@@ -276,6 +277,11 @@ impl Core {
                     } else {
                         tracing::debug!("task {request_id} finished on slot {slot}");
                         self.publish_worker(slot);
+                    }
+                }
+                FromWorker::Withdrawn { request_id } => {
+                    if let Err(e) = self.pool.task_withdrawn(slot, &request_id, now) {
+                        tracing::warn!("worker in slot {slot}: {e}; ignored");
                     }
                 }
                 FromWorker::Register(_) => {
@@ -539,35 +545,28 @@ impl Core {
                 self.launch(slot, worker_id, class);
                 self.publish_worker(slot);
             }
-            Action::Dispatch { slot, client, task } => {
+            Action::Dispatch {
+                slot,
+                client,
+                task,
+                ahead,
+            } => {
                 let request_id = task.request_id.clone();
                 if !self.send_to_worker(slot, &ToWorker::Execute(task)) {
                     self.pool.worker_lost(slot, "is not connected", now);
                     return;
                 }
-                let (worker_id, hostname) = self
-                    .pool
-                    .slot(slot)
-                    .map(|w| (w.worker_id.clone(), w.info.hostname.clone()))
-                    .unwrap_or_default();
-                let Some(owner) = self.clients.get_mut(&client) else {
-                    return;
-                };
-                let Some(submitted) = owner.submits.get_mut(&request_id) else {
-                    return;
-                };
-                submitted.started = Some((now, worker_id.clone(), hostname.clone()));
-                let name = submitted.name.clone();
-                let tell_owner = owner.subscription == Subscription::OwnTasks;
-                let event = move || json!({"request_id": request_id, "name": name, "worker_id": worker_id, "hostname": hostname});
-                if tell_owner {
-                    let params = event();
-                    self.send_to_client(client, event_line("task.dispatched", params.clone()));
-                    self.publish("task.dispatched", || params);
-                } else {
-                    self.publish("task.dispatched", event);
+                if !ahead {
+                    self.task_started(slot, client, request_id, now);
                 }
-                self.publish_worker(slot);
+            }
+            Action::Started {
+                slot,
+                client,
+                request_id,
+            } => self.task_started(slot, client, request_id, now),
+            Action::Withdraw { slot, request_id } => {
+                self.send_to_worker(slot, &ToWorker::Withdraw { request_id });
             }
             Action::CancelOnWorker { slot, request_id } => {
                 self.send_to_worker(slot, &ToWorker::Cancel { request_id });
@@ -624,6 +623,34 @@ impl Core {
                 self.send_to_client(client, line);
             }
         }
+    }
+
+    /// Bookkeeping once a task runs on a worker: its start time, and the
+    /// monitor's `task.dispatched`.
+    fn task_started(&mut self, slot: SlotId, client: ClientId, request_id: String, now: Instant) {
+        let (worker_id, hostname) = self
+            .pool
+            .slot(slot)
+            .map(|w| (w.worker_id.clone(), w.info.hostname.clone()))
+            .unwrap_or_default();
+        let Some(owner) = self.clients.get_mut(&client) else {
+            return;
+        };
+        let Some(submitted) = owner.submits.get_mut(&request_id) else {
+            return;
+        };
+        submitted.started = Some((now, worker_id.clone(), hostname.clone()));
+        let name = submitted.name.clone();
+        let tell_owner = owner.subscription == Subscription::OwnTasks;
+        let event = move || json!({"request_id": request_id, "name": name, "worker_id": worker_id, "hostname": hostname});
+        if tell_owner {
+            let params = event();
+            self.send_to_client(client, event_line("task.dispatched", params.clone()));
+            self.publish("task.dispatched", || params);
+        } else {
+            self.publish("task.dispatched", event);
+        }
+        self.publish_worker(slot);
     }
 
     fn launch(&mut self, slot: SlotId, worker_id: String, class: String) {

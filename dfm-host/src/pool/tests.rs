@@ -10,6 +10,7 @@ fn config() -> PoolConfig {
         heartbeat_timeout: Duration::from_secs(5),
         max_task_attempts: 2,
         max_launch_failures: 3,
+        prefetch: false,
     }
 }
 
@@ -35,6 +36,7 @@ fn info(host: &str) -> WorkerInfo {
         hostname: host.into(),
         pid: 1,
         job_id: "1".into(),
+        prefetch: true,
     }
 }
 
@@ -609,5 +611,292 @@ fn a_freed_worker_gets_its_next_task_before_the_reply_goes_out() {
     assert!(
         matches!((dispatch, reply), (Some(d), Some(r)) if d < r),
         "the worker's next task comes first: {actions:?}"
+    );
+}
+
+// ---------------------------------------------------------------- prefetch
+
+fn prefetching(max_workers: usize) -> PoolConfig {
+    PoolConfig {
+        max_workers,
+        prefetch: true,
+        ..config()
+    }
+}
+
+/// Dispatch actions: (slot, request_id, ahead).
+fn sends(actions: &[Action]) -> Vec<(SlotId, String, bool)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Dispatch {
+                slot, task, ahead, ..
+            } => Some((*slot, task.request_id.clone(), *ahead)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn started(slot: SlotId, client: ClientId, request_id: &str) -> Action {
+    Action::Started {
+        slot,
+        client,
+        request_id: request_id.into(),
+    }
+}
+
+#[test]
+fn a_busy_worker_is_sent_its_next_task_ahead_and_runs_it_when_its_task_ends() {
+    let mut h = Harness::new(prefetching(1));
+    for id in ["a", "b", "c"] {
+        h.submit(1, id, "");
+    }
+    let slot = h.bring_up_pending("h")[0];
+    assert_eq!(
+        sends(&h.actions()),
+        vec![(slot, "a".into(), false), (slot, "b".into(), true)],
+        "one task runs, one waits on the worker, the third stays queued"
+    );
+    // b, held by the worker, waits as much as c does.
+    let counts = h.pool.counts();
+    assert_eq!((counts.running, counts.queued), (1, 2));
+    h.finish(slot, "a", 0);
+    let actions = h.actions();
+    assert_eq!(actions[0], started(slot, 1, "b"));
+    assert_eq!(sends(&actions), vec![(slot, "c".into(), true)]);
+    assert_eq!(
+        Harness::replies(&actions),
+        vec![(1, "a".into(), Outcome::Finished(TaskResult::new("a", 0)))]
+    );
+    assert_eq!(
+        h.pool.current_task(slot).map(|t| t.request_id.as_str()),
+        Some("b")
+    );
+    h.finish(slot, "b", 0);
+    assert_eq!(h.actions()[0], started(slot, 1, "c"));
+    h.finish(slot, "c", 3);
+    let actions = h.actions();
+    assert!(sends(&actions).is_empty());
+    assert_eq!(Harness::replies(&actions).len(), 1);
+    let counts = h.pool.counts();
+    assert_eq!((counts.idle, counts.completed, counts.failed), (1, 2, 1));
+    assert!(h.pool.is_idle());
+}
+
+#[test]
+fn a_task_held_ahead_is_asked_back_when_another_worker_goes_idle() {
+    let mut h = Harness::new(prefetching(2));
+    h.submit(1, "a", "");
+    h.submit(1, "b", "");
+    h.bring_up_pending("h");
+    let mut sent = sends(&h.actions());
+    h.submit(1, "c", "");
+    sent.extend(sends(&h.actions()));
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    let (holder, _, _) = sent
+        .iter()
+        .find(|(_, id, _)| id == "c")
+        .cloned()
+        .expect("c sent");
+    assert!(sent.contains(&(holder, "c".into(), true)), "{sent:?}");
+    let (other, other_task, _) = sent
+        .iter()
+        .find(|(slot, _, _)| *slot != holder)
+        .cloned()
+        .expect("two workers");
+    // The other worker ends its task: nothing is queued, so the task held
+    // ahead behind a task of unknown length is asked back...
+    h.finish(other, &other_task, 0);
+    let actions = h.actions();
+    assert!(
+        actions.contains(&Action::Withdraw {
+            slot: holder,
+            request_id: "c".into()
+        }),
+        "{actions:?}"
+    );
+    // ...and, handed back, runs on the idle worker at once.
+    let now = h.t0;
+    h.pool.task_withdrawn(holder, "c", now).expect("it held c");
+    assert_eq!(sends(&h.actions()), vec![(other, "c".into(), false)]);
+    let counts = h.pool.counts();
+    assert_eq!((counts.busy, counts.running, counts.queued), (2, 2, 0));
+}
+
+#[test]
+fn a_task_asked_back_too_late_runs_where_it_was() {
+    let mut h = Harness::new(prefetching(2));
+    h.submit(1, "a", "");
+    h.submit(1, "b", "");
+    h.bring_up_pending("h");
+    let mut sent = sends(&h.actions());
+    h.submit(1, "c", "");
+    sent.extend(sends(&h.actions()));
+    let (holder, holder_task, _) = sent
+        .iter()
+        .find(|(slot, id, _)| id != "c" && sent.contains(&(*slot, "c".into(), true)))
+        .cloned()
+        .expect("the holder's running task");
+    let (other, other_task, _) = sent
+        .iter()
+        .find(|(slot, _, _)| *slot != holder)
+        .cloned()
+        .expect("two workers");
+    h.finish(other, &other_task, 0);
+    assert!(h
+        .actions()
+        .iter()
+        .any(|a| matches!(a, Action::Withdraw { .. })));
+    // The holder's task ended before the request reached it: it started c,
+    // and ignores the request.
+    h.finish(holder, &holder_task, 0);
+    let actions = h.actions();
+    assert_eq!(actions[0], started(holder, 1, "c"));
+    assert!(sends(&actions).is_empty());
+    let now = h.t0;
+    assert!(h.pool.task_withdrawn(holder, "c", now).is_err());
+    h.finish(holder, "c", 0);
+    assert_eq!(h.pool.counts().completed, 3);
+    assert!(h.pool.is_idle());
+}
+
+#[test]
+fn cancelling_a_task_held_ahead_replies_at_once_and_asks_it_back() {
+    let mut h = Harness::new(prefetching(1));
+    for id in ["a", "b", "c"] {
+        h.submit(1, id, "");
+    }
+    let slot = h.bring_up_pending("h")[0];
+    h.actions();
+    let now = h.t0;
+    assert!(h.pool.cancel(1, "b", now));
+    let actions = h.actions();
+    assert_eq!(
+        actions,
+        vec![
+            Action::CancelOnWorker {
+                slot,
+                request_id: "b".into()
+            },
+            Action::Reply {
+                client: 1,
+                request_id: "b".into(),
+                outcome: Outcome::Failed("cancelled".into())
+            }
+        ]
+    );
+    // Handed back: gone for good, and c takes its place ahead.
+    h.pool.task_withdrawn(slot, "b", now).expect("it held b");
+    let actions = h.actions();
+    assert_eq!(sends(&actions), vec![(slot, "c".into(), true)]);
+    assert!(Harness::replies(&actions).is_empty());
+    h.finish(slot, "a", 0);
+    assert_eq!(h.actions()[0], started(slot, 1, "c"));
+    h.finish(slot, "c", 0);
+    assert!(h.pool.is_idle());
+    assert_eq!(h.pool.counts().failed, 1);
+}
+
+#[test]
+fn a_cancelled_task_the_worker_had_already_started_is_killed_without_a_second_reply() {
+    let mut h = Harness::new(prefetching(1));
+    h.submit(1, "a", "");
+    h.submit(1, "b", "");
+    let slot = h.bring_up_pending("h")[0];
+    h.actions();
+    let now = h.t0;
+    assert!(h.pool.cancel(1, "b", now));
+    h.actions();
+    // a ended before the cancel arrived: the worker runs b, then kills it.
+    h.finish(slot, "a", 0);
+    let actions = h.actions();
+    assert!(!actions.iter().any(|a| matches!(a, Action::Started { .. })));
+    h.finish(slot, "b", 137);
+    assert!(Harness::replies(&h.actions()).is_empty());
+    assert!(h.pool.is_idle());
+    assert_eq!(h.pool.counts().idle, 1);
+}
+
+#[test]
+fn a_task_held_by_a_lost_worker_goes_back_in_line_without_using_an_attempt() {
+    let mut h = Harness::new(PoolConfig {
+        max_task_attempts: 1,
+        ..prefetching(1)
+    });
+    h.submit(1, "a", "");
+    h.submit(1, "b", "");
+    let slot = h.bring_up_pending("h")[0];
+    h.actions();
+    let now = h.t0;
+    h.pool.worker_lost(slot, "vanished", now);
+    let actions = h.actions();
+    let replies = Harness::replies(&actions);
+    assert_eq!(replies.len(), 1, "only the running task used its attempt");
+    assert_eq!(replies[0].1, "a");
+    let fresh = h.bring_up(&actions, "h2");
+    assert_eq!(sends(&h.actions()), vec![(fresh[0], "b".into(), false)]);
+}
+
+#[test]
+fn workers_that_cannot_hold_a_task_ahead_get_one_at_a_time() {
+    let mut h = Harness::new(prefetching(1));
+    h.submit(1, "a", "");
+    h.submit(1, "b", "");
+    let (slot, worker_id, class) = Harness::launches(&h.actions())[0].clone();
+    let now = h.t0;
+    h.pool.launched(slot, now);
+    let old = WorkerInfo {
+        prefetch: false,
+        ..info("h")
+    };
+    h.pool
+        .register(&worker_id, &class, old, now)
+        .expect("register");
+    assert_eq!(sends(&h.actions()), vec![(slot, "a".into(), false)]);
+    h.finish(slot, "a", 0);
+    assert_eq!(sends(&h.actions()), vec![(slot, "b".into(), false)]);
+}
+
+#[test]
+fn while_the_pool_can_grow_a_task_gets_a_new_worker_not_a_place_behind_a_busy_one() {
+    let mut h = Harness::new(prefetching(2));
+    h.submit(1, "a", "");
+    let slot = h.bring_up_pending("h")[0];
+    assert_eq!(sends(&h.actions()), vec![(slot, "a".into(), false)]);
+    h.submit(1, "b", "");
+    let actions = h.actions();
+    assert!(sends(&actions).is_empty(), "{actions:?}");
+    assert_eq!(Harness::launches(&actions).len(), 1, "{actions:?}");
+    // Once full, the next task goes ahead to a busy worker.
+    let fresh = h.bring_up(&actions, "h2")[0];
+    assert_eq!(sends(&h.actions()), vec![(fresh, "b".into(), false)]);
+    h.submit(1, "c", "");
+    let sent = sends(&h.actions());
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].2, "sent ahead: {sent:?}");
+}
+
+#[test]
+fn while_a_worker_starts_the_first_tasks_in_line_wait_for_it() {
+    let mut h = Harness::new(prefetching(2));
+    h.submit(1, "a", "");
+    let first = h.bring_up_pending("h")[0];
+    h.actions();
+    h.submit(1, "b", "");
+    h.submit(1, "c", "");
+    let actions = h.actions();
+    assert!(
+        sends(&actions).is_empty(),
+        "nothing goes ahead: {actions:?}"
+    );
+    // b is first in line: it goes to the new worker, c then goes ahead.
+    let second = h.bring_up(&actions, "h2")[0];
+    let sent = sends(&h.actions());
+    assert_eq!(sent[0], (second, "b".into(), false), "{sent:?}");
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(sent[1].1, "c");
+    assert!(
+        sent[1].2 && [first, second].contains(&sent[1].0),
+        "{sent:?}"
     );
 }
