@@ -639,21 +639,12 @@ impl Pool {
 
     /// A task held ahead by the worker of `slot` is now running there.
     fn start_ahead(&mut self, slot: SlotId, id: TaskId) {
-        let Some(task) = self.tasks.get_mut(&id) else {
+        let Some(task) = self.unhold(id) else {
             return;
         };
-        let withdrawing = std::mem::take(&mut task.withdrawing);
-        task.ahead = false;
         task.attempts += 1;
         let (client, request_id, cancelled) =
             (task.client, task.spec.request_id.clone(), task.cancelled);
-        let class = task.class.clone();
-        let state = self.class_mut(&class);
-        if withdrawing {
-            state.withdrawing -= 1;
-        } else {
-            state.ahead -= 1;
-        }
         self.offer(slot);
         if !cancelled {
             self.actions.push(Action::Started {
@@ -696,26 +687,33 @@ impl Pool {
     /// A task held ahead goes back to the front of its queue, unless it was
     /// cancelled. It was never started: no attempt is counted.
     fn put_back_ahead(&mut self, id: TaskId) {
-        let Some(task) = self.tasks.get_mut(&id) else {
+        let Some(task) = self.unhold(id) else {
             return;
         };
+        task.running_on = None;
+        let (cancelled, class) = (task.cancelled, task.class.clone());
+        if cancelled {
+            self.forget_task(id);
+        } else {
+            let state = self.class_mut(&class);
+            state.queue.push_front(id);
+            state.queued += 1;
+        }
+    }
+
+    /// Task `id` is no longer held ahead (it started, or came back): off its
+    /// class's counts of held tasks.
+    fn unhold(&mut self, id: TaskId) -> Option<&mut Task> {
+        let task = self.tasks.get_mut(&id)?;
         let withdrawing = std::mem::take(&mut task.withdrawing);
         task.ahead = false;
-        task.running_on = None;
-        let cancelled = task.cancelled;
-        let class = task.class.clone();
-        let state = self.class_mut(&class);
+        let state = self.classes.get_mut(&task.class)?;
         if withdrawing {
             state.withdrawing -= 1;
         } else {
             state.ahead -= 1;
         }
-        if cancelled {
-            self.forget_task(id);
-        } else {
-            state.queue.push_front(id);
-            state.queued += 1;
-        }
+        Some(task)
     }
 
     /// Lists a busy `slot` as able to take a task ahead, if it is.
