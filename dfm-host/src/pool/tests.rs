@@ -683,8 +683,9 @@ fn a_busy_worker_is_sent_its_next_task_ahead_and_runs_it_when_its_task_ends() {
     assert!(h.pool.is_idle());
 }
 
-#[test]
-fn a_task_held_ahead_is_asked_back_when_another_worker_goes_idle() {
+/// Two workers busy with a and b, one of them holding c ahead: the pool,
+/// (the holder, its running task) and (the other worker, its task).
+fn c_held_ahead() -> (Harness, (SlotId, String), (SlotId, String)) {
     let mut h = Harness::new(prefetching(2));
     h.submit(1, "a", "");
     h.submit(1, "b", "");
@@ -693,17 +694,27 @@ fn a_task_held_ahead_is_asked_back_when_another_worker_goes_idle() {
     h.submit(1, "c", "");
     sent.extend(sends(&h.actions()));
     assert_eq!(sent.len(), 3, "{sent:?}");
-    let (holder, _, _) = sent
+    let running = |slot: SlotId| {
+        sent.iter()
+            .find(|(s, id, ahead)| *s == slot && id != "c" && !ahead)
+            .map(|(s, id, _)| (*s, id.clone()))
+            .expect("a running task")
+    };
+    let holder = match sent.iter().find(|(_, id, _)| id == "c") {
+        Some((slot, _, true)) => *slot,
+        other => panic!("c not sent ahead: {other:?} in {sent:?}"),
+    };
+    let other = sent
         .iter()
-        .find(|(_, id, _)| id == "c")
-        .cloned()
-        .expect("c sent");
-    assert!(sent.contains(&(holder, "c".into(), true)), "{sent:?}");
-    let (other, other_task, _) = sent
-        .iter()
-        .find(|(slot, _, _)| *slot != holder)
-        .cloned()
+        .map(|(slot, _, _)| *slot)
+        .find(|slot| *slot != holder)
         .expect("two workers");
+    (h, running(holder), running(other))
+}
+
+#[test]
+fn a_task_held_ahead_is_asked_back_when_another_worker_goes_idle() {
+    let (mut h, (holder, _), (other, other_task)) = c_held_ahead();
     // The other worker ends its task: nothing is queued, so the task held
     // ahead behind a task of unknown length is asked back...
     h.finish(other, &other_task, 0);
@@ -725,23 +736,7 @@ fn a_task_held_ahead_is_asked_back_when_another_worker_goes_idle() {
 
 #[test]
 fn a_task_asked_back_too_late_runs_where_it_was() {
-    let mut h = Harness::new(prefetching(2));
-    h.submit(1, "a", "");
-    h.submit(1, "b", "");
-    h.bring_up_pending("h");
-    let mut sent = sends(&h.actions());
-    h.submit(1, "c", "");
-    sent.extend(sends(&h.actions()));
-    let (holder, holder_task, _) = sent
-        .iter()
-        .find(|(slot, id, _)| id != "c" && sent.contains(&(*slot, "c".into(), true)))
-        .cloned()
-        .expect("the holder's running task");
-    let (other, other_task, _) = sent
-        .iter()
-        .find(|(slot, _, _)| *slot != holder)
-        .cloned()
-        .expect("two workers");
+    let (mut h, (holder, holder_task), (other, other_task)) = c_held_ahead();
     h.finish(other, &other_task, 0);
     assert!(h
         .actions()
