@@ -3,10 +3,14 @@
 //! (TCP), both one JSON object per line. Daemon, worker and clients all use
 //! these types.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Arc;
 
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
@@ -71,33 +75,210 @@ pub fn to_line<T: Serialize>(message: &T) -> String {
 /// A task's environment variables.
 pub type Env = BTreeMap<String, String>;
 
+/// A task's environment as its client sent it: the text of a JSON object
+/// of strings. The daemon only passes it on, so it never takes it apart:
+/// it checks each distinct one once, and the tasks of a client share one
+/// copy. Workers read the variables out when they start a task.
+///
+/// Deserialises only straight from JSON text (`serde_json::from_str` and
+/// `from_slice`), not from a `Value` or through serde's buffering (untagged
+/// or flattened types): the protocol parsers below read it that way.
+#[derive(Clone)]
+pub struct Environment(Arc<RawValue>);
+
+impl Environment {
+    pub fn new(variables: &Env) -> Environment {
+        // A map of strings always serialises.
+        serde_json::value::to_raw_value(variables)
+            .map(|raw| Environment(Arc::from(raw)))
+            .unwrap_or_default()
+    }
+
+    /// The JSON text.
+    pub fn as_json(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The variables, or what is wrong with them.
+    pub fn variables(&self) -> Result<Env, String> {
+        serde_json::from_str(self.as_json())
+            .map_err(|e| format!("'env' must be an object of strings: {e}"))
+    }
+
+    /// Whether both are the same shared copy.
+    pub fn ptr_eq(&self, other: &Environment) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// How many tasks (and tables) hold this copy.
+    pub fn holders(&self) -> usize {
+        Arc::strong_count(&self.0)
+    }
+}
+
+impl Default for Environment {
+    fn default() -> Environment {
+        Environment::new(&Env::new())
+    }
+}
+
+impl PartialEq for Environment {
+    fn eq(&self, other: &Environment) -> bool {
+        self.ptr_eq(other) || self.as_json() == other.as_json()
+    }
+}
+
+impl Eq for Environment {}
+
+impl std::hash::Hash for Environment {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_json().hash(state);
+    }
+}
+
+impl fmt::Debug for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_json())
+    }
+}
+
+impl Serialize for Environment {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Environment {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Environment, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        // Whether its values are all strings is checked where it is used.
+        if !raw.get().starts_with('{') {
+            return Err(de::Error::custom(format!(
+                "'env' must be an object of strings, not {}",
+                raw.get()
+            )));
+        }
+        Ok(Environment(Arc::from(raw)))
+    }
+}
+
 /// A shell task as a client submits it and a worker runs it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct TaskSpec {
     pub request_id: String,
-    #[serde(default)]
     pub name: String,
-    #[serde(default = "default_shell")]
     pub shell: String,
-    #[serde(default)]
     pub body: String,
-    #[serde(default)]
     pub srcdir: String,
-    #[serde(default)]
     pub rundir: String,
     /// Shared: the daemon keeps one copy of each distinct environment.
-    #[serde(default)]
-    pub env: Arc<Env>,
-    #[serde(default, skip_serializing_if = "is_empty_str")]
+    pub env: Environment,
+    #[serde(skip_serializing_if = "is_empty_str")]
     pub resource_class: String,
     /// What a worker for this task's class needs, beyond the configured
     /// class (from the flow's `std.ResourceTag`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequest>,
     /// Fields the original's clients send that shell tasks do not use
     /// (`params`, `inputs`, `callable_spec`, `pythonpath`): kept, not acted on.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// Written out rather than derived: a derived `#[serde(flatten)]` buffers
+/// every field, the environment included, before it looks at any, and the
+/// daemon reads one of these per task.
+impl<'de> Deserialize<'de> for TaskSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<TaskSpec, D::Error> {
+        enum Field<'a> {
+            RequestId,
+            Name,
+            Shell,
+            Body,
+            Srcdir,
+            Rundir,
+            Env,
+            ResourceClass,
+            Resources,
+            Other(Cow<'a, str>),
+        }
+
+        impl<'de> Deserialize<'de> for Field<'de> {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Field<'de>, D::Error> {
+                struct Names;
+                impl<'de> Visitor<'de> for Names {
+                    type Value = Field<'de>;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a field name")
+                    }
+                    fn visit_borrowed_str<E: de::Error>(
+                        self,
+                        name: &'de str,
+                    ) -> Result<Field<'de>, E> {
+                        Ok(Field::named(name).unwrap_or(Field::Other(Cow::Borrowed(name))))
+                    }
+                    fn visit_str<E: de::Error>(self, name: &str) -> Result<Field<'de>, E> {
+                        Ok(Field::named(name)
+                            .unwrap_or_else(|| Field::Other(Cow::Owned(name.to_string()))))
+                    }
+                }
+                deserializer.deserialize_identifier(Names)
+            }
+        }
+
+        impl Field<'_> {
+            fn named(name: &str) -> Option<Field<'static>> {
+                Some(match name {
+                    "request_id" => Field::RequestId,
+                    "name" => Field::Name,
+                    "shell" => Field::Shell,
+                    "body" => Field::Body,
+                    "srcdir" => Field::Srcdir,
+                    "rundir" => Field::Rundir,
+                    "env" => Field::Env,
+                    "resource_class" => Field::ResourceClass,
+                    "resources" => Field::Resources,
+                    _ => return None,
+                })
+            }
+        }
+
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = TaskSpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a task (a JSON object)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TaskSpec, A::Error> {
+                let mut spec = TaskSpec {
+                    shell: default_shell(),
+                    ..TaskSpec::default()
+                };
+                let mut request_id = None;
+                while let Some(field) = map.next_key::<Field>()? {
+                    match field {
+                        Field::RequestId => request_id = Some(map.next_value()?),
+                        Field::Name => spec.name = map.next_value()?,
+                        Field::Shell => spec.shell = map.next_value()?,
+                        Field::Body => spec.body = map.next_value()?,
+                        Field::Srcdir => spec.srcdir = map.next_value()?,
+                        Field::Rundir => spec.rundir = map.next_value()?,
+                        Field::Env => spec.env = map.next_value()?,
+                        Field::ResourceClass => spec.resource_class = map.next_value()?,
+                        Field::Resources => spec.resources = map.next_value()?,
+                        Field::Other(name) => {
+                            spec.extra.insert(name.into_owned(), map.next_value()?);
+                        }
+                    }
+                }
+                spec.request_id =
+                    request_id.ok_or_else(|| de::Error::missing_field("request_id"))?;
+                Ok(spec)
+            }
+        }
+
+        deserializer.deserialize_map(Fields)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -273,6 +454,40 @@ impl ClientRequest {
     }
 
     pub fn parse(line: &[u8]) -> Result<ClientRequest, BadRequest> {
+        // The common case in one pass: the params stay text until the
+        // method says what they are.
+        #[derive(Deserialize)]
+        struct Envelope<'a> {
+            #[serde(default)]
+            id: Value,
+            #[serde(borrow)]
+            method: Cow<'a, str>,
+            #[serde(borrow, default)]
+            params: Option<&'a RawValue>,
+        }
+        if let Ok(envelope) = serde_json::from_slice::<Envelope>(line) {
+            let params = envelope.params.map_or("{}", RawValue::get);
+            if params.starts_with('{') {
+                return match ClientCall::parse(&envelope.method, params) {
+                    Ok(call) => Ok(ClientRequest {
+                        id: envelope.id,
+                        call,
+                    }),
+                    Err(error) => Err(BadRequest {
+                        id: envelope.id,
+                        error,
+                    }),
+                };
+            }
+        }
+        Self::parse_as_value(line)
+    }
+
+    /// Reads the line as a whole: says what is wrong with a line that is
+    /// not a request, and takes what the quick reading refuses but JSON
+    /// allows (a field given twice: the last one counts).
+    #[cold]
+    fn parse_as_value(line: &[u8]) -> Result<ClientRequest, BadRequest> {
         let bad = |id: &Value, error: String| BadRequest {
             id: id.clone(),
             error,
@@ -293,8 +508,8 @@ impl ClientRequest {
             _ => return Err(bad(&id, "Invalid request: missing 'method'".into())),
         };
         let params = match object.remove("params") {
-            None | Some(Value::Null) => Value::Object(Map::new()),
-            Some(params @ Value::Object(_)) => params,
+            None | Some(Value::Null) => "{}".to_string(),
+            Some(params @ Value::Object(_)) => params.to_string(),
             Some(_) => {
                 return Err(bad(
                     &id,
@@ -302,22 +517,36 @@ impl ClientRequest {
                 ))
             }
         };
-        let call = match method.as_str() {
+        match ClientCall::parse(&method, &params) {
+            Ok(call) => Ok(ClientRequest { id, call }),
+            Err(error) => Err(bad(&id, error)),
+        }
+    }
+}
+
+impl ClientCall {
+    /// The call `method` makes with `params`, the JSON text of an object.
+    fn parse(method: &str, params: &str) -> Result<ClientCall, String> {
+        let fields = || -> Result<Map<String, Value>, String> {
+            match serde_json::from_str(params) {
+                Ok(fields) => Ok(fields),
+                Err(e) => Err(format!("Invalid {method} params: {e}")),
+            }
+        };
+        Ok(match method {
             "ping" => ClientCall::Ping,
             "task.submit" => {
-                let spec: TaskSpec = serde_json::from_value(params)
-                    .map_err(|e| bad(&id, format!("Invalid task.submit params: {e}")))?;
-                spec.validate().map_err(|e| bad(&id, e))?;
+                let spec: TaskSpec = serde_json::from_str(params)
+                    .map_err(|e| format!("Invalid task.submit params: {e}"))?;
+                spec.validate()?;
                 ClientCall::Submit(Box::new(spec))
             }
-            "task.cancel" => match params.get("request_id") {
-                Some(Value::String(request_id)) => ClientCall::Cancel {
-                    request_id: request_id.clone(),
-                },
-                _ => return Err(bad(&id, "task.cancel needs a string 'request_id'".into())),
+            "task.cancel" => match fields()?.remove("request_id") {
+                Some(Value::String(request_id)) => ClientCall::Cancel { request_id },
+                _ => return Err("task.cancel needs a string 'request_id'".into()),
             },
             "status.get" => ClientCall::Status,
-            "monitor.subscribe" => match params.get("scope") {
+            "monitor.subscribe" => match fields()?.remove("scope") {
                 None | Some(Value::Null) => ClientCall::Subscribe { own_tasks: false },
                 Some(Value::String(scope)) if scope == "all" => {
                     ClientCall::Subscribe { own_tasks: false }
@@ -326,22 +555,25 @@ impl ClientRequest {
                     ClientCall::Subscribe { own_tasks: true }
                 }
                 Some(other) => {
-                    return Err(bad(
-                        &id,
-                        format!("monitor.subscribe: 'scope' is \"all\" or \"own\", not {other}"),
+                    return Err(format!(
+                        "monitor.subscribe: 'scope' is \"all\" or \"own\", not {other}"
                     ))
                 }
             },
             "shutdown" => ClientCall::Shutdown,
-            other => return Err(bad(&id, format!("Unknown method: {other}"))),
-        };
-        Ok(ClientRequest { id, call })
+            other => return Err(format!("Unknown method: {other}")),
+        })
     }
 }
 
 /// A reply line on the client socket.
 pub fn reply_result(id: &Value, result: impl Serialize) -> String {
-    to_line(&json!({"id": id, "result": result}))
+    #[derive(Serialize)]
+    struct Line<'a, R> {
+        id: &'a Value,
+        result: R,
+    }
+    to_line(&Line { id, result })
 }
 
 pub fn reply_error(id: &Value, error: &str) -> String {
@@ -505,6 +737,27 @@ pub enum ToWorker {
     Heartbeat {},
 }
 
+impl ToWorker {
+    /// Reads a message from the daemon. A task's environment is read
+    /// straight from the text (see [`Environment`]), whatever the order of
+    /// the fields.
+    pub fn parse(line: &[u8]) -> serde_json::Result<ToWorker> {
+        #[derive(Deserialize)]
+        struct Envelope<'a> {
+            #[serde(borrow)]
+            method: Cow<'a, str>,
+            #[serde(borrow)]
+            params: &'a RawValue,
+        }
+        match serde_json::from_slice::<Envelope>(line) {
+            Ok(envelope) if envelope.method == "task.execute" => {
+                serde_json::from_str(envelope.params.get()).map(ToWorker::Execute)
+            }
+            _ => serde_json::from_slice(line),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -526,8 +779,67 @@ mod tests {
             panic!("not a submit: {:?}", request.call);
         };
         assert_eq!(spec.name, "demo.build");
-        assert_eq!(spec.env.get("A").map(String::as_str), Some("1"));
+        let env = spec.env.variables().expect("variables");
+        assert_eq!(env.get("A").map(String::as_str), Some("1"));
         assert!(spec.extra.contains_key("callable_spec"));
+        assert_eq!(spec.extra["inputs"], json!([]));
+    }
+
+    #[test]
+    fn a_field_given_twice_counts_once_the_last_time() {
+        let line = r#"{"method": "task.cancel", "id": 1, "params": {"request_id": "a"},
+            "params": {"request_id": "b"}}"#;
+        let request = parse(line).expect("JSON allows it");
+        assert_eq!(
+            request.call,
+            ClientCall::Cancel {
+                request_id: "b".into()
+            }
+        );
+    }
+
+    #[test]
+    fn an_env_must_be_an_object() {
+        let line = r#"{"id": 1, "method": "task.submit", "params": {"request_id": "r",
+            "name": "t", "rundir": "/x", "env": ["A=1"]}}"#;
+        let error = parse(line).expect_err("a list is no environment").error;
+        assert!(
+            error.contains("'env' must be an object of strings"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_task_reaches_the_worker_whole_whatever_the_order_of_fields() {
+        let env = Env::from([("A".to_string(), "1 \"quoted\"".to_string())]);
+        let spec = TaskSpec {
+            request_id: "r1".into(),
+            name: "t".into(),
+            shell: "sh".into(),
+            body: "true".into(),
+            rundir: "/tmp/x".into(),
+            env: Environment::new(&env),
+            extra: Map::from_iter([("inputs".to_string(), json!([1]))]),
+            ..TaskSpec::default()
+        };
+        let message = ToWorker::Execute(Box::new(spec.clone()));
+        let line = to_line(&message);
+        assert!(
+            line.starts_with(r#"{"method":"task.execute","params":{"#),
+            "{line}"
+        );
+        assert_eq!(
+            ToWorker::parse(line.trim_end().as_bytes()).expect("parsed"),
+            message
+        );
+        let params = serde_json::to_string(&spec).expect("params");
+        let reversed = format!(r#"{{"params":{params},"method":"task.execute"}}"#);
+        let parsed = ToWorker::parse(reversed.as_bytes()).expect("parsed");
+        assert_eq!(parsed, message);
+        let ToWorker::Execute(parsed) = parsed else {
+            panic!("not a task");
+        };
+        assert_eq!(parsed.env.variables(), Ok(env));
     }
 
     #[test]

@@ -376,7 +376,7 @@ impl Daemon {
             rundir: self.root.join("rundir").display().to_string(),
             // As `dfm run` and the original's client send it: the whole
             // environment of the client, `PATH` included.
-            env: std::sync::Arc::new(std::env::vars().collect()),
+            env: dfm_host::protocol::Environment::new(&std::env::vars().collect()),
             ..TaskSpec::default()
         };
         format!(

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -19,7 +18,7 @@ use crate::config::{CliOverrides, Layers};
 use crate::flow::{self, Action, Flow};
 use crate::plugin::{self, Plugin};
 use crate::project::{Probe, Project};
-use crate::protocol::{ClientCall, Env, Reply, ResourceRequest, TaskSpec};
+use crate::protocol::{ClientCall, Env, Environment, Reply, ResourceRequest, TaskSpec};
 
 /// `dfm run`'s command line.
 #[derive(Debug, clap::Args)]
@@ -317,7 +316,10 @@ struct Run<'a> {
     run_id: String,
     next: u64,
     stopping: bool,
-    env: Arc<Env>,
+    /// The run's environment, as sent with each task, and as variables
+    /// for tasks that add their parameters to it.
+    env: Environment,
+    variables: &'a Env,
 }
 
 impl<'a> Run<'a> {
@@ -341,7 +343,8 @@ impl<'a> Run<'a> {
             run_id: crate::auth::random_hex(4).unwrap_or_else(|_| std::process::id().to_string()),
             next: 0,
             stopping: false,
-            env: Arc::new(env.clone()),
+            env: Environment::new(env),
+            variables: env,
         }
     }
 
@@ -396,14 +399,14 @@ impl<'a> Run<'a> {
         let env = if task.params.is_empty() {
             self.env.clone()
         } else {
-            let mut env = (*self.env).clone();
+            let mut env = self.variables.clone();
             for (name, value) in &task.params {
                 env.insert(
                     format!("DFM_PARAM_{}", name.to_uppercase()),
                     value.to_string(),
                 );
             }
-            Arc::new(env)
+            Environment::new(&env)
         };
         let r = &task.resources;
         let resources =

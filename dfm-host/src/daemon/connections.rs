@@ -162,7 +162,14 @@ async fn serve_client(stream: UnixStream, client: ClientId, events: mpsc::Unboun
                 // Shared as soon as parsed: a fast client may be thousands
                 // of tasks ahead of the core.
                 if let ClientCall::Submit(spec) = &mut request.call {
-                    spec.env = environments.share(std::mem::take(&mut spec.env));
+                    match environments.share(std::mem::take(&mut spec.env)) {
+                        Ok(env) => spec.env = env,
+                        Err(e) => {
+                            let error = format!("Invalid task.submit params: {e}");
+                            let _ = tx.send(reply_error(&request.id, &error));
+                            continue;
+                        }
+                    }
                 }
                 if events
                     .send(Event::ClientRequest { client, request })

@@ -7,20 +7,20 @@
 //! `worker.shutdown` or a termination signal, it kills its running task's
 //! whole process group and exits.
 
-use std::collections::HashMap;
-use std::ffi::OsString;
-use std::fs::{self, File};
+mod launch;
+
+use std::fs;
 use std::os::fd::{AsRawFd, RawFd};
-use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
+use std::path::Path;
+use std::process::ExitStatus;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
 use tokio::signal::unix::{signal, SignalKind};
 
+use self::launch::{Child, Launcher};
 use crate::auth;
 use crate::protocol::{
     read_line, to_line, FromWorker, Marker, Register, Severity, TaskResult, TaskSpec, ToWorker,
@@ -139,6 +139,10 @@ fn linger_for_next_task(fd: RawFd) {
     }
 }
 
+/// How long a worker waits for a task that has just started to end
+/// before it listens to the daemon again.
+const UNDISTURBED: Duration = Duration::from_millis(5);
+
 /// This machine's host name, as workers report it and cluster workers
 /// are told to connect to.
 pub(crate) fn hostname() -> String {
@@ -208,7 +212,7 @@ async fn serve(
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut hangup = signal(SignalKind::hangup())?;
     let mut task: Option<Running> = None;
-    let mut programs = Programs::default();
+    let mut launcher = Launcher::new().context("cannot prepare to run tasks")?;
     // The task sent ahead, to start when `task` ends.
     let mut next: Option<Box<TaskSpec>> = None;
 
@@ -225,7 +229,7 @@ async fn serve(
                 match message {
                     Ok(Some(ToWorker::Execute(spec))) => {
                         if task.is_none() {
-                            launch(spec, &mut task, &mut programs).err()
+                            launch(spec, &mut task, &mut launcher).err()
                         } else if next.is_none() {
                             next = Some(spec);
                             None
@@ -271,7 +275,7 @@ async fn serve(
                 // The next task starts before this result goes out: the
                 // daemon counts it as running once it has the result.
                 if let Some(spec) = next.take() {
-                    also = launch(spec, &mut task, &mut programs).err().map(FromWorker::Result);
+                    also = launch(spec, &mut task, &mut launcher).err().map(FromWorker::Result);
                 }
                 Some(FromWorker::Result(running.result(status)))
             }
@@ -302,6 +306,14 @@ async fn serve(
                 linger_for_next_task(fd);
             }
         }
+        // A task that has just started: give it a moment to end before
+        // listening again (see `Child::wait_for_end`).
+        if let Some(running) = task.as_mut().filter(|running| running.fresh) {
+            running.fresh = false;
+            if reader.buffer().is_empty() {
+                running.child.wait_for_end(UNDISTURBED);
+            }
+        }
     };
     if let Some(mut running) = task.take() {
         running.kill();
@@ -316,15 +328,17 @@ async fn serve(
 fn launch(
     spec: Box<TaskSpec>,
     task: &mut Option<Running>,
-    programs: &mut Programs,
+    launcher: &mut Launcher,
 ) -> Result<(), TaskResult> {
-    let child =
-        start(&spec, programs).map_err(|message| TaskResult::error(&spec.request_id, message))?;
+    let child = launcher
+        .start(&spec)
+        .map_err(|message| TaskResult::error(&spec.request_id, message))?;
     *task = Some(Running {
         request_id: spec.request_id,
         rundir: spec.rundir.into(),
         child,
         cancelled: false,
+        fresh: true,
     });
     Ok(())
 }
@@ -344,6 +358,8 @@ struct Running {
     child: Child,
     /// Killed on the daemon's request, not by whoever stops this worker.
     cancelled: bool,
+    /// Started since the worker last listened to the daemon.
+    fresh: bool,
 }
 
 impl Running {
@@ -364,13 +380,7 @@ impl Running {
 
     /// Kills the task's whole process group.
     fn kill(&self) {
-        if let Some(pid) = self.child.id() {
-            // SAFETY: killpg has no memory-safety preconditions; the child
-            // is unreaped, so its group id cannot have been reused.
-            unsafe {
-                libc::killpg(pid as libc::pid_t, libc::SIGKILL);
-            }
-        }
+        self.child.kill();
     }
 }
 
@@ -419,7 +429,7 @@ async fn next_message<R: tokio::io::AsyncBufRead + Unpin>(
     if !read_line(reader, buf).await? {
         return Ok(None);
     }
-    let message = serde_json::from_slice(buf).context("invalid message from the daemon");
+    let message = ToWorker::parse(buf).context("invalid message from the daemon");
     buf.clear();
     Ok(Some(message?))
 }
@@ -441,142 +451,4 @@ fn filesystem_is_full(path: &Path) -> bool {
     // SAFETY: `path` is a valid C string and `stat` a writable statvfs.
     let rc = unsafe { libc::statvfs(path.as_ptr(), &mut stat) };
     rc == 0 && stat.f_bavail == 0
-}
-
-/// Bodies longer than this run from a script file `<rundir>/<name>_cmd.sh`:
-/// Linux refuses a single argument over 128 KiB.
-const MAX_INLINE_BODY: usize = 64 * 1024;
-
-/// A task name made safe as a file name.
-fn file_stem(name: &str) -> String {
-    name.replace('/', "_")
-}
-
-/// Where the task shells are, by name and `PATH`.
-///
-/// std spawns a child with `posix_spawn` (a vfork: nothing of the worker's
-/// memory is copied) unless the child's environment sets `PATH` and the
-/// program is a bare name to look up in it: then it falls back to fork and
-/// exec, which copies the worker's page tables on every task. Clients
-/// (`dfm run`, the original's) send their whole environment, `PATH`
-/// included; so the worker looks the shell up itself, in the `PATH` the
-/// task will have, and hands std an absolute path.
-#[derive(Default)]
-struct Programs {
-    found: HashMap<(String, OsString), PathBuf>,
-}
-
-impl Programs {
-    /// Entries kept; a worker sees a handful of (shell, PATH) pairs.
-    const MAX: usize = 64;
-
-    /// `shell` as an absolute path found in `path`, or as given (std looks
-    /// it up then, and reports what is wrong).
-    fn resolve(&mut self, shell: &str, path: Option<OsString>) -> PathBuf {
-        let Some(path) = path.filter(|_| !shell.contains('/')) else {
-            return PathBuf::from(shell);
-        };
-        let key = (shell.to_string(), path);
-        if let Some(found) = self.found.get(&key) {
-            return found.clone();
-        }
-        let mut found = None;
-        for dir in std::env::split_paths(&key.1) {
-            // A relative entry ('.', or empty) is relative to the task's
-            // rundir: leave such a PATH to std.
-            if !dir.is_absolute() {
-                break;
-            }
-            let candidate = dir.join(shell);
-            if is_executable(&candidate) {
-                found = Some(candidate);
-                break;
-            }
-        }
-        match found {
-            Some(found) => {
-                if self.found.len() >= Self::MAX {
-                    self.found.clear();
-                }
-                self.found.insert(key, found.clone());
-                found
-            }
-            None => PathBuf::from(shell),
-        }
-    }
-
-    /// Forgets what was found, e.g. after the program went away.
-    fn forget(&mut self) {
-        self.found.clear();
-    }
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-fn start(spec: &TaskSpec, programs: &mut Programs) -> Result<Child, String> {
-    let rundir = Path::new(&spec.rundir);
-    let stem = file_stem(&spec.name);
-    let log_path = rundir.join(format!("{stem}.log"));
-    // The rundir usually exists already (a rerun, or tasks sharing it):
-    // make sure of it only when the log cannot be created.
-    let log = match File::create(&log_path) {
-        Ok(log) => Ok(log),
-        Err(_) => {
-            fs::create_dir_all(rundir)
-                .map_err(|e| format!("cannot create rundir {}: {e}", rundir.display()))?;
-            File::create(&log_path)
-        }
-    }
-    .map_err(|e| format!("cannot create task log {}: {e}", log_path.display()))?;
-    let script = if spec.body.len() <= MAX_INLINE_BODY {
-        None
-    } else {
-        let script = rundir.join(format!("{stem}_cmd.sh"));
-        fs::write(&script, &spec.body)
-            .map_err(|e| format!("cannot write task script {}: {e}", script.display()))?;
-        Some(script)
-    };
-    let path = spec
-        .env
-        .get("PATH")
-        .map(OsString::from)
-        .or_else(|| std::env::var_os("PATH"));
-    let program = programs.resolve(&spec.shell, path);
-    let spawn = |program: &Path| -> std::io::Result<Child> {
-        let mut command = Command::new(program);
-        // What the shell sees as its name, as if looked up by std.
-        command.arg0(&spec.shell);
-        match &script {
-            None => command.arg("-c").arg(&spec.body),
-            Some(script) => command.arg(script),
-        };
-        command
-            .current_dir(rundir)
-            .envs(spec.env.iter())
-            .env("TASK_RUNDIR", &spec.rundir)
-            .env("TASK_SRCDIR", &spec.srcdir)
-            .env("DFM_TASK_NAME", &spec.name)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log.try_clone()?)
-            .process_group(0)
-            .spawn()
-    };
-    match spawn(&program) {
-        // The shell found earlier is gone: let std look it up, and say why.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && program.is_absolute() => {
-            programs.forget();
-            spawn(Path::new(&spec.shell))
-        }
-        other => other,
-    }
-    .map_err(|e| {
-        format!(
-            "cannot start '{}' for task '{}': {e}",
-            spec.shell, spec.name
-        )
-    })
 }
