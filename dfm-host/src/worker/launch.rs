@@ -350,8 +350,11 @@ pub struct Child {
 }
 
 enum Waiter {
-    /// Readable once the process has ended.
-    Pidfd(AsyncFd<OwnedFd>),
+    /// Readable once the process has ended. Handed to the runtime only
+    /// if the task outlives its first look: most short tasks have ended
+    /// by then, and never cost a registration.
+    Pidfd(OwnedFd),
+    Registered(AsyncFd<OwnedFd>),
     /// A kernel without pidfds: every SIGCHLD is a reason to look.
     Sigchld,
 }
@@ -360,17 +363,11 @@ impl Child {
     fn new(pid: libc::pid_t) -> Child {
         // SAFETY: pidfd_open takes a pid and flags and returns a new fd.
         let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, libc::PIDFD_NONBLOCK) };
-        let pidfd = (fd >= 0).then(|| {
-            // SAFETY: the fd was just opened and is owned by nobody else;
-            // the OwnedFd keeps it open for as long as the AsyncFd lives.
-            unsafe {
-                let fd = OwnedFd::from_raw_fd(fd as RawFd);
-                AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE)
-            }
-        });
-        let waiter = match pidfd {
-            Some(Ok(pidfd)) => Waiter::Pidfd(pidfd),
-            _ => Waiter::Sigchld,
+        let waiter = if fd >= 0 {
+            // SAFETY: the fd was just opened and is owned by nobody else.
+            Waiter::Pidfd(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+        } else {
+            Waiter::Sigchld
         };
         Child {
             pid,
@@ -384,15 +381,31 @@ impl Child {
         if let Some(status) = self.status {
             return Ok(status);
         }
+        if let Waiter::Pidfd(_) = self.waiter {
+            if let Some(status) = reap(self.pid)? {
+                self.status = Some(status);
+                return Ok(status);
+            }
+            if let Waiter::Pidfd(fd) = std::mem::replace(&mut self.waiter, Waiter::Sigchld) {
+                // SAFETY: the OwnedFd keeps the pidfd open for as long as
+                // the AsyncFd lives. If it cannot be registered, SIGCHLD
+                // will do.
+                if let Ok(fd) =
+                    unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
+                {
+                    self.waiter = Waiter::Registered(fd);
+                }
+            }
+        }
         let status = match &self.waiter {
-            Waiter::Pidfd(fd) => loop {
+            Waiter::Registered(fd) => loop {
                 let mut ready = fd.readable().await?;
                 if let Some(status) = reap(self.pid)? {
                     break status;
                 }
                 ready.clear_ready();
             },
-            Waiter::Sigchld => {
+            Waiter::Pidfd(_) | Waiter::Sigchld => {
                 // Listening before looking: an end between the two is not missed.
                 let mut sigchld = signal(SignalKind::child())?;
                 loop {
@@ -416,9 +429,14 @@ impl Child {
     /// aside: on a small virtual machine, a wakeup costs about as much CPU
     /// as everything else the worker does for a task.
     pub fn wait_for_end(&self, limit: std::time::Duration) {
-        if let (Waiter::Pidfd(fd), None) = (&self.waiter, self.status) {
+        let fd = match &self.waiter {
+            Waiter::Pidfd(fd) => fd.as_raw_fd(),
+            Waiter::Registered(fd) => fd.as_raw_fd(),
+            Waiter::Sigchld => return,
+        };
+        if self.status.is_none() {
             let mut poll = libc::pollfd {
-                fd: fd.as_raw_fd(),
+                fd,
                 events: libc::POLLIN,
                 revents: 0,
             };
@@ -523,6 +541,13 @@ mod tests {
         while fs::read_to_string(&pids).map_or(true, |s| !s.ends_with('\n')) {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
+        // Still running at the first look: waited for through the runtime.
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(50), child.wait())
+                .await
+                .is_err()
+        );
+        assert!(matches!(child.waiter, Waiter::Registered(_)));
         child.kill();
         let status = child.wait().await.expect("status");
         assert_eq!(status.signal(), Some(libc::SIGKILL));
