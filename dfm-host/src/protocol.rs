@@ -80,9 +80,12 @@ pub type Env = BTreeMap<String, String>;
 /// it checks each distinct one once, and the tasks of a client share one
 /// copy. Workers read the variables out when they start a task.
 ///
-/// Deserialises only straight from JSON text (`serde_json::from_str` and
-/// `from_slice`), not from a `Value` or through serde's buffering (untagged
-/// or flattened types): the protocol parsers below read it that way.
+/// Deserialises only straight from JSON text in memory
+/// (`serde_json::from_str` and `from_slice`), not from a `Value`, a reader
+/// or through serde's buffering (untagged or flattened types): the
+/// protocol parsers below read it that way. An environment that is the
+/// same text as the last one read on the same thread is that one again,
+/// with no copy made: the tasks of a client follow each other.
 #[derive(Clone)]
 pub struct Environment(Arc<RawValue>);
 
@@ -150,7 +153,10 @@ impl Serialize for Environment {
 
 impl<'de> Deserialize<'de> for Environment {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Environment, D::Error> {
-        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        thread_local! {
+            static LAST: std::cell::RefCell<Option<Environment>> = const { std::cell::RefCell::new(None) };
+        }
+        let raw = <&RawValue>::deserialize(deserializer)?;
         // Whether its values are all strings is checked where it is used.
         if !raw.get().starts_with('{') {
             return Err(de::Error::custom(format!(
@@ -158,7 +164,10 @@ impl<'de> Deserialize<'de> for Environment {
                 raw.get()
             )));
         }
-        Ok(Environment(Arc::from(raw)))
+        Ok(LAST.with_borrow_mut(|last| match last {
+            Some(env) if env.as_json() == raw.get() => env.clone(),
+            _ => last.insert(Environment(Arc::from(raw.to_owned()))).clone(),
+        }))
     }
 }
 
@@ -454,30 +463,97 @@ impl ClientRequest {
     }
 
     pub fn parse(line: &[u8]) -> Result<ClientRequest, BadRequest> {
-        // The common case in one pass: the params stay text until the
-        // method says what they are.
-        #[derive(Deserialize)]
-        struct Envelope<'a> {
-            #[serde(default)]
-            id: Value,
-            #[serde(borrow)]
-            method: Cow<'a, str>,
-            #[serde(borrow, default)]
-            params: Option<&'a RawValue>,
+        // The common case in one pass: a task's params are read as a task
+        // when the method comes first (as every client writes it), others
+        // stay text until the method says what they are. Anything odd is
+        // read again, as a whole, by `parse_as_value`.
+        enum Params<'a> {
+            Text(&'a RawValue),
+            Task(Box<TaskSpec>),
         }
-        if let Ok(envelope) = serde_json::from_slice::<Envelope>(line) {
-            let params = envelope.params.map_or("{}", RawValue::get);
-            if params.starts_with('{') {
-                return match ClientCall::parse(&envelope.method, params) {
-                    Ok(call) => Ok(ClientRequest {
-                        id: envelope.id,
-                        call,
-                    }),
-                    Err(error) => Err(BadRequest {
-                        id: envelope.id,
-                        error,
-                    }),
-                };
+        struct Envelope<'a> {
+            id: Value,
+            method: Option<Cow<'a, str>>,
+            params: Option<Params<'a>>,
+        }
+        impl<'de> Deserialize<'de> for Envelope<'de> {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Fields;
+                impl<'de> Visitor<'de> for Fields {
+                    type Value = Envelope<'de>;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a request")
+                    }
+                    fn visit_map<A: MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> Result<Envelope<'de>, A::Error> {
+                        let mut envelope = Envelope {
+                            id: Value::Null,
+                            method: None,
+                            params: None,
+                        };
+                        while let Some(Borrowed(key)) = map.next_key()? {
+                            match key.as_ref() {
+                                "id" => envelope.id = map.next_value()?,
+                                "method" => envelope.method = Some(map.next_value::<Borrowed>()?.0),
+                                "params" if envelope.method.as_deref() == Some("task.submit") => {
+                                    envelope.params = Some(Params::Task(map.next_value()?));
+                                }
+                                "params" => envelope.params = Some(Params::Text(map.next_value()?)),
+                                _ => {
+                                    map.next_value::<de::IgnoredAny>()?;
+                                }
+                            }
+                        }
+                        Ok(envelope)
+                    }
+                }
+                deserializer.deserialize_map(Fields)
+            }
+        }
+        /// A string, borrowed from the line unless it has escapes.
+        struct Borrowed<'a>(Cow<'a, str>);
+        impl<'de> Deserialize<'de> for Borrowed<'de> {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Text;
+                impl<'de> Visitor<'de> for Text {
+                    type Value = Borrowed<'de>;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a string")
+                    }
+                    fn visit_borrowed_str<E: de::Error>(
+                        self,
+                        text: &'de str,
+                    ) -> Result<Borrowed<'de>, E> {
+                        Ok(Borrowed(Cow::Borrowed(text)))
+                    }
+                    fn visit_str<E: de::Error>(self, text: &str) -> Result<Borrowed<'de>, E> {
+                        Ok(Borrowed(Cow::Owned(text.to_string())))
+                    }
+                }
+                deserializer.deserialize_str(Text)
+            }
+        }
+
+        if let Ok(Envelope {
+            id,
+            method: Some(method),
+            params,
+        }) = serde_json::from_slice::<Envelope>(line)
+        {
+            let call = match params {
+                Some(Params::Task(spec)) => {
+                    Some(spec.validate().map(|()| ClientCall::Submit(spec)))
+                }
+                Some(Params::Text(text)) if !text.get().starts_with('{') => None,
+                Some(Params::Text(text)) => Some(ClientCall::parse(&method, text.get())),
+                None => Some(ClientCall::parse(&method, "{}")),
+            };
+            match call {
+                Some(Ok(call)) => return Ok(ClientRequest { id, call }),
+                Some(Err(error)) => return Err(BadRequest { id, error }),
+                None => {}
             }
         }
         Self::parse_as_value(line)
@@ -783,6 +859,22 @@ mod tests {
         assert_eq!(env.get("A").map(String::as_str), Some("1"));
         assert!(spec.extra.contains_key("callable_spec"));
         assert_eq!(spec.extra["inputs"], json!([]));
+        // The params before the method: the same task.
+        let params = r#"{"request_id": "r", "name": "t", "rundir": "/x", "env": {"A": "1"}}"#;
+        let first = parse(&format!(
+            r#"{{"method": "task.submit", "params": {params}}}"#
+        ));
+        let last = parse(&format!(
+            r#"{{"params": {params}, "method": "task.submit"}}"#
+        ));
+        assert!(matches!(
+            first,
+            Ok(ClientRequest {
+                call: ClientCall::Submit(_),
+                ..
+            })
+        ));
+        assert_eq!(first, last);
     }
 
     #[test]

@@ -98,6 +98,20 @@ enum Subscription {
 /// How many finished tasks a new monitor is shown.
 const RECENT_COMPLETIONS: usize = 50;
 
+/// A finished task, as monitors hear of it (`task.completed`, and the
+/// snapshot's `recent`). Kept as it is, and turned into JSON only for a
+/// monitor: most daemons have none.
+#[derive(Debug, serde::Serialize)]
+struct Completion {
+    request_id: String,
+    name: String,
+    status: Option<i32>,
+    error: Option<String>,
+    worker_id: Option<String>,
+    hostname: Option<String>,
+    duration_secs: Option<f64>,
+}
+
 /// Lines a subscriber may have unwritten before events to it are dropped.
 /// Replies are never dropped.
 const MAX_EVENT_BACKLOG: usize = 4096;
@@ -133,7 +147,7 @@ pub struct Core {
     terminations_in_flight: usize,
     last_counts: Option<Counts>,
     /// The last tasks to finish, most recent first, for new monitors.
-    recent: VecDeque<Value>,
+    recent: VecDeque<Completion>,
     /// Worker ids of the slots in the pool, for events about gone ones.
     worker_ids: HashMap<SlotId, String>,
     shutting_down: bool,
@@ -465,6 +479,9 @@ impl Core {
     }
 
     fn publish_worker(&mut self, slot: SlotId) {
+        if !self.has_subscribers() {
+            return;
+        }
         if let Some(status) = self.worker_status(slot) {
             self.publish("worker.state", || {
                 serde_json::to_value(status).unwrap_or(Value::Null)
@@ -613,13 +630,27 @@ impl Core {
                     ),
                     None => (None, None, None),
                 };
-                let completed = json!({"request_id": request_id, "name": name, "status": status,
-                    "error": error, "worker_id": worker_id, "hostname": hostname,
-                    "duration_secs": duration});
-                self.recent.push_front(completed.clone());
-                self.recent.truncate(RECENT_COMPLETIONS);
-                // Subscribers hear of it no later than the client.
-                self.publish("task.completed", || completed);
+                let completed = Completion {
+                    request_id,
+                    name,
+                    status,
+                    error,
+                    worker_id,
+                    hostname,
+                    duration_secs: duration,
+                };
+                let event = self
+                    .has_subscribers()
+                    .then(|| serde_json::to_value(&completed).unwrap_or(Value::Null));
+                if self.recent.len() >= RECENT_COMPLETIONS {
+                    self.recent.pop_back();
+                }
+                self.recent.push_front(completed);
+                // Subscribers hear of it no later than the client (and one
+                // given a snapshot now finds it among the recent).
+                if let Some(event) = event {
+                    self.publish("task.completed", || event);
+                }
                 self.send_to_client(client, line);
             }
         }
