@@ -1,7 +1,7 @@
 //! Starting a task's shell, and waiting for it.
 //!
-//! The worker spawns with `posix_spawn` itself rather than through std's
-//! `Command`, because almost everything a spawn needs is the same from one
+//! The worker spawns tasks itself rather than through std's `Command`,
+//! because almost everything a spawn needs is the same from one
 //! task to the next and can be prepared once:
 //! - the environment: the worker's own, overlaid with the client's. Each
 //!   distinct client environment becomes `NAME=value` strings once, not
@@ -11,7 +11,8 @@
 //! - `/dev/null` for stdin, opened once.
 //!
 //! What is left per task is the log file, the arguments and the spawn: a
-//! vfork, so nothing of the worker's memory is copied. A finished task is
+//! vfork, so nothing of the worker's memory is copied, done here rather
+//! than by `posix_spawn` (see [`Spawner`]). A finished task is
 //! noticed through a pidfd, or, where the kernel has none (before 5.3),
 //! through SIGCHLD.
 
@@ -51,7 +52,7 @@ pub struct Launcher {
     env: Prepared,
     /// Shells found, by (shell, `PATH`).
     found: HashMap<(String, OsString), PathBuf>,
-    dev_null: File,
+    spawner: Spawner,
 }
 
 /// A client environment merged into the worker's, ready to hand to
@@ -67,8 +68,9 @@ struct Prepared {
 const PER_TASK: [&str; 3] = ["TASK_RUNDIR", "TASK_SRCDIR", "DFM_TASK_NAME"];
 
 impl Launcher {
-    /// Takes the worker's environment as it is now: call it after the
-    /// worker has removed its private variables.
+    /// Takes the worker's environment and signal handlers as they are
+    /// now: call it after the worker has removed its private variables
+    /// and set up its signal handling.
     pub fn new() -> io::Result<Launcher> {
         let base = std::env::vars_os().collect();
         let env = Self::merge(&base, &Environment::default())
@@ -77,7 +79,11 @@ impl Launcher {
             base,
             env,
             found: HashMap::new(),
-            dev_null: File::open("/dev/null")?,
+            spawner: Spawner {
+                stack: ChildStack::new()?,
+                reset: signals_to_reset(),
+                dev_null: File::open("/dev/null")?,
+            },
         })
     }
 
@@ -145,14 +151,9 @@ impl Launcher {
                 ))
             })?;
             let program = c_string(program.as_os_str().as_bytes()).map_err(|e| cannot(&e))?;
-            let spawned = spawn(
-                &program,
-                &argv,
-                &envp,
-                &rundir_c,
-                self.dev_null.as_raw_fd(),
-                log.as_raw_fd(),
-            );
+            let spawned = self
+                .spawner
+                .spawn(&program, &argv, &envp, &rundir_c, log.as_raw_fd());
             match spawned {
                 Ok(pid) => return Ok(Child::new(pid)),
                 // The shell found earlier is gone: look again, once.
@@ -249,85 +250,209 @@ fn is_executable(path: &Path) -> bool {
     fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// posix_spawn: `program` in its own process group, in `dir`, with stdin
-/// from `stdin` and stdout and stderr to `log`, default signal handling
-/// and nothing blocked. The pointers in `envp` end with a null one.
-fn spawn(
-    program: &CString,
-    argv: &[CString],
-    envp: &[*const libc::c_char],
-    dir: &CString,
+/// What the child of [`Spawner::spawn`] needs, prepared by the worker: the child
+/// reads it in the worker's memory, which it shares until it execs.
+struct Exec {
+    program: *const libc::c_char,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+    dir: *const libc::c_char,
     stdin: RawFd,
     log: RawFd,
-) -> io::Result<libc::pid_t> {
-    let mut argv: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    // SAFETY: every pointer handed over is valid for the call: the C
-    // strings outlive it and both arrays end with a null pointer; the file
-    // actions and attributes are initialised before use and destroyed
-    // after, on every path.
+    /// Signals to set back to their default: those the worker handles
+    /// (its handlers must not run in the child) and SIGPIPE, which Rust
+    /// ignores (an ignored signal stays ignored across exec).
+    reset: *const libc::c_int,
+    resets: usize,
+    /// Set by the child when it cannot exec: why.
+    errno: libc::c_int,
+}
+
+/// The child's side of [`Spawner::spawn`]: runs on its own stack, in the worker's
+/// memory, while the worker waits (a vfork). Only async-signal-safe calls
+/// until it execs or exits.
+extern "C" fn exec_child(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `Exec` the worker passed to clone, alive and
+    // not otherwise touched until this child execs or exits; its pointers
+    // are valid C strings and null-terminated arrays (see `Spawner::spawn`).
     unsafe {
-        let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
-        let mut attributes: libc::posix_spawnattr_t = std::mem::zeroed();
-        check(libc::posix_spawn_file_actions_init(&mut actions))?;
-        if let Err(e) = check(libc::posix_spawnattr_init(&mut attributes)) {
-            libc::posix_spawn_file_actions_destroy(&mut actions);
-            return Err(e);
+        let exec = &mut *(arg as *mut Exec);
+        let mut default: libc::sigaction = std::mem::zeroed();
+        default.sa_sigaction = libc::SIG_DFL;
+        for i in 0..exec.resets {
+            libc::sigaction(*exec.reset.add(i), &default, std::ptr::null_mut());
         }
-        let result = (|| {
-            check(libc::posix_spawn_file_actions_adddup2(
-                &mut actions,
-                stdin,
-                0,
-            ))?;
-            check(libc::posix_spawn_file_actions_adddup2(&mut actions, log, 1))?;
-            check(libc::posix_spawn_file_actions_adddup2(&mut actions, log, 2))?;
-            check(libc::posix_spawn_file_actions_addchdir_np(
-                &mut actions,
-                dir.as_ptr(),
-            ))?;
+        let ok = libc::setpgid(0, 0) == 0
+            && redirect(exec.stdin, 0)
+            && redirect(exec.log, 1)
+            && redirect(exec.log, 2)
+            && libc::chdir(exec.dir) == 0;
+        if ok {
             let mut none: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut none);
-            check(libc::posix_spawnattr_setsigmask(&mut attributes, &none))?;
-            // Rust ignores SIGPIPE, and an ignored signal stays ignored
-            // across exec: the task gets the default back, as under std.
-            let mut default: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut default);
-            libc::sigaddset(&mut default, libc::SIGPIPE);
-            check(libc::posix_spawnattr_setsigdefault(
-                &mut attributes,
-                &default,
-            ))?;
-            check(libc::posix_spawnattr_setpgroup(&mut attributes, 0))?;
-            let flags = libc::POSIX_SPAWN_SETPGROUP
-                | libc::POSIX_SPAWN_SETSIGMASK
-                | libc::POSIX_SPAWN_SETSIGDEF;
-            check(libc::posix_spawnattr_setflags(
-                &mut attributes,
-                flags as libc::c_short,
-            ))?;
-            let mut pid: libc::pid_t = 0;
-            check(libc::posix_spawn(
-                &mut pid,
-                program.as_ptr(),
-                &actions,
-                &attributes,
-                argv.as_ptr() as *const *mut libc::c_char,
-                envp.as_ptr() as *const *mut libc::c_char,
-            ))?;
-            Ok(pid)
-        })();
-        libc::posix_spawn_file_actions_destroy(&mut actions);
-        libc::posix_spawnattr_destroy(&mut attributes);
-        result
+            libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            libc::execve(exec.program, exec.argv, exec.envp);
+        }
+        exec.errno = *libc::__errno_location();
+        libc::_exit(127)
     }
 }
 
-/// posix_spawn's functions return an error number rather than set errno.
-fn check(rc: libc::c_int) -> io::Result<()> {
-    match rc {
-        0 => Ok(()),
-        errno => Err(io::Error::from_raw_os_error(errno)),
+/// Makes `fd` the child's `target` (open across exec).
+///
+/// # Safety
+/// Only in the child of [`Spawner::spawn`], on fds of the worker.
+unsafe fn redirect(fd: RawFd, target: RawFd) -> bool {
+    if fd == target {
+        libc::fcntl(fd, libc::F_SETFD, 0) == 0
+    } else {
+        libc::dup2(fd, target) == target
+    }
+}
+
+/// The stack a child of [`Spawner::spawn`] runs on until it execs: mapped once,
+/// with a guard page below it.
+struct ChildStack {
+    base: *mut libc::c_void,
+    len: usize,
+}
+
+impl ChildStack {
+    const SIZE: usize = 64 * 1024;
+    const GUARD: usize = 4096;
+
+    fn new() -> io::Result<ChildStack> {
+        let len = Self::SIZE + Self::GUARD;
+        // SAFETY: an anonymous private mapping, not aliased by anything.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let stack = ChildStack { base, len };
+        // SAFETY: the lowest page of the mapping just made.
+        if unsafe { libc::mprotect(base, Self::GUARD, libc::PROT_NONE) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(stack)
+    }
+
+    /// The top of the stack (it grows down), 16-byte aligned.
+    fn top(&self) -> *mut libc::c_void {
+        // SAFETY: one past the end of the mapping, as a stack top is.
+        unsafe { self.base.cast::<u8>().add(self.len).cast() }
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, used by no child any more (a
+        // child uses it only while the worker waits in `Spawner::spawn`).
+        unsafe {
+            libc::munmap(self.base, self.len);
+        }
+    }
+}
+
+/// Signals the worker has handlers for, and SIGPIPE: what a task's
+/// process must have set back to default before it execs.
+fn signals_to_reset() -> Vec<libc::c_int> {
+    let mut reset = vec![libc::SIGPIPE, libc::SIGCHLD];
+    for signal in 1..libc::SIGRTMAX() {
+        if signal == libc::SIGKILL || signal == libc::SIGSTOP || reset.contains(&signal) {
+            continue;
+        }
+        // SAFETY: a query: sigaction only writes into `current`.
+        let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
+        let queried = unsafe { libc::sigaction(signal, std::ptr::null(), &mut current) } == 0;
+        if queried && current.sa_sigaction != libc::SIG_DFL && current.sa_sigaction != libc::SIG_IGN
+        {
+            reset.push(signal);
+        }
+    }
+    reset
+}
+
+/// Starts tasks' processes.
+///
+/// [`Spawner::spawn`] starts `program` in its own process group, in `dir`,
+/// with stdin from `/dev/null` and stdout and stderr to `log`, the worker's signal handlers
+/// and SIGPIPE back to default and nothing blocked. The pointers in `envp`
+/// end with a null one.
+///
+/// This is what `posix_spawn` does (a vfork: the child runs in the
+/// worker's memory until it execs), without what `posix_spawn` redoes on
+/// every call: mapping and unmapping a stack, checking each fd against
+/// the fd limit, and querying all 64 signal dispositions in the child.
+struct Spawner {
+    stack: ChildStack,
+    /// See [`signals_to_reset`].
+    reset: Vec<libc::c_int>,
+    /// Every task's stdin.
+    dev_null: File,
+}
+
+impl Spawner {
+    fn spawn(
+        &self,
+        program: &CString,
+        argv: &[CString],
+        envp: &[*const libc::c_char],
+        dir: &CString,
+        log: RawFd,
+    ) -> io::Result<libc::pid_t> {
+        let (stack, reset, stdin) = (&self.stack, &self.reset, self.dev_null.as_raw_fd());
+        let mut argv: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+        argv.push(std::ptr::null());
+        let mut exec = Exec {
+            program: program.as_ptr(),
+            argv: argv.as_ptr(),
+            envp: envp.as_ptr(),
+            dir: dir.as_ptr(),
+            stdin,
+            log,
+            reset: reset.as_ptr(),
+            resets: reset.len(),
+            errno: 0,
+        };
+        // SAFETY: all signals are blocked around the clone, so none is
+        // delivered to the child before it has set the worker's handlers back
+        // to default. CLONE_VFORK suspends the worker until the child has
+        // exec'd or exited, so `exec`, the strings it points to and the stack
+        // stay valid and untouched while the child uses them.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+            let pid = libc::clone(
+                exec_child,
+                stack.top(),
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                (&mut exec as *mut Exec).cast(),
+            );
+            let clone_error = io::Error::last_os_error();
+            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+            if pid < 0 {
+                return Err(clone_error);
+            }
+            // Written by the child before it exited, if it could not exec.
+            let errno = std::ptr::read_volatile(&exec.errno);
+            if errno != 0 {
+                let mut status = 0;
+                libc::waitpid(pid, &mut status, 0);
+                return Err(io::Error::from_raw_os_error(errno));
+            }
+            Ok(pid)
+        }
     }
 }
 
@@ -594,6 +719,30 @@ mod tests {
         let error = launcher.start(&task).err().expect("no ksh there");
         assert!(error.contains("cannot start 'ksh' for task 't'"), "{error}");
         assert!(error.contains("/nonexistent"), "{error}");
+        // Found, but the kernel cannot run it: its reason.
+        let bin = dir.join("bin");
+        fs::create_dir_all(&bin).expect("bin");
+        fs::write(bin.join("ksh"), "echo no interpreter line\n").expect("ksh");
+        let mut permissions = fs::metadata(bin.join("ksh")).expect("ksh").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+        fs::set_permissions(bin.join("ksh"), permissions).expect("chmod");
+        let mut task = spec(&dir, "v", "true", &[("PATH", &bin.display().to_string())]);
+        task.shell = "ksh".into();
+        let mut error = String::new();
+        // Another test's child may still hold the file open for an
+        // instant (ETXTBSY): try again then.
+        for _ in 0..100 {
+            error = launcher
+                .start(&task)
+                .err()
+                .expect("not an executable format");
+            if !error.contains("busy") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(error.contains("cannot start 'ksh'"), "{error}");
+        assert!(error.contains("format"), "{error}");
         let task = spec(&dir, "u", "true", &[("A", "a\u{0}b")]);
         let error = launcher.start(&task).err().expect("a NUL in a variable");
         assert!(error.contains("NUL"), "{error}");
