@@ -36,6 +36,7 @@ fn main() {
     let outcome = std::panic::catch_unwind(|| match args.first().map(String::as_str) {
         Some("--floor-relay") => floor::relay(&args[1..]),
         Some("--floor-worker") => floor::worker(&args[1..]),
+        Some("--own-spawn-lane") => own_spawn_lane(&args[1..]),
         Some("-h" | "--help") => println!("{USAGE}"),
         Some("--quick") | None if args.len() <= 1 => bench(!args.is_empty()),
         _ => fail(&format!("unexpected arguments {args:?}\n{USAGE}")),
@@ -82,6 +83,16 @@ fn bench(quick: bool) {
         ms(limit_1.p99)
     );
     println!("LIMIT  spawn+wait, {lanes} lanes:  {}", rate(&limit_n));
+    let own_1 = own_spawn_times(if options.quick { 300 } else { 1000 });
+    let own_n: Vec<f64> = (0..options.repeat)
+        .map(|_| own_spawn_rate(lanes, if options.quick { 1000 } else { 2000 }))
+        .collect();
+    println!(
+        "LIMIT  dfm's own spawn (the worker's, log file included), 1 lane:   p50 {}  p99 {}",
+        ms(own_1.p50),
+        ms(own_1.p99)
+    );
+    println!("LIMIT  the same, {lanes} lanes:  {}", rate(&own_n));
     println!();
 
     // The speed of this machine drifts with its neighbours' load, by more
@@ -111,11 +122,12 @@ fn bench(quick: bool) {
         }
         let (rtt, ratios) = warm_round_trip(&dfm, base, &options);
         println!(
-            "DFM    warm round trip ({fs}):  p50 {}  p99 {}   ratio to spawn {}, to floor {:.2}",
+            "DFM    warm round trip ({fs}):  p50 {}  p99 {}   ratio to spawn {}, to floor {:.2}, to own spawn {:.2}",
             ms(rtt.p50),
             ms(rtt.p99),
             ratio(&ratios),
-            rtt.p50.as_secs_f64() / floor.round_trip.as_secs_f64()
+            rtt.p50.as_secs_f64() / floor.round_trip.as_secs_f64(),
+            rtt.p50.as_secs_f64() / own_1.p50.as_secs_f64()
         );
     }
     println!();
@@ -142,8 +154,9 @@ fn bench(quick: bool) {
                     }
                     let to_floor = if pool == lanes {
                         format!(
-                            ", to floor {:.2}",
-                            median(&runs) / median(&floor.throughput)
+                            ", to floor {:.2}, to own spawn {:.2}",
+                            median(&runs) / median(&floor.throughput),
+                            median(&runs) / median(&own_n)
                         )
                     } else {
                         String::new()
@@ -304,10 +317,17 @@ fn spawn_rate(lanes: usize, n: usize) -> f64 {
     let threads: Vec<_> = (0..lanes)
         .map(|_| std::thread::spawn(move || (0..n / lanes).for_each(|_| spawn_once())))
         .collect();
-    for t in threads {
-        let _ = t.join();
-    }
+    join_all(threads);
     (n / lanes * lanes) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Waits for `threads`; a failure in one fails the bench.
+fn join_all(threads: Vec<std::thread::JoinHandle<()>>) {
+    for t in threads {
+        if let Err(payload) = t.join() {
+            std::panic::resume_unwind(payload);
+        }
+    }
 }
 
 /// The times of `n` spawns, one after the other.
@@ -320,6 +340,111 @@ fn spawn_times(n: usize) -> Latency {
         })
         .collect();
     percentiles(samples)
+}
+
+/// A task for dfm's own spawner, as the worker gets it: the bench's
+/// environment, a log file of its own in a rundir on tmpfs.
+fn own_task(lane: usize, i: usize, env: &dfm_host::protocol::Environment) -> TaskSpec {
+    let dir =
+        std::path::Path::new("/dev/shm").join(format!("dfm-bench-own-{}", std::process::id()));
+    TaskSpec {
+        request_id: format!("{lane}-{i}"),
+        name: format!("own.l{lane}-{i}"),
+        shell: SHELL.to_string(),
+        body: COMMAND.to_string(),
+        srcdir: dir.display().to_string(),
+        rundir: dir.join(format!("rundir-{lane}")).display().to_string(),
+        env: env.clone(),
+        ..TaskSpec::default()
+    }
+}
+
+/// Starts `task` with the worker's spawner and waits for it.
+fn own_spawn_once(launcher: &mut dfm_host::worker::launch::Launcher, task: &TaskSpec) {
+    match launcher.start(task) {
+        Ok(mut child) => {
+            if let Err(e) = child.wait_blocking() {
+                fail(&format!("cannot wait for bash: {e}"));
+            }
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+fn own_launcher() -> dfm_host::worker::launch::Launcher {
+    dfm_host::worker::launch::Launcher::new()
+        .unwrap_or_else(|e| fail(&format!("cannot prepare dfm's spawner: {e}")))
+}
+
+fn own_env() -> dfm_host::protocol::Environment {
+    dfm_host::protocol::Environment::new(&std::env::vars().collect())
+}
+
+/// The times of `n` tasks started with dfm's own spawner, one after the
+/// other.
+fn own_spawn_times(n: usize) -> Latency {
+    let mut launcher = own_launcher();
+    let env = own_env();
+    let samples = (0..n)
+        .map(|i| {
+            let task = own_task(0, i, &env);
+            let start = Instant::now();
+            own_spawn_once(&mut launcher, &task);
+            start.elapsed()
+        })
+        .collect();
+    let _ = std::fs::remove_dir_all(own_dir());
+    percentiles(samples)
+}
+
+/// Tasks per second of `n` tasks started with dfm's own spawner in
+/// `lanes` processes, as dfm's workers are (threads of one process spawn
+/// more slowly: their children share one address space until they exec).
+fn own_spawn_rate(lanes: usize, n: usize) -> f64 {
+    let lanes = lanes.max(1);
+    let exe = std::env::current_exe().unwrap_or_else(|e| fail(&format!("{e}")));
+    let start = Instant::now();
+    let mut children: Vec<_> = (0..lanes)
+        .map(|lane| {
+            Command::new(&exe)
+                .args([
+                    "--own-spawn-lane",
+                    &lane.to_string(),
+                    &(n / lanes).to_string(),
+                ])
+                .spawn()
+                .unwrap_or_else(|e| fail(&format!("cannot start a spawn lane: {e}")))
+        })
+        .collect();
+    let mut failed = false;
+    for child in &mut children {
+        failed |= !child.wait().is_ok_and(|status| status.success());
+    }
+    if failed {
+        fail("a lane of dfm's own spawn failed (see above)");
+    }
+    (n / lanes * lanes) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// `--own-spawn-lane LANE N`: starts N tasks with dfm's own spawner, one
+/// after the other.
+fn own_spawn_lane(args: &[String]) {
+    let [lane, n] = args else {
+        fail("usage: --own-spawn-lane LANE N")
+    };
+    let (Ok(lane), Ok(n)) = (lane.parse::<usize>(), n.parse::<usize>()) else {
+        fail("usage: --own-spawn-lane LANE N")
+    };
+    let mut launcher = own_launcher();
+    let env = own_env();
+    for i in 0..n {
+        own_spawn_once(&mut launcher, &own_task(lane, i, &env));
+    }
+    let _ = std::fs::remove_dir_all(own_dir());
+}
+
+fn own_dir() -> PathBuf {
+    Path::new("/dev/shm").join(format!("dfm-bench-own-{}", std::process::id()))
 }
 
 /// The median time of `n` spawns, one after the other.
@@ -510,9 +635,7 @@ fn throughput(dfm: &Path, base: &Path, pool: usize, clients: usize, tasks: usize
             })
         })
         .collect();
-    for t in threads {
-        let _ = t.join();
-    }
+    join_all(threads);
     (per_client * clients) as f64 / start.elapsed().as_secs_f64()
 }
 

@@ -545,6 +545,23 @@ impl Child {
         Ok(status)
     }
 
+    /// Blocks until the process has ended (for callers without a
+    /// runtime, such as the benchmark).
+    pub fn wait_blocking(&mut self) -> io::Result<ExitStatus> {
+        loop {
+            if let Some(status) = self.status {
+                return Ok(status);
+            }
+            let mut status = 0;
+            // SAFETY: waitpid writes only into `status`.
+            match unsafe { libc::waitpid(self.pid, &mut status, 0) } {
+                -1 if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+                -1 => return Err(io::Error::last_os_error()),
+                _ => self.status = Some(ExitStatus::from_raw(status)),
+            }
+        }
+    }
+
     /// Blocks until the process ends or `limit` has passed, deaf to
     /// everything else (but signals).
     ///

@@ -7,7 +7,7 @@
 //! `worker.shutdown` or a termination signal, it kills its running task's
 //! whole process group and exits.
 
-mod launch;
+pub mod launch;
 
 use std::fs;
 use std::os::fd::{AsRawFd, RawFd};
