@@ -45,7 +45,7 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(
             // EOF: a final line without a newline still counts.
             return Ok(!buf.is_empty());
         }
-        let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
+        let (chunk, done) = match memchr::memchr(b'\n', available) {
             Some(i) => (&available[..i], Some(i + 1)),
             None => (available, None),
         };
@@ -63,11 +63,21 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(
 
 /// Serialises a message as one protocol line, newline included.
 pub fn to_line<T: Serialize>(message: &T) -> String {
+    to_line_of_size(message, 256)
+}
+
+/// [`to_line`], into a buffer of `capacity` bytes to begin with: a line
+/// that outgrows its buffer is copied at each doubling.
+fn to_line_of_size<T: Serialize>(message: &T, capacity: usize) -> String {
+    let mut line = Vec::with_capacity(capacity);
     // Our message types are maps of strings and numbers: serialising them
     // cannot fail.
-    let mut line = serde_json::to_string(message).unwrap_or_else(|_| "{}".to_string());
-    line.push('\n');
-    line
+    if serde_json::to_writer(&mut line, message).is_err() {
+        return "{}\n".to_string();
+    }
+    line.push(b'\n');
+    // serde_json writes UTF-8 only.
+    String::from_utf8(line).unwrap_or_else(|_| "{}\n".to_string())
 }
 
 // ---------------------------------------------------------------- shared task types
@@ -814,6 +824,24 @@ pub enum ToWorker {
 }
 
 impl ToWorker {
+    /// The message as a protocol line.
+    pub fn to_line(&self) -> String {
+        let capacity = match self {
+            ToWorker::Execute(spec) => {
+                let text = [
+                    &spec.name,
+                    &spec.body,
+                    &spec.srcdir,
+                    &spec.rundir,
+                    &spec.request_id,
+                ];
+                spec.env.as_json().len() + text.iter().map(|t| t.len()).sum::<usize>() + 256
+            }
+            _ => 256,
+        };
+        to_line_of_size(self, capacity)
+    }
+
     /// Reads a message from the daemon. A task's environment is read
     /// straight from the text (see [`Environment`]), whatever the order of
     /// the fields.

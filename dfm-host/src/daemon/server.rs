@@ -18,8 +18,8 @@ use super::connections::Lines;
 use crate::config::RunnerConfig;
 use crate::pool::{Action, ClientId, Counts, Outcome, Pool, SlotId, SlotState, WorkerInfo};
 use crate::protocol::{
-    event_line, reply_error, reply_result, to_line, ClientCall, ClientRequest, DaemonStatus,
-    FromWorker, Register, ResourceRequest, ToWorker, WorkerCounts, WorkerStatus,
+    event_line, reply_error, reply_result, ClientCall, ClientRequest, DaemonStatus, FromWorker,
+    Register, ResourceRequest, ToWorker, WorkerCounts, WorkerStatus,
 };
 use crate::worker;
 
@@ -430,7 +430,7 @@ impl Core {
 
     fn send_to_worker(&mut self, slot: SlotId, message: &ToWorker) -> bool {
         match self.workers.get(&slot) {
-            Some(lines) => lines.send(to_line(message)),
+            Some(lines) => lines.send(message.to_line()),
             None => false,
         }
     }
