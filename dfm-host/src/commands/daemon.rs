@@ -140,8 +140,9 @@ pub fn stop(root: Option<&Path>, timeout: Duration) -> Result<i32> {
             connection.call(ClientCall::Shutdown).await
         })
         .with_context(|| format!("cannot ask the daemon (pid {}) to stop", state.pid))?;
+    // The lock goes a moment before the process does; "stopped" means gone.
     let deadline = Instant::now() + timeout;
-    while project.lock_is_held() {
+    while project.lock_is_held() || crate::procfs::is_live(state.pid) {
         if Instant::now() > deadline {
             bail!(
                 "the daemon (pid {}) did not exit within {timeout:?}; see {}. To force it: kill {}",
