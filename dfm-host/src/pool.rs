@@ -17,6 +17,7 @@
 //! before it started, so a long task never holds up a short one.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::protocol::{TaskResult, TaskSpec};
@@ -79,7 +80,7 @@ pub enum Action {
     Dispatch {
         slot: SlotId,
         client: ClientId,
-        task: Box<TaskSpec>,
+        task: Arc<TaskSpec>,
         ahead: bool,
     },
     /// The task sent ahead to the worker of `slot` is now running there.
@@ -195,7 +196,7 @@ pub struct Slot {
 #[derive(Debug)]
 struct Task {
     client: ClientId,
-    spec: TaskSpec,
+    spec: Arc<TaskSpec>,
     class: String,
     attempts: u32,
     /// The worker it was sent to (running it, or holding it ahead).
@@ -304,7 +305,7 @@ impl Pool {
     /// The request id of the task running on `slot`.
     pub fn current_task(&self, slot: SlotId) -> Option<&TaskSpec> {
         match self.slots.get(&slot)?.state {
-            SlotState::Busy(task) => self.tasks.get(&task).map(|t| &t.spec),
+            SlotState::Busy(task) => self.tasks.get(&task).map(|t| t.spec.as_ref()),
             _ => None,
         }
     }
@@ -351,7 +352,14 @@ impl Pool {
     }
 
     fn class_mut(&mut self, class: &str) -> &mut ClassState {
-        self.classes.entry(class.to_string()).or_default()
+        // Looked up first: the entry API would allocate the key each time.
+        if !self.classes.contains_key(class) {
+            self.classes
+                .insert(class.to_string(), ClassState::default());
+        }
+        self.classes
+            .get_mut(class)
+            .expect("the class is in the map: added just above")
     }
 
     // ------------------------------------------------------------ events
@@ -379,7 +387,7 @@ impl Pool {
             id,
             Task {
                 client,
-                spec,
+                spec: Arc::new(spec),
                 class,
                 attempts: 0,
                 running_on: None,
@@ -517,7 +525,7 @@ impl Pool {
                 self.failed += 1;
                 self.actions.push(Action::Reply {
                     client: task.client,
-                    request_id: task.spec.request_id,
+                    request_id: task.spec.request_id.clone(),
                     outcome: Outcome::Failed(reason.clone()),
                 });
             }
@@ -629,7 +637,7 @@ impl Pool {
                 }
                 self.actions.push(Action::Reply {
                     client: task.client,
-                    request_id: task.spec.request_id,
+                    request_id: task.spec.request_id.clone(),
                     outcome: Outcome::Finished(result),
                 });
             }
@@ -781,7 +789,7 @@ impl Pool {
                 self.failed += 1;
                 self.actions.push(Action::Reply {
                     client: task.client,
-                    request_id: task.spec.request_id,
+                    request_id: task.spec.request_id.clone(),
                     outcome: Outcome::Failed(message),
                 });
             }
@@ -950,7 +958,7 @@ impl Pool {
                 };
                 task.running_on = Some(slot_id);
                 task.ahead = ahead;
-                let spec = task.spec.clone();
+                let spec = Arc::clone(&task.spec);
                 let client = task.client;
                 if ahead {
                     self.class_mut(&class).ahead += 1;
@@ -968,7 +976,7 @@ impl Pool {
                 self.actions.push(Action::Dispatch {
                     slot: slot_id,
                     client,
-                    task: Box::new(spec),
+                    task: spec,
                     ahead,
                 });
             }

@@ -809,7 +809,7 @@ pub enum ToWorker {
     #[serde(rename = "worker.rejected")]
     Rejected { reason: String },
     #[serde(rename = "task.execute")]
-    Execute(Box<TaskSpec>),
+    Execute(Arc<TaskSpec>),
     /// Kill the task if it runs; hand it back if it is held ahead.
     #[serde(rename = "task.cancel")]
     Cancel { request_id: String },
@@ -942,7 +942,7 @@ mod tests {
             extra: Map::from_iter([("inputs".to_string(), json!([1]))]),
             ..TaskSpec::default()
         };
-        let message = ToWorker::Execute(Box::new(spec.clone()));
+        let message = ToWorker::Execute(Arc::new(spec.clone()));
         let line = to_line(&message);
         assert!(
             line.starts_with(r#"{"method":"task.execute","params":{"#),

@@ -6,7 +6,7 @@
 //! ./target/release/dfm-bench` (`--quick` for a short run). Every figure is
 //! the median of repeated runs, with min–max, and its ratio to the limit.
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -25,11 +25,12 @@ struct Options {
     quick: bool,
 }
 
-const USAGE: &str = "usage: dfm-bench [--quick]
+const USAGE: &str = "usage: dfm-bench [--quick | --pool-core]
 
 Measures the spawn limit, a no-logic floor and dfm on `bash -c true`
 tasks; see README.md. A full run takes about 25 minutes, --quick about
-a minute. Run it on an otherwise idle machine.";
+a minute. Run it on an otherwise idle machine. --pool-core measures only
+the pool's decision core (seconds, no processes).";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -37,6 +38,10 @@ fn main() {
         Some("--floor-relay") => floor::relay(&args[1..]),
         Some("--floor-worker") => floor::worker(&args[1..]),
         Some("--own-spawn-lane") => own_spawn_lane(&args[1..]),
+        Some("--pool-core") if args.len() == 1 => pool_curve(&Options {
+            repeat: 5,
+            quick: false,
+        }),
         Some("-h" | "--help") => println!("{USAGE}"),
         Some("--quick") | None if args.len() <= 1 => bench(!args.is_empty()),
         _ => fail(&format!("unexpected arguments {args:?}\n{USAGE}")),
@@ -204,14 +209,29 @@ fn bench(quick: bool) {
     println!("DFM    files written per task: {}", rss.files_per_task);
     println!();
 
-    println!("POOL   decision core alone (dispatch + result per task):");
+    pool_curve(&options);
+}
+
+/// The pool's decision core alone, over queue lengths and worker counts:
+/// the cost of one dispatch (with its result) should not follow either.
+fn pool_curve(options: &Options) {
+    println!(
+        "POOL   decision core alone (dispatch + result per task), median of {} runs [min-max]:",
+        options.repeat
+    );
     for workers in [10usize, 100, 1000] {
         for queued in [1_000usize, 10_000, 100_000] {
-            let per_sec = pool_core(workers, queued);
+            let runs: Vec<f64> = (0..options.repeat)
+                .map(|_| pool_core(workers, queued))
+                .collect();
+            let each: Vec<f64> = runs.iter().map(|per_sec| 1e6 / per_sec).collect();
+            let (min, max) = each
+                .iter()
+                .fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
             println!(
-                "POOL   {queued:>6} queued, {workers:>4} workers:  {:>10.0} dispatches/s  ({:.2} us each)",
-                per_sec,
-                1e6 / per_sec
+                "POOL   {queued:>6} queued, {workers:>4} workers:  {:>10.0} dispatches/s  ({:.2} us each [{min:.2}-{max:.2}])",
+                median(&runs),
+                median(&each)
             );
         }
     }
@@ -801,13 +821,12 @@ fn pool_core(workers: usize, queued: usize) -> f64 {
         };
         let _ = pool.submit(1, spec, t0);
     }
-    let mut pending: BTreeMap<u64, String> = BTreeMap::new();
+    // Dispatched tasks finish in the order they were dispatched.
+    let mut running: VecDeque<(u64, String)> = VecDeque::with_capacity(workers);
     let mut actions = pool.take_actions();
     for action in &actions {
         if let Action::Launch { worker_id, .. } = action {
-            if let Ok(slot) = pool.register(worker_id, "", WorkerInfo::default(), t0) {
-                let _ = slot;
-            }
+            let _ = pool.register(worker_id, "", WorkerInfo::default(), t0);
         }
     }
     actions.extend(pool.take_actions());
@@ -817,13 +836,12 @@ fn pool_core(workers: usize, queued: usize) -> f64 {
     while done < queued {
         for action in queue.drain(..) {
             if let Action::Dispatch { slot, task, .. } = action {
-                pending.insert(slot, task.request_id);
+                running.push_back((slot, task.request_id.clone()));
             }
         }
-        let Some((&slot, _)) = pending.iter().next() else {
+        let Some((slot, request_id)) = running.pop_front() else {
             break;
         };
-        let request_id = pending.remove(&slot).unwrap_or_default();
         let result = dfm_host::protocol::TaskResult::new(&request_id, 0);
         let _ = pool.task_finished(slot, result, t0);
         done += 1;

@@ -13,6 +13,7 @@ use std::fs;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::process::ExitStatus;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -214,7 +215,7 @@ async fn serve(
     let mut task: Option<Running> = None;
     let mut launcher = Launcher::new().context("cannot prepare to run tasks")?;
     // The task sent ahead, to start when `task` ends.
-    let mut next: Option<Box<TaskSpec>> = None;
+    let mut next: Option<Arc<TaskSpec>> = None;
 
     // Silence from the daemon for this long means it is gone (even where no
     // connection reset ever arrives, e.g. a vanished host).
@@ -326,13 +327,15 @@ async fn serve(
 /// Starts `spec` as the worker's running task; on failure, the result
 /// that says why.
 fn launch(
-    spec: Box<TaskSpec>,
+    spec: Arc<TaskSpec>,
     task: &mut Option<Running>,
     launcher: &mut Launcher,
 ) -> Result<(), TaskResult> {
     let child = launcher
         .start(&spec)
         .map_err(|message| TaskResult::error(&spec.request_id, message))?;
+    // The worker holds the only reference: nothing is copied.
+    let spec = Arc::unwrap_or_clone(spec);
     *task = Some(Running {
         request_id: spec.request_id,
         rundir: spec.rundir.into(),
@@ -344,7 +347,7 @@ fn launch(
 }
 
 /// Hands back the task held ahead if it is `request_id`.
-fn hand_back(next: &mut Option<Box<TaskSpec>>, request_id: String) -> Option<FromWorker> {
+fn hand_back(next: &mut Option<Arc<TaskSpec>>, request_id: String) -> Option<FromWorker> {
     if next.as_ref()?.request_id != request_id {
         return None;
     }
