@@ -46,6 +46,7 @@ fn main() {
         Some("--quick") | None if args.len() <= 1 => bench(!args.is_empty()),
         _ => fail(&format!("unexpected arguments {args:?}\n{USAGE}")),
     });
+    remove_leftovers();
     if let Err(payload) = outcome {
         match payload.downcast_ref::<Failure>() {
             Some(Failure(message)) => eprintln!("dfm-bench: {message}"),
@@ -537,7 +538,30 @@ impl Drop for Daemon {
             .args(["daemon", "stop"])
             .current_dir(&self.root)
             .output();
-        let _ = std::fs::remove_dir_all(&self.root);
+        remove_later(self.root.clone());
+    }
+}
+
+/// Project folders to remove when the bench ends. Removing thousands of
+/// task logs right after a run would slow the next run's file creation on
+/// some filesystems: ext4 without a journal skips every inode deleted in
+/// the last 60 s (300 s while its block is dirty) when it allocates one,
+/// at a cost per skipped inode.
+static LEFTOVERS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn remove_later(path: PathBuf) {
+    if let Ok(mut leftovers) = LEFTOVERS.lock() {
+        leftovers.push(path);
+    }
+}
+
+fn remove_leftovers() {
+    let paths = match LEFTOVERS.lock() {
+        Ok(mut leftovers) => std::mem::take(&mut *leftovers),
+        Err(_) => return,
+    };
+    for path in paths {
+        let _ = std::fs::remove_dir_all(path);
     }
 }
 
