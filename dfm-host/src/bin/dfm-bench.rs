@@ -226,9 +226,7 @@ fn pool_curve(options: &Options) {
                 .map(|_| pool_core(workers, queued))
                 .collect();
             let each: Vec<f64> = runs.iter().map(|per_sec| 1e6 / per_sec).collect();
-            let (min, max) = each
-                .iter()
-                .fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+            let (min, max) = min_max(&each);
             println!(
                 "POOL   {queued:>6} queued, {workers:>4} workers:  {:>10.0} dispatches/s  ({:.2} us each [{min:.2}-{max:.2}])",
                 median(&runs),
@@ -283,18 +281,21 @@ fn median(values: &[f64]) -> f64 {
     v[v.len() / 2]
 }
 
-fn rate(values: &[f64]) -> String {
-    let (min, max) = values
+/// The smallest and largest of some values.
+fn min_max(values: &[f64]) -> (f64, f64) {
+    values
         .iter()
-        .fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+        .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)))
+}
+
+fn rate(values: &[f64]) -> String {
+    let (min, max) = min_max(values);
     format!("{:.0} tasks/s [{min:.0}-{max:.0}]", median(values))
 }
 
 /// The median of some ratios, with their range.
 fn ratio(values: &[f64]) -> String {
-    let (min, max) = values
-        .iter()
-        .fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let (min, max) = min_max(values);
     format!("{:.2} [{min:.2}-{max:.2}]", median(values))
 }
 
@@ -304,9 +305,7 @@ fn ms(d: Duration) -> String {
 
 fn ms_range(values: &[Duration]) -> String {
     let secs: Vec<f64> = values.iter().map(|d| d.as_secs_f64() * 1e3).collect();
-    let (min, max) = secs
-        .iter()
-        .fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let (min, max) = min_max(&secs);
     format!("{:.2} ms [{min:.2}-{max:.2}]", median(&secs))
 }
 
