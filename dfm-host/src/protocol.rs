@@ -204,6 +204,27 @@ pub struct TaskSpec {
     pub extra: Map<String, Value>,
 }
 
+/// A string, borrowed from the line unless it has escapes.
+struct Borrowed<'a>(Cow<'a, str>);
+impl<'de> Deserialize<'de> for Borrowed<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl<'de> Visitor<'de> for Text {
+            type Value = Borrowed<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Borrowed<'de>, E> {
+                Ok(Borrowed(Cow::Borrowed(text)))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Borrowed<'de>, E> {
+                Ok(Borrowed(Cow::Owned(text.to_string())))
+            }
+        }
+        deserializer.deserialize_str(Text)
+    }
+}
+
 /// Written out rather than derived: a derived `#[serde(flatten)]` buffers
 /// every field, the environment included, before it looks at any, and the
 /// daemon reads one of these per task.
@@ -224,24 +245,8 @@ impl<'de> Deserialize<'de> for TaskSpec {
 
         impl<'de> Deserialize<'de> for Field<'de> {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Field<'de>, D::Error> {
-                struct Names;
-                impl<'de> Visitor<'de> for Names {
-                    type Value = Field<'de>;
-                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                        f.write_str("a field name")
-                    }
-                    fn visit_borrowed_str<E: de::Error>(
-                        self,
-                        name: &'de str,
-                    ) -> Result<Field<'de>, E> {
-                        Ok(Field::named(name).unwrap_or(Field::Other(Cow::Borrowed(name))))
-                    }
-                    fn visit_str<E: de::Error>(self, name: &str) -> Result<Field<'de>, E> {
-                        Ok(Field::named(name)
-                            .unwrap_or_else(|| Field::Other(Cow::Owned(name.to_string()))))
-                    }
-                }
-                deserializer.deserialize_identifier(Names)
+                let Borrowed(name) = Borrowed::deserialize(deserializer)?;
+                Ok(Field::named(&name).unwrap_or(Field::Other(name)))
             }
         }
 
@@ -520,29 +525,6 @@ impl ClientRequest {
                     }
                 }
                 deserializer.deserialize_map(Fields)
-            }
-        }
-        /// A string, borrowed from the line unless it has escapes.
-        struct Borrowed<'a>(Cow<'a, str>);
-        impl<'de> Deserialize<'de> for Borrowed<'de> {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                struct Text;
-                impl<'de> Visitor<'de> for Text {
-                    type Value = Borrowed<'de>;
-                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                        f.write_str("a string")
-                    }
-                    fn visit_borrowed_str<E: de::Error>(
-                        self,
-                        text: &'de str,
-                    ) -> Result<Borrowed<'de>, E> {
-                        Ok(Borrowed(Cow::Borrowed(text)))
-                    }
-                    fn visit_str<E: de::Error>(self, text: &str) -> Result<Borrowed<'de>, E> {
-                        Ok(Borrowed(Cow::Owned(text.to_string())))
-                    }
-                }
-                deserializer.deserialize_str(Text)
             }
         }
 
@@ -903,6 +885,18 @@ mod tests {
             })
         ));
         assert_eq!(first, last);
+    }
+
+    #[test]
+    fn names_written_with_escapes_are_the_same_names() {
+        let line = r#"{"m\u0065thod": "task.submit", "id": 1, "params": {"request_\u0069d": "r",
+            "n\u0061me": "t", "rundir": "/x", "in\u0070uts": [2]}}"#;
+        let request = parse(line).expect("valid submit");
+        let ClientCall::Submit(spec) = request.call else {
+            panic!("not a submit: {:?}", request.call);
+        };
+        assert_eq!((spec.request_id.as_str(), spec.name.as_str()), ("r", "t"));
+        assert_eq!(spec.extra.get("inputs"), Some(&json!([2])));
     }
 
     #[test]
