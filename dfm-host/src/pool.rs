@@ -26,6 +26,9 @@ pub type ClientId = u64;
 pub type SlotId = u64;
 type TaskId = u64;
 
+/// Queued tasks per worker from which the pool counts as saturated.
+pub const SATURATED_QUEUE_PER_WORKER: usize = 4;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolConfig {
     pub max_workers: usize,
@@ -308,6 +311,14 @@ impl Pool {
             SlotState::Busy(task) => self.tasks.get(&task).map(|t| t.spec.as_ref()),
             _ => None,
         }
+    }
+
+    /// Whether at least [`SATURATED_QUEUE_PER_WORKER`] tasks per worker
+    /// wait in the queue (not sent to any worker yet): the workers have
+    /// work for a while, whatever arrives next.
+    pub fn saturated(&self) -> bool {
+        let queued: usize = self.classes.values().map(|c| c.queued).sum();
+        !self.slots.is_empty() && queued >= SATURATED_QUEUE_PER_WORKER * self.slots.len()
     }
 
     pub fn counts(&self) -> Counts {

@@ -3,7 +3,7 @@
 //! what they read into [`Event`]s for the core; the core writes back
 //! through each connection's line channel.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,9 +49,22 @@ impl Lines {
     }
 }
 
+/// How long a client's lines wait for the ones that follow while the pool
+/// is saturated (tokio's timer rounds it up to the next millisecond).
+const HOLD: Duration = Duration::from_millis(1);
+
 /// Spawns the writer task of a connection: it writes queued lines,
 /// flushing once the queue is drained, until every [`Lines`] is dropped.
-pub fn spawn_writer<W: AsyncWrite + Unpin + Send + 'static>(write: W) -> (Lines, JoinHandle<()>) {
+///
+/// With `hold` (clients' connections), while the flag is set the writer
+/// waits [`HOLD`] after a line for those that follow and sends them
+/// together. The core sets it while the pool is saturated, when no worker
+/// would start sooner for an earlier reply; the client then wakes once per
+/// batch instead of once per reply, and answers with a batch of submits.
+pub fn spawn_writer<W: AsyncWrite + Unpin + Send + 'static>(
+    write: W,
+    hold: Option<Arc<AtomicBool>>,
+) -> (Lines, JoinHandle<()>) {
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let backlog = Arc::new(AtomicUsize::new(0));
     let lines = Lines {
@@ -65,6 +78,9 @@ pub fn spawn_writer<W: AsyncWrite + Unpin + Send + 'static>(write: W) -> (Lines,
                 return;
             }
             backlog.fetch_sub(1, Ordering::Relaxed);
+            if hold.as_ref().is_some_and(|h| h.load(Ordering::Relaxed)) {
+                tokio::time::sleep(HOLD).await;
+            }
             while let Ok(line) = rx.try_recv() {
                 if out.write_all(line.as_bytes()).await.is_err() {
                     return;
@@ -80,14 +96,20 @@ pub fn spawn_writer<W: AsyncWrite + Unpin + Send + 'static>(write: W) -> (Lines,
     (lines, writer)
 }
 
-pub async fn accept_clients(listener: UnixListener, events: mpsc::UnboundedSender<Event>) {
+/// Accepts clients; `hold` is the core's "the pool is saturated" flag
+/// (see [`spawn_writer`]).
+pub async fn accept_clients(
+    listener: UnixListener,
+    events: mpsc::UnboundedSender<Event>,
+    hold: Arc<AtomicBool>,
+) {
     let mut next_client: ClientId = 1;
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
                 let client = next_client;
                 next_client += 1;
-                tokio::spawn(serve_client(stream, client, events.clone()));
+                tokio::spawn(serve_client(stream, client, events.clone(), hold.clone()));
             }
             Err(e) => {
                 // Out of descriptors, typically: back off instead of spinning.
@@ -98,7 +120,12 @@ pub async fn accept_clients(listener: UnixListener, events: mpsc::UnboundedSende
     }
 }
 
-async fn serve_client(stream: UnixStream, client: ClientId, events: mpsc::UnboundedSender<Event>) {
+async fn serve_client(
+    stream: UnixStream,
+    client: ClientId,
+    events: mpsc::UnboundedSender<Event>,
+    hold: Arc<AtomicBool>,
+) {
     let (read, write) = match quiet::split(stream) {
         Ok(halves) => halves,
         Err(e) => {
@@ -106,7 +133,7 @@ async fn serve_client(stream: UnixStream, client: ClientId, events: mpsc::Unboun
             return;
         }
     };
-    let (tx, writer) = spawn_writer(write);
+    let (tx, writer) = spawn_writer(write, Some(hold));
     let mut environments = Environments::default();
     if events
         .send(Event::ClientConnected {
@@ -318,7 +345,7 @@ where
         heartbeat_interval_ms: heartbeat_interval.as_millis() as u64,
     });
 
-    let (tx, _writer) = spawn_writer(write);
+    let (tx, _writer) = spawn_writer(write, None);
     let (answer_tx, answer) = oneshot::channel();
     let worker_id = register.worker_id.clone();
     events
@@ -354,4 +381,36 @@ where
     };
     let _ = events.send(Event::WorkerGone { slot, reason });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn a_writer_that_holds_lines_still_sends_each_once_in_order() {
+        let (near, mut far) = tokio::io::duplex(1 << 16);
+        let hold = Arc::new(AtomicBool::new(true));
+        let (lines, writer) = spawn_writer(near, Some(hold.clone()));
+        let backlog = lines.backlog.clone();
+        for i in 0..100 {
+            assert!(lines.send(format!("{i}\n")));
+            if i == 60 {
+                hold.store(false, Ordering::Relaxed);
+            }
+            if i % 7 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        drop(lines);
+        writer
+            .await
+            .expect("the writer ends once its senders are gone");
+        let mut text = String::new();
+        far.read_to_string(&mut text).await.expect("read");
+        let expected: String = (0..100).map(|i| format!("{i}\n")).collect();
+        assert_eq!(text, expected);
+        assert_eq!(backlog.load(Ordering::Relaxed), 0);
+    }
 }

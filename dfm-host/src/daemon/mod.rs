@@ -8,6 +8,7 @@ mod server;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -136,6 +137,7 @@ pub async fn serve(
     let config = Arc::new(config);
     let heartbeat_interval = secs(config.pool.heartbeat_interval);
     let pool = Pool::new(config.pool.pool_config(), &auth::random_hex(2)?);
+    let hold_client_lines = Arc::new(AtomicBool::new(false));
     let setup = Setup {
         config: config.clone(),
         runner: Arc::new(runner),
@@ -150,6 +152,7 @@ pub async fn serve(
             .as_ref()
             .map(|(_, boot_id)| (worker_socket.clone(), boot_id.clone())),
         workers_log_dir,
+        hold_client_lines: hold_client_lines.clone(),
         status_base: DaemonStatus {
             pid: state.pid,
             runner: runner_name,
@@ -171,6 +174,7 @@ pub async fn serve(
     let clients = tokio::spawn(connections::accept_clients(
         client_listener,
         events_tx.clone(),
+        hold_client_lines,
     ));
     let local_workers = local_listener.map(|(listener, _)| {
         tokio::spawn(connections::accept_workers(

@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -132,6 +133,9 @@ pub struct Setup {
     pub local_worker_socket: Option<(PathBuf, String)>,
     pub workers_log_dir: PathBuf,
     pub status_base: DaemonStatus,
+    /// Set while the pool is saturated: clients' writers then send their
+    /// lines in batches (see `connections::spawn_writer`).
+    pub hold_client_lines: Arc<AtomicBool>,
 }
 
 pub struct Core {
@@ -542,6 +546,8 @@ impl Core {
             let actions = self.pool.take_actions();
             if actions.is_empty() {
                 self.publish_stats();
+                let hold = !self.shutting_down && self.pool.saturated();
+                self.setup.hold_client_lines.store(hold, Ordering::Relaxed);
                 return;
             }
             for action in actions {

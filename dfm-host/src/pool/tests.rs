@@ -895,3 +895,26 @@ fn while_a_worker_starts_the_first_tasks_in_line_wait_for_it() {
         "{sent:?}"
     );
 }
+
+#[test]
+fn saturated_while_enough_tasks_wait_for_every_worker() {
+    let mut h = Harness::new(config());
+    h.submit(1, "a", "");
+    h.submit(1, "b", "");
+    // Tasks wait, but no worker is there yet to be kept busy.
+    assert!(!h.pool.saturated());
+    let slots = h.bring_up_pending("host1");
+    assert_eq!(slots.len(), 2);
+    assert_eq!(Harness::dispatches(&h.actions()).len(), 2);
+    let per_pool = SATURATED_QUEUE_PER_WORKER * slots.len();
+    for i in 0..per_pool - 1 {
+        h.submit(1, &format!("q{i}"), "");
+    }
+    assert!(!h.pool.saturated(), "one short of saturated");
+    h.submit(1, "last", "");
+    assert!(h.pool.saturated());
+    // A worker takes the next task in line: one short again.
+    h.finish(slots[0], "a", 0);
+    assert_eq!(Harness::dispatches(&h.actions()).len(), 1);
+    assert!(!h.pool.saturated());
+}
