@@ -571,6 +571,32 @@ fn unique() -> u128 {
         .unwrap_or(0)
 }
 
+/// Reads a line from a Unix socket, waiting for input with `poll` first.
+///
+/// A thread blocked in `read` on a Unix socket is woken each time the peer
+/// reads what this side wrote (the kernel announces the freed buffer space
+/// on the same wait queue), only to find nothing and sleep again: a wasted
+/// wakeup per line sent. `poll` for input alone is woken for input alone,
+/// as dfm's own clients are (they register their sockets for input only).
+fn read_line_from(reader: &mut BufReader<UnixStream>, line: &mut String) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    if reader.buffer().is_empty() {
+        let mut poll = libc::pollfd {
+            fd: reader.get_ref().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, on a socket the reader keeps open.
+        while unsafe { libc::poll(&mut poll, 1, -1) } < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+    reader.read_line(line)
+}
+
 struct Client {
     reader: BufReader<UnixStream>,
     writer: UnixStream,
@@ -600,7 +626,7 @@ impl Client {
     /// Reads one reply and checks the task passed.
     fn expect_pass(&mut self) {
         self.line.clear();
-        match self.reader.read_line(&mut self.line) {
+        match read_line_from(&mut self.reader, &mut self.line) {
             Ok(n) if n > 0 => {}
             _ => fail("the daemon closed the connection"),
         }
@@ -882,14 +908,17 @@ fn pool_core(workers: usize, queued: usize) -> f64 {
 /// microseconds, so this floor lies measurably above the spawn limit.
 mod floor {
     use std::collections::VecDeque;
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::{BufReader, Write};
     use std::os::unix::net::{UnixListener, UnixStream};
     use std::path::{Path, PathBuf};
     use std::process::{Child, Command};
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
-    use super::{fail, percentiles, spawn_once, spawn_p50, spawn_rate, unique, Client, Options};
+    use super::{
+        fail, percentiles, read_line_from, spawn_once, spawn_p50, spawn_rate, unique, Client,
+        Options,
+    };
 
     pub struct Floor {
         pub round_trip: Duration,
@@ -1092,7 +1121,7 @@ mod floor {
                 (to_client.clone(), to_workers.clone(), state.clone());
             std::thread::spawn(move || {
                 let mut line = String::new();
-                while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
+                while matches!(read_line_from(&mut reader, &mut line), Ok(n) if n > 0) {
                     if let Ok(mut client) = to_client.lock() {
                         let _ = client.write_all(line.as_bytes());
                     }
@@ -1108,7 +1137,7 @@ mod floor {
         }
         let mut reader = BufReader::new(client);
         let mut line = String::new();
-        while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
+        while matches!(read_line_from(&mut reader, &mut line), Ok(n) if n > 0) {
             if let Ok(mut state) = state.lock() {
                 match state.1.iter().position(|idle| *idle) {
                     Some(i) => {
@@ -1146,7 +1175,7 @@ mod floor {
         let mut reader = BufReader::new(clone(&stream));
         let mut writer = stream;
         let mut line = String::new();
-        while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
+        while matches!(read_line_from(&mut reader, &mut line), Ok(n) if n > 0) {
             spawn_once();
             line.clear();
             if writer
