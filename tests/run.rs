@@ -468,3 +468,45 @@ fn the_example_regression_runs_on_a_fresh_project() {
     );
     assert!(out.contains("regression complete"), "{out}");
 }
+
+#[test]
+fn a_wide_flow_on_a_saturated_pool_passes_whole() {
+    // 400 tasks at 64 in flight on 2 workers: the daemon sends replies in
+    // batches, and `dfm run` answers each batch with one write of submits.
+    // Every reply must still be handled once, and the run must end.
+    let project = TestProject::new("wide");
+    let mut text = String::from("package:\n  name: w\n  tasks:\n");
+    for i in 0..400 {
+        text.push_str(&format!("  - name: t{i}\n    run: \"true\"\n"));
+    }
+    let needs: Vec<String> = (0..400).map(|i| format!("t{i}")).collect();
+    text.push_str(&format!(
+        "  - root: all\n    needs: [{}]\n    run: \"true\"\n",
+        needs.join(", ")
+    ));
+    write_flow(&project, &text);
+    project.start_daemon(&["--pool-size", "2"]);
+    let child = project
+        .command(&["run", "all", "--jobs", "64", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn dfm run");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let output = match rx.recv_timeout(LONG) {
+        Ok(output) => output.expect("dfm run"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("dfm run of 401 tasks did not end within {LONG:?}");
+        }
+    };
+    assert!(output.status.success(), "{}", describe(&output));
+    let summary = json_of(&output);
+    assert_eq!(summary["passed"], 401, "{summary}");
+    assert_eq!(summary["failed"], 0, "{summary}");
+    assert_eq!(project.status()["completed_tasks"], 401);
+}

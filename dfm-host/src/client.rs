@@ -14,6 +14,8 @@ pub struct Connection {
     reader: BufReader<QuietRead>,
     writer: QuietWrite,
     buf: Vec<u8>,
+    /// Requests queued with [`Connection::queue_with_id`], not yet sent.
+    out: Vec<u8>,
     next_id: u64,
 }
 
@@ -29,6 +31,7 @@ impl Connection {
             reader: BufReader::new(read),
             writer,
             buf: Vec::new(),
+            out: Vec::new(),
             next_id: 1,
         })
     }
@@ -41,13 +44,34 @@ impl Connection {
         Ok(id)
     }
 
-    /// Sends a request with the given id.
+    /// Sends a request with the given id (and any queued before it).
     pub async fn send_with_id(&mut self, id: Value, call: ClientCall) -> Result<()> {
-        let line = ClientRequest { id, call }.to_line();
-        self.writer
-            .write_all(line.as_bytes())
-            .await
-            .context("lost the connection to the daemon")
+        self.queue_with_id(id, call);
+        self.flush().await
+    }
+
+    /// Queues a request with the given id, to go out with the next
+    /// [`Connection::flush`]: requests made together leave in one write,
+    /// and wake the daemon once.
+    pub fn queue_with_id(&mut self, id: Value, call: ClientCall) {
+        self.out
+            .extend_from_slice(ClientRequest { id, call }.to_line().as_bytes());
+    }
+
+    /// Sends the queued requests.
+    pub async fn flush(&mut self) -> Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let sent = self.writer.write_all(&self.out).await;
+        self.out.clear();
+        sent.context("lost the connection to the daemon")
+    }
+
+    /// Whether a whole line from the daemon has arrived and not been read:
+    /// [`Connection::next_reply`] returns it without waiting.
+    pub fn reply_ready(&self) -> bool {
+        memchr::memchr(b'\n', self.reader.buffer()).is_some()
     }
 
     /// The next line from the daemon; `None` when it closed the connection.

@@ -348,8 +348,16 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Starts what can start; returns false when nothing is left to do.
+    /// Starts what can start, in one write to the daemon; returns false
+    /// when nothing is left to do.
     async fn fill(&mut self, connection: &mut Connection, display: &mut Display) -> Result<bool> {
+        self.queue_ready(connection, display);
+        connection.flush().await?;
+        Ok(!self.in_flight.is_empty())
+    }
+
+    /// Queues the submits of what can start.
+    fn queue_ready(&mut self, connection: &mut Connection, display: &mut Display) {
         if self.stopping {
             // A failure or an interrupt: nothing new starts.
             for state in self.states.values_mut() {
@@ -357,7 +365,7 @@ impl<'a> Run<'a> {
                     *state = TaskState::NotRun;
                 }
             }
-            return Ok(!self.in_flight.is_empty());
+            return;
         }
         loop {
             if let Some(i) = self.readiness.take_instant() {
@@ -383,15 +391,14 @@ impl<'a> Run<'a> {
             let Some(i) = self.readiness.take() else {
                 break;
             };
-            self.submit(i, connection).await?;
+            self.submit(i, connection);
         }
-        Ok(!self.in_flight.is_empty())
     }
 
-    async fn submit(&mut self, i: usize, connection: &mut Connection) -> Result<()> {
+    fn submit(&mut self, i: usize, connection: &mut Connection) {
         let task = &self.flow.tasks[i];
         let Action::Shell { shell, body } = &task.action else {
-            return Ok(());
+            return;
         };
         self.next += 1;
         let request_id = format!("{}-{}", self.run_id, self.next);
@@ -441,12 +448,10 @@ impl<'a> Run<'a> {
             resources,
             ..TaskSpec::default()
         };
-        connection
-            .send_with_id(
-                Value::String(request_id.clone()),
-                ClientCall::Submit(Box::new(spec)),
-            )
-            .await?;
+        connection.queue_with_id(
+            Value::String(request_id.clone()),
+            ClientCall::Submit(Box::new(spec)),
+        );
         self.in_flight.insert(request_id.clone(), i);
         self.states.insert(
             i,
@@ -455,7 +460,6 @@ impl<'a> Run<'a> {
                 since: Instant::now(),
             },
         );
-        Ok(())
     }
 
     fn log_of(&self, i: usize) -> PathBuf {
@@ -551,7 +555,17 @@ impl<'a> Run<'a> {
         while self.fill(connection, display).await? {
             tokio::select! {
                 reply = connection.next_reply() => match reply? {
-                    Some(reply) => self.on_reply(reply, display),
+                    Some(reply) => {
+                        self.on_reply(reply, display);
+                        // Replies that came together are answered with one
+                        // write of what they let start.
+                        while connection.reply_ready() {
+                            match connection.next_reply().await? {
+                                Some(reply) => self.on_reply(reply, display),
+                                None => break,
+                            }
+                        }
+                    }
                     None => bail!("the daemon closed the connection; see its log (.dfm/daemon.log)"),
                 },
                 _ = &mut interrupt => {
