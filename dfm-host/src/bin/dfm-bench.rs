@@ -102,9 +102,9 @@ fn bench(quick: bool) {
     println!();
 
     // The speed of this machine drifts with its neighbours' load, by more
-    // than the differences measured here: every ratio pairs a measurement
-    // with one of the limit taken right before it, and is the median of
-    // those pairs [min-max].
+    // than the differences measured here: every ratio sets a measurement
+    // against the limit measured just before and just after it (see
+    // `between_limits`), and is the median of those ratios [min-max].
     let floor = floor::measure(lanes, &options);
     println!(
         "FLOOR  client -> relay -> worker -> spawn, no logic, 1 lane:  p50 {}   ratio to spawn {}",
@@ -150,14 +150,11 @@ fn bench(quick: bool) {
         for &tasks in sizes {
             for pool in [1usize, 2, 4] {
                 for clients in [1usize, 4] {
-                    let mut runs = Vec::new();
-                    let mut ratios = Vec::new();
-                    for _ in 0..options.repeat {
-                        let limit = spawn_rate(pool.min(lanes), 1000);
-                        let run = throughput(&dfm, base, pool, clients, tasks);
-                        runs.push(run);
-                        ratios.push(run / limit);
-                    }
+                    let (runs, ratios) = between_limits(
+                        options.repeat,
+                        || spawn_rate(pool.min(lanes), 1000),
+                        || throughput(&dfm, base, pool, clients, tasks),
+                    );
                     let to_floor = if pool == lanes {
                         format!(
                             ", to floor {:.2}, to own spawn {:.2}",
@@ -181,16 +178,16 @@ fn bench(quick: bool) {
     // What a user sees: `dfm run` of a flow, dependency tracking and
     // display included.
     let flow_tasks = if options.quick { 2000 } else { 5000 };
-    let mut runs = Vec::new();
-    let mut ratios = Vec::new();
     let mut cpu = Vec::new();
-    for _ in 0..options.repeat {
-        let limit = spawn_rate(lanes, 1000);
-        let (run, client_cpu) = flow_run(&dfm, &base_dirs[0].1, lanes, flow_tasks);
-        runs.push(run);
-        ratios.push(run / limit);
-        cpu.push(client_cpu);
-    }
+    let (runs, ratios) = between_limits(
+        options.repeat,
+        || spawn_rate(lanes, 1000),
+        || {
+            let (run, client_cpu) = flow_run(&dfm, &base_dirs[0].1, lanes, flow_tasks);
+            cpu.push(client_cpu);
+            run
+        },
+    );
     println!(
         "DFM    `dfm run` of a flow of {flow_tasks} tasks and one that needs them all, pool {lanes}, --jobs 64 (tmpfs):  {}   ratio to spawn limit {}   `dfm run` CPU {:.0} us per task",
         rate(&runs),
@@ -273,6 +270,29 @@ fn percentiles(mut samples: Vec<Duration>) -> Latency {
         p50: at(0.5),
         p99: at(0.99),
     }
+}
+
+/// Runs `run` `repeat` times, each between two measurements of `limit`
+/// (the one after a run is the one before the next). Returns each run's
+/// figure, and its ratio to the mean of the limits on either side of it:
+/// this machine's speed drifts, and a limit taken on both sides of a run
+/// follows the drift better than one taken before it only.
+fn between_limits(
+    repeat: usize,
+    mut limit: impl FnMut() -> f64,
+    mut run: impl FnMut() -> f64,
+) -> (Vec<f64>, Vec<f64>) {
+    let mut before = limit();
+    let mut runs = Vec::new();
+    let mut ratios = Vec::new();
+    for _ in 0..repeat {
+        let figure = run();
+        let after = limit();
+        ratios.push(figure / ((before + after) / 2.0));
+        runs.push(figure);
+        before = after;
+    }
+    (runs, ratios)
 }
 
 fn median(values: &[f64]) -> f64 {
@@ -637,7 +657,7 @@ impl Client {
 }
 
 /// Round trips of one task at a time on a warm pool of one, in rounds
-/// that alternate with as many plain spawns: the latency over all rounds,
+/// between rounds of as many plain spawns: the latency over all rounds,
 /// and each round's ratio of medians.
 fn warm_round_trip(dfm: &Path, base: &Path, options: &Options) -> (Latency, Vec<f64>) {
     let (daemon, _) = Daemon::start(dfm, base, 1);
@@ -649,21 +669,25 @@ fn warm_round_trip(dfm: &Path, base: &Path, options: &Options) -> (Latency, Vec<
     }
     let per_round = n / options.repeat;
     let mut samples = Vec::new();
-    let mut ratios = Vec::new();
-    for round in 0..options.repeat {
-        let spawn = spawn_p50(per_round);
-        let these: Vec<Duration> = (0..per_round)
-            .map(|i| {
-                let task = daemon.task(&format!("r{round}-{i}"));
-                let start = Instant::now();
-                client.send(&task);
-                client.expect_pass();
-                start.elapsed()
-            })
-            .collect();
-        ratios.push(percentiles(these.clone()).p50.as_secs_f64() / spawn.as_secs_f64());
-        samples.extend(these);
-    }
+    let mut round = 0;
+    let (_, ratios) = between_limits(
+        options.repeat,
+        || spawn_p50(per_round).as_secs_f64(),
+        || {
+            round += 1;
+            let these: Vec<Duration> = (0..per_round)
+                .map(|i| {
+                    let task = daemon.task(&format!("r{round}-{i}"));
+                    let start = Instant::now();
+                    client.send(&task);
+                    client.expect_pass();
+                    start.elapsed()
+                })
+                .collect();
+            samples.extend(&these);
+            percentiles(these).p50.as_secs_f64()
+        },
+    );
     (percentiles(samples), ratios)
 }
 
@@ -916,8 +940,8 @@ mod floor {
     use std::time::{Duration, Instant};
 
     use super::{
-        fail, percentiles, read_line_from, spawn_once, spawn_p50, spawn_rate, unique, Client,
-        Options,
+        between_limits, fail, percentiles, read_line_from, spawn_once, spawn_p50, spawn_rate,
+        unique, Client, Options,
     };
 
     pub struct Floor {
@@ -927,33 +951,35 @@ mod floor {
         pub throughput_ratios: Vec<f64>,
     }
 
-    /// Like the bench's own measurements: rounds that alternate with the
-    /// limit's, ratios per pair.
+    /// Like the bench's own measurements: rounds between measurements of
+    /// the limit, a ratio per round.
     pub fn measure(lanes: usize, options: &Options) -> Floor {
         let n = if options.quick { 300 } else { 1000 };
         let per_round = n / options.repeat;
         let mut samples = Vec::new();
-        let mut round_trip_ratios = Vec::new();
-        {
+        let round_trip_ratios = {
             let setup = Setup::start(1);
             let mut client = setup.client();
             for _ in 0..20 {
                 round_trip(&mut client);
             }
-            for _ in 0..options.repeat {
-                let spawn = spawn_p50(per_round);
-                let these: Vec<Duration> =
-                    (0..per_round).map(|_| round_trip(&mut client)).collect();
-                round_trip_ratios
-                    .push(percentiles(these.clone()).p50.as_secs_f64() / spawn.as_secs_f64());
-                samples.extend(these);
-            }
-        }
+            between_limits(
+                options.repeat,
+                || spawn_p50(per_round).as_secs_f64(),
+                || {
+                    let these: Vec<Duration> =
+                        (0..per_round).map(|_| round_trip(&mut client)).collect();
+                    samples.extend(&these);
+                    percentiles(these).p50.as_secs_f64()
+                },
+            )
+            .1
+        };
         let tasks = if options.quick { 1000 } else { 2000 };
-        let mut throughput_ratios = Vec::new();
-        let throughput = (0..options.repeat)
-            .map(|_| {
-                let limit = spawn_rate(lanes, 1000);
+        let (throughput, throughput_ratios) = between_limits(
+            options.repeat,
+            || spawn_rate(lanes, 1000),
+            || {
                 let setup = Setup::start(lanes);
                 let mut client = setup.client();
                 for _ in 0..lanes * 4 {
@@ -972,11 +998,9 @@ mod floor {
                         sent += 1;
                     }
                 }
-                let rate = tasks as f64 / start.elapsed().as_secs_f64();
-                throughput_ratios.push(rate / limit);
-                rate
-            })
-            .collect();
+                tasks as f64 / start.elapsed().as_secs_f64()
+            },
+        );
         Floor {
             round_trip: percentiles(samples).p50,
             round_trip_ratios,
