@@ -17,33 +17,11 @@
 //! before it started, so a long task never holds up a short one.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use self::table::Table;
 use crate::protocol::{TaskResult, TaskSpec};
-
-/// Hashes the pool's own task ids: sequential numbers, never chosen by a
-/// client, so a multiply spreads them well enough and SipHash's defence
-/// against chosen keys buys nothing (it cost a tenth of the pool's time).
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.write_u64(u64::from(byte));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
 
 pub type ClientId = u64;
 pub type SlotId = u64;
@@ -277,7 +255,7 @@ pub struct Pool {
     next_id: u64,
     slots: BTreeMap<SlotId, Slot>,
     by_worker_id: HashMap<String, SlotId>,
-    tasks: HashMap<TaskId, Task, BuildHasherDefault<IdHasher>>,
+    tasks: Table<Task>,
     by_request: HashMap<(ClientId, String), TaskId>,
     classes: BTreeMap<String, ClassState>,
     launching: usize,
@@ -296,7 +274,7 @@ impl Pool {
             next_id: 1,
             slots: BTreeMap::new(),
             by_worker_id: HashMap::new(),
-            tasks: HashMap::default(),
+            tasks: Table::default(),
             by_request: HashMap::new(),
             classes: BTreeMap::new(),
             launching: 0,
@@ -877,7 +855,7 @@ impl Pool {
         let mut tasks: Vec<(TaskId, ClientId, String, bool)> = self
             .tasks
             .iter()
-            .map(|(id, t)| (*id, t.client, t.spec.request_id.clone(), t.cancelled))
+            .map(|(id, t)| (id, t.client, t.spec.request_id.clone(), t.cancelled))
             .collect();
         tasks.sort_unstable();
         for (id, client, request_id, cancelled) in tasks {
@@ -1173,5 +1151,6 @@ impl Pool {
     }
 }
 
+mod table;
 #[cfg(test)]
 mod tests;

@@ -918,17 +918,3 @@ fn saturated_while_enough_tasks_wait_for_every_worker() {
     assert_eq!(Harness::dispatches(&h.actions()).len(), 1);
     assert!(!h.pool.saturated());
 }
-
-#[test]
-fn sequential_task_ids_spread_over_a_hash_tables_buckets() {
-    use std::collections::BTreeSet;
-    use std::hash::{BuildHasher, BuildHasherDefault};
-    let build = BuildHasherDefault::<IdHasher>::default();
-    let hashes: Vec<u64> = (1..=4096u64).map(|id| build.hash_one(id)).collect();
-    // hashbrown picks a bucket from the low bits and a tag from the top 7:
-    // both must vary with the id.
-    let buckets: BTreeSet<u64> = hashes.iter().map(|h| h & 4095).collect();
-    assert_eq!(buckets.len(), 4096, "ids share buckets");
-    let tags: BTreeSet<u64> = hashes.iter().map(|h| h >> 57).collect();
-    assert_eq!(tags.len(), 128, "ids share tags");
-}
