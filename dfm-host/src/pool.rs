@@ -26,6 +26,8 @@ use crate::protocol::{TaskResult, TaskSpec};
 pub type ClientId = u64;
 pub type SlotId = u64;
 type TaskId = u64;
+/// A resource class, as an index into the pool's `classes`.
+type ClassId = usize;
 
 /// Queued tasks per worker from which the pool counts as saturated.
 pub const SATURATED_QUEUE_PER_WORKER: usize = 4;
@@ -185,6 +187,7 @@ pub enum SlotState {
 pub struct Slot {
     pub worker_id: String,
     pub class: String,
+    class_id: ClassId,
     pub state: SlotState,
     pub info: WorkerInfo,
     /// When the slot entered its current state.
@@ -201,7 +204,7 @@ pub struct Slot {
 struct Task {
     client: ClientId,
     spec: Arc<TaskSpec>,
-    class: String,
+    class: ClassId,
     attempts: u32,
     /// The worker it was sent to (running it, or holding it ahead).
     running_on: Option<SlotId>,
@@ -215,6 +218,7 @@ struct Task {
 
 #[derive(Debug, Default)]
 struct ClassState {
+    name: String,
     /// FIFO of queued tasks; may hold ids of cancelled tasks, skipped when
     /// popped.
     queue: VecDeque<TaskId>,
@@ -257,7 +261,12 @@ pub struct Pool {
     by_worker_id: HashMap<String, SlotId>,
     tasks: Table<Task>,
     by_request: HashMap<(ClientId, String), TaskId>,
-    classes: BTreeMap<String, ClassState>,
+    /// By [`ClassId`]; a class, once seen, stays.
+    classes: Vec<ClassState>,
+    class_ids: BTreeMap<String, ClassId>,
+    /// Class ids in the order of their names: the order classes are
+    /// served in.
+    class_order: Vec<ClassId>,
     launching: usize,
     completed: u64,
     failed: u64,
@@ -276,7 +285,9 @@ impl Pool {
             by_worker_id: HashMap::new(),
             tasks: Table::default(),
             by_request: HashMap::new(),
-            classes: BTreeMap::new(),
+            classes: Vec::new(),
+            class_ids: BTreeMap::new(),
+            class_order: Vec::new(),
             launching: 0,
             completed: 0,
             failed: 0,
@@ -318,7 +329,7 @@ impl Pool {
     /// wait in the queue (not sent to any worker yet): the workers have
     /// work for a while, whatever arrives next.
     pub fn saturated(&self) -> bool {
-        let queued: usize = self.classes.values().map(|c| c.queued).sum();
+        let queued: usize = self.classes.iter().map(|c| c.queued).sum();
         !self.slots.is_empty() && queued >= SATURATED_QUEUE_PER_WORKER * self.slots.len()
     }
 
@@ -339,7 +350,7 @@ impl Pool {
         // Tasks held ahead by busy workers are waiting too.
         counts.queued = self
             .classes
-            .values()
+            .iter()
             .map(|c| c.queued + c.ahead + c.withdrawing)
             .sum();
         // A busy worker runs exactly one task (perhaps being killed): no need
@@ -359,19 +370,33 @@ impl Pool {
         id
     }
 
-    fn class_slots(&self, class: &str) -> usize {
-        self.classes.get(class).map_or(0, |c| c.slots)
+    /// The default class (workers started without a resource class).
+    fn default_class(&self) -> Option<&ClassState> {
+        self.class_ids.get("").map(|&id| &self.classes[id])
     }
 
-    fn class_mut(&mut self, class: &str) -> &mut ClassState {
-        // Looked up first: the entry API would allocate the key each time.
-        if !self.classes.contains_key(class) {
-            self.classes
-                .insert(class.to_string(), ClassState::default());
+    /// The id of the class named `name`, which exists from then on.
+    fn class_id(&mut self, name: &str) -> ClassId {
+        if let Some(&id) = self.class_ids.get(name) {
+            return id;
         }
-        self.classes
-            .get_mut(class)
-            .expect("the class is in the map: added just above")
+        let id = self.classes.len();
+        self.classes.push(ClassState {
+            name: name.to_string(),
+            ..ClassState::default()
+        });
+        self.class_ids.insert(name.to_string(), id);
+        let classes = &self.classes;
+        let at = self
+            .class_order
+            .partition_point(|&other| classes[other].name.as_str() < name);
+        self.class_order.insert(at, id);
+        id
+    }
+
+    /// Classes are only made by [`Pool::class_id`], and never removed.
+    fn class_mut(&mut self, class: ClassId) -> &mut ClassState {
+        &mut self.classes[class]
     }
 
     // ------------------------------------------------------------ events
@@ -390,9 +415,9 @@ impl Pool {
             return Err(SubmitError::DuplicateRequestId(spec.request_id));
         }
         let id = self.fresh_id();
-        let class = spec.resource_class.clone();
+        let class = self.class_id(&spec.resource_class);
         self.by_request.insert(key, id);
-        let state = self.class_mut(&class);
+        let state = self.class_mut(class);
         state.queue.push_back(id);
         state.queued += 1;
         self.tasks.insert(
@@ -451,8 +476,7 @@ impl Pool {
                 task.cancelled = true;
                 if task.ahead && !task.withdrawing {
                     task.withdrawing = true;
-                    let class = task.class.clone();
-                    let state = self.class_mut(&class);
+                    let state = &mut self.classes[task.class];
                     state.ahead -= 1;
                     state.withdrawing += 1;
                 }
@@ -463,8 +487,7 @@ impl Pool {
                 });
             }
             None => {
-                let class = task.class.clone();
-                self.class_mut(&class).queued -= 1;
+                self.classes[task.class].queued -= 1;
                 self.forget_task(id);
             }
         }
@@ -509,13 +532,13 @@ impl Pool {
         let Some(s) = self.slots.get(&slot) else {
             return;
         };
-        let class = s.class.clone();
+        let class = s.class_id;
         self.remove_slot(slot, Action::Terminate { slot });
-        self.note_launch_failure(&class, message);
+        self.note_launch_failure(class, message);
         self.schedule(now);
     }
 
-    fn note_launch_failure(&mut self, class: &str, message: &str) {
+    fn note_launch_failure(&mut self, class: ClassId, message: &str) {
         let limit = self.config.max_launch_failures.max(1);
         let state = self.class_mut(class);
         state.launch_failures += 1;
@@ -525,10 +548,10 @@ impl Pool {
         state.launch_failures = 0;
         let queued: Vec<TaskId> = state.queue.drain(..).collect();
         state.queued = 0;
-        let what = if class.is_empty() {
+        let what = if state.name.is_empty() {
             String::from("worker")
         } else {
-            format!("worker of resource class '{class}'")
+            format!("worker of resource class '{}'", state.name)
         };
         let reason =
             format!("could not start a {what} ({limit} launches failed in a row): {message}");
@@ -575,8 +598,7 @@ impl Pool {
         slot.info = info;
         slot.since = now;
         slot.last_seen = now;
-        let class = slot.class.clone();
-        let state = self.class_mut(&class);
+        let state = &mut self.classes[slot.class_id];
         state.starting -= 1;
         state.launch_failures = 0;
         state.idle.push(slot_id);
@@ -623,7 +645,7 @@ impl Pool {
             ));
         }
         s.since = now;
-        let class = s.class.clone();
+        let class = s.class_id;
         match s.next.take() {
             // The worker started the task it held as soon as this one ended.
             Some(next) => {
@@ -632,7 +654,7 @@ impl Pool {
             }
             None => {
                 s.state = SlotState::Idle;
-                self.class_mut(&class).idle.push(slot);
+                self.class_mut(class).idle.push(slot);
             }
         }
         let task = self.forget_task(task_id);
@@ -711,11 +733,11 @@ impl Pool {
             return;
         };
         task.running_on = None;
-        let (cancelled, class) = (task.cancelled, task.class.clone());
+        let (cancelled, class) = (task.cancelled, task.class);
         if cancelled {
             self.forget_task(id);
         } else {
-            let state = self.class_mut(&class);
+            let state = self.class_mut(class);
             state.queue.push_front(id);
             state.queued += 1;
         }
@@ -727,7 +749,7 @@ impl Pool {
         let task = self.tasks.get_mut(&id)?;
         let withdrawing = std::mem::take(&mut task.withdrawing);
         task.ahead = false;
-        let state = self.classes.get_mut(&task.class)?;
+        let state = self.classes.get_mut(task.class)?;
         if withdrawing {
             state.withdrawing -= 1;
         } else {
@@ -748,8 +770,7 @@ impl Pool {
             return;
         }
         s.open = true;
-        let class = s.class.clone();
-        self.class_mut(&class).open.push(slot);
+        self.classes[s.class_id].open.push(slot);
     }
 
     /// The worker of `slot` disconnected, or its job ended.
@@ -757,7 +778,7 @@ impl Pool {
         let Some(s) = self.slots.get(&slot) else {
             return;
         };
-        let (state, class, next) = (s.state, s.class.clone(), s.next);
+        let (state, class, next) = (s.state, s.class_id, s.next);
         let who = format!(
             "worker {} on {}",
             s.worker_id,
@@ -774,7 +795,7 @@ impl Pool {
         }
         match state {
             SlotState::Launching | SlotState::Starting => {
-                self.note_launch_failure(&class, &format!("{who} {reason} before registering"));
+                self.note_launch_failure(class, &format!("{who} {reason} before registering"));
             }
             SlotState::Busy(task_id) => self.requeue_or_fail(task_id, &who, reason),
             SlotState::Idle => {}
@@ -808,8 +829,7 @@ impl Pool {
             return;
         }
         // First in line again: it was dispatched before anything queued now.
-        let class = task.class.clone();
-        let state = self.class_mut(&class);
+        let state = &mut self.classes[task.class];
         state.queue.push_front(task_id);
         state.queued += 1;
     }
@@ -869,7 +889,7 @@ impl Pool {
                 });
             }
         }
-        for class in self.classes.values_mut() {
+        for class in &mut self.classes {
             class.queue.clear();
             class.queued = 0;
         }
@@ -899,7 +919,7 @@ impl Pool {
             return;
         };
         self.by_worker_id.remove(&slot.worker_id);
-        let class = self.class_mut(&slot.class);
+        let class = self.class_mut(slot.class_id);
         class.slots -= 1;
         match slot.state {
             SlotState::Launching | SlotState::Starting => class.starting -= 1,
@@ -916,7 +936,7 @@ impl Pool {
 
     fn retire_idle(&mut self, now: Instant) {
         let timeout = self.config.idle_timeout;
-        let mut default_class_count = self.class_slots("");
+        let mut default_class_count = self.default_class().map_or(0, |c| c.slots);
         let expired: Vec<SlotId> = self
             .slots
             .iter()
@@ -945,23 +965,21 @@ impl Pool {
 
     fn dispatch(&mut self, now: Instant) {
         let prefetch = self.config.prefetch;
-        let classes: Vec<String> = self
-            .classes
-            .iter()
-            .filter(|(_, c)| {
-                (c.queued > 0 && (!c.idle.is_empty() || (prefetch && !c.open.is_empty())))
-                    || (c.ahead > 0 && c.idle.len() > c.withdrawing)
-            })
-            .map(|(name, _)| name.clone())
-            .collect();
-        for class in classes {
-            while let Some((slot_id, ahead)) = self.destination(&class) {
-                let Some(task_id) = self.pop_queued(&class) else {
+        for k in 0..self.class_order.len() {
+            let class = self.class_order[k];
+            let c = &self.classes[class];
+            let work = (c.queued > 0 && (!c.idle.is_empty() || (prefetch && !c.open.is_empty())))
+                || (c.ahead > 0 && c.idle.len() > c.withdrawing);
+            if !work {
+                continue;
+            }
+            while let Some((slot_id, ahead)) = self.destination(class) {
+                let Some(task_id) = self.pop_queued(class) else {
                     // Nothing to send after all: the worker stays available.
                     if ahead {
                         self.offer(slot_id);
                     } else {
-                        self.class_mut(&class).idle.push(slot_id);
+                        self.class_mut(class).idle.push(slot_id);
                     }
                     break;
                 };
@@ -973,7 +991,7 @@ impl Pool {
                 let spec = Arc::clone(&task.spec);
                 let client = task.client;
                 if ahead {
-                    self.class_mut(&class).ahead += 1;
+                    self.class_mut(class).ahead += 1;
                     if let Some(slot) = self.slots.get_mut(&slot_id) {
                         slot.next = Some(task_id);
                     }
@@ -992,7 +1010,7 @@ impl Pool {
                     ahead,
                 });
             }
-            self.withdraw_for_idle(&class);
+            self.withdraw_for_idle(class);
         }
     }
 
@@ -1000,7 +1018,7 @@ impl Pool {
     /// worker, else (with prefetch) a busy one that holds no task ahead,
     /// once the pool is full (a new worker would run it sooner) and no
     /// worker of the class is starting (the first tasks in line are its).
-    fn destination(&mut self, class: &str) -> Option<(SlotId, bool)> {
+    fn destination(&mut self, class: ClassId) -> Option<(SlotId, bool)> {
         let prefetch = self.config.prefetch && self.slots.len() >= self.config.max_workers;
         let state = self.classes.get_mut(class)?;
         if state.queued == 0 {
@@ -1025,7 +1043,7 @@ impl Pool {
     }
 
     /// The first live queued task of `class`, taken off the queue.
-    fn pop_queued(&mut self, class: &str) -> Option<TaskId> {
+    fn pop_queued(&mut self, class: ClassId) -> Option<TaskId> {
         let state = self.classes.get_mut(class)?;
         while state.queued > 0 {
             let task_id = state.queue.pop_front()?;
@@ -1045,7 +1063,7 @@ impl Pool {
     /// Idle workers of `class` while others hold tasks ahead: ask those
     /// tasks back, so that they run now rather than after a task that may
     /// be long. One request per idle worker not already covered.
-    fn withdraw_for_idle(&mut self, class: &str) {
+    fn withdraw_for_idle(&mut self, class: ClassId) {
         let Some(state) = self.classes.get(class) else {
             return;
         };
@@ -1058,7 +1076,7 @@ impl Pool {
             if wanted == 0 {
                 break;
             }
-            let Some(task_id) = slot.next.filter(|_| slot.class == class) else {
+            let Some(task_id) = slot.next.filter(|_| slot.class_id == class) else {
                 continue;
             };
             let Some(task) = self.tasks.get_mut(&task_id) else {
@@ -1079,38 +1097,52 @@ impl Pool {
         }
     }
 
+    /// Launches workers for the tasks no worker is starting for, class by
+    /// class, then for `min_workers` default ones.
     fn launch_for_demand(&mut self, now: Instant) {
-        let mut wanted: Vec<(String, usize)> = self
-            .classes
-            .iter()
-            .filter(|(_, c)| c.queued > c.starting)
-            .map(|(name, c)| (name.clone(), c.queued - c.starting))
-            .collect();
-        let default_count = self.class_slots("");
-        let default_ok = self.classes.get("").is_none_or(|c| c.launch_failures == 0);
-        if default_count < self.config.min_workers && default_ok {
-            let extra = self.config.min_workers - default_count;
-            match wanted.iter_mut().find(|(class, _)| class.is_empty()) {
-                Some((_, n)) => *n = (*n).max(extra),
-                None => wanted.push((String::new(), extra)),
+        let default_count = self.default_class().map_or(0, |c| c.slots);
+        let default_ok = self.default_class().is_none_or(|c| c.launch_failures == 0);
+        let mut default_extra = (default_count < self.config.min_workers && default_ok)
+            .then(|| self.config.min_workers - default_count);
+        for k in 0..self.class_order.len() {
+            let class = self.class_order[k];
+            let c = &self.classes[class];
+            if c.queued <= c.starting {
+                continue;
+            }
+            let mut need = c.queued - c.starting;
+            if c.name.is_empty() {
+                need = need.max(default_extra.take().unwrap_or(0));
+            }
+            if !self.launch_some(class, need, now) {
+                return;
             }
         }
-        for (class, mut need) in wanted {
-            while need > 0 && self.launching < self.config.launch_batch_size.max(1) {
-                if self.slots.len() >= self.config.max_workers && !self.retire_one_unneeded() {
-                    return;
-                }
-                self.launch(&class, now);
-                need -= 1;
-            }
+        if let Some(extra) = default_extra {
+            let class = self.class_id("");
+            self.launch_some(class, extra, now);
         }
+    }
+
+    /// Launches up to `need` workers of `class`, within the launch batch;
+    /// false once the pool is full with nothing to retire.
+    fn launch_some(&mut self, class: ClassId, mut need: usize, now: Instant) -> bool {
+        while need > 0 && self.launching < self.config.launch_batch_size.max(1) {
+            if self.slots.len() >= self.config.max_workers && !self.retire_one_unneeded() {
+                return false;
+            }
+            self.launch(class, now);
+            need -= 1;
+        }
+        true
     }
 
     /// Frees a slot held by an idle worker of a class nothing waits for.
     fn retire_one_unneeded(&mut self) -> bool {
         let victim = self
-            .classes
-            .values()
+            .class_order
+            .iter()
+            .map(|&id| &self.classes[id])
             .filter(|c| c.queued == 0)
             .find_map(|c| c.idle.first().copied());
         match victim {
@@ -1122,14 +1154,16 @@ impl Pool {
         }
     }
 
-    fn launch(&mut self, class: &str, now: Instant) {
+    fn launch(&mut self, class: ClassId, now: Instant) {
         let id = self.fresh_id();
         let worker_id = format!("{}{:04x}", self.worker_id_prefix, id);
+        let name = self.classes[class].name.clone();
         self.slots.insert(
             id,
             Slot {
                 worker_id: worker_id.clone(),
-                class: class.to_string(),
+                class: name.clone(),
+                class_id: class,
                 state: SlotState::Launching,
                 info: WorkerInfo::default(),
                 since: now,
@@ -1146,7 +1180,7 @@ impl Pool {
         self.actions.push(Action::Launch {
             slot: id,
             worker_id,
-            class: class.to_string(),
+            class: name,
         });
     }
 }
