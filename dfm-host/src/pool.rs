@@ -186,7 +186,7 @@ pub enum SlotState {
 #[derive(Debug, Clone)]
 pub struct Slot {
     pub worker_id: String,
-    pub class: String,
+    /// Its resource class: see [`Pool::class_of`].
     class_id: ClassId,
     pub state: SlotState,
     pub info: WorkerInfo,
@@ -311,6 +311,11 @@ impl Pool {
 
     pub fn slots(&self) -> impl Iterator<Item = (SlotId, &Slot)> {
         self.slots.iter().map(|(id, slot)| (*id, slot))
+    }
+
+    /// The resource class the worker of `slot` was launched for.
+    pub fn class_of(&self, slot: &Slot) -> &str {
+        &self.classes[slot.class_id].name
     }
 
     pub fn slot_of_worker(&self, worker_id: &str) -> Option<SlotId> {
@@ -585,9 +590,10 @@ impl Pool {
             SlotState::Launching | SlotState::Starting => {}
             _ => return Err(RegisterError::AlreadyRegistered(worker_id.to_string())),
         }
-        if slot.class != class {
+        let expected = &self.classes[slot.class_id].name;
+        if expected != class {
             return Err(RegisterError::WrongClass {
-                expected: slot.class.clone(),
+                expected: expected.clone(),
                 got: class.to_string(),
             });
         }
@@ -944,7 +950,10 @@ impl Pool {
             .map(|(id, _)| *id)
             .collect();
         for id in expired {
-            let is_default = self.slots.get(&id).is_some_and(|s| s.class.is_empty());
+            let is_default = self
+                .slots
+                .get(&id)
+                .is_some_and(|s| self.classes[s.class_id].name.is_empty());
             if is_default {
                 if default_class_count <= self.config.min_workers {
                     continue;
@@ -1162,7 +1171,6 @@ impl Pool {
             id,
             Slot {
                 worker_id: worker_id.clone(),
-                class: name.clone(),
                 class_id: class,
                 state: SlotState::Launching,
                 info: WorkerInfo::default(),

@@ -807,7 +807,7 @@ impl Core {
         };
         Some(WorkerStatus {
             worker_id: s.worker_id.clone(),
-            resource_class: s.class.clone(),
+            resource_class: self.pool.class_of(s).to_string(),
             hostname: s.info.hostname.clone(),
             pid: s.info.pid,
             state: state.to_string(),
