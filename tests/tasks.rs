@@ -530,6 +530,46 @@ fn a_task_sent_ahead_to_a_busy_worker_is_taken_back_when_another_worker_goes_idl
 }
 
 #[test]
+fn a_result_does_not_wait_for_a_long_task_that_started_after_it() {
+    let project = TestProject::new("nohostage");
+    project.start_daemon(&["--pool-size", "1"]);
+    let mut client = project.client();
+    let subscribed = client.call("monitor.subscribe", json!({"scope": "own"}));
+    assert_eq!(subscribed["result"], "subscribed");
+    let mut seen = Vec::new();
+    let file = |name: &str| project.root.join(name);
+    let wait_for = |name: &str| {
+        format!(
+            "while [ ! -e {} ]; do sleep 0.02; done",
+            file(name).display()
+        )
+    };
+    client.submit(project.task("a", &wait_for("go-a")));
+    started_on(&mut client, "a", &mut seen);
+    // The only worker is busy: b and c go to it ahead. Once a ends, b
+    // runs and c is still held, so the worker could keep a's result to
+    // send with b's; but b runs until this test has a's reply.
+    let b_done = file("b-done");
+    client.submit(project.task(
+        "b",
+        &format!("{}; touch {}", wait_for("go-b"), b_done.display()),
+    ));
+    client.submit(project.task("c", "true"));
+    let status = client.call("status.get", json!({}));
+    assert!(status.get("result").is_some(), "{status}");
+    std::fs::write(file("go-a"), "").expect("release a");
+    let reply = reply_to(&mut client, "a", &mut seen);
+    assert_eq!(reply["result"]["status"], 0, "{reply}");
+    assert!(!b_done.exists(), "a's reply came only once b had ended");
+    std::fs::write(file("go-b"), "").expect("release b");
+    for id in ["b", "c"] {
+        let reply = reply_to(&mut client, id, &mut seen);
+        assert_eq!(reply["result"]["status"], 0, "{id}: {reply}");
+    }
+    assert!(b_done.exists());
+}
+
+#[test]
 fn a_task_held_ahead_and_cancelled_never_runs() {
     let project = TestProject::new("heldcancel");
     project.start_daemon(&["--pool-size", "1"]);

@@ -62,8 +62,35 @@ pub struct PoolSettings {
     pub max_launch_failures: u32,
     /// How often the runner is asked about its jobs, in seconds.
     pub poll_interval: f64,
-    /// Send a busy worker its next task ahead while tasks wait.
-    pub prefetch: bool,
+    /// How many tasks a busy worker is sent ahead while tasks wait.
+    pub prefetch: Prefetch,
+}
+
+/// `pool.prefetch`: a number of tasks, or `true` (the default number) or
+/// `false` (none).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prefetch(pub usize);
+
+/// More than this many tasks ahead only spreads work unevenly.
+pub const MAX_PREFETCH: usize = 64;
+
+impl<'de> Deserialize<'de> for Prefetch {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            Flag(bool),
+            Depth(u64),
+        }
+        match Given::deserialize(deserializer) {
+            Ok(Given::Flag(true)) => Ok(Prefetch(crate::pool::DEFAULT_PREFETCH)),
+            Ok(Given::Flag(false)) => Ok(Prefetch(0)),
+            Ok(Given::Depth(n)) => Ok(Prefetch(usize::try_from(n).unwrap_or(usize::MAX))),
+            Err(_) => Err(serde::de::Error::custom(
+                "pool.prefetch is true, false or a number of tasks (0 for none)",
+            )),
+        }
+    }
 }
 
 impl Default for PoolSettings {
@@ -79,7 +106,7 @@ impl Default for PoolSettings {
             max_task_attempts: 3,
             max_launch_failures: 3,
             poll_interval: 1.0,
-            prefetch: true,
+            prefetch: Prefetch(crate::pool::DEFAULT_PREFETCH),
         }
     }
 }
@@ -108,7 +135,7 @@ impl PoolSettings {
             heartbeat_timeout: secs(self.heartbeat_timeout),
             max_task_attempts: self.max_task_attempts,
             max_launch_failures: self.max_launch_failures,
-            prefetch: self.prefetch,
+            prefetch: self.prefetch.0,
         }
     }
 
@@ -135,6 +162,12 @@ impl PoolSettings {
                     "pool.{name} must be a positive number of seconds, not {value}"
                 ));
             }
+        }
+        if self.prefetch.0 > MAX_PREFETCH {
+            return Err(format!(
+                "pool.prefetch ({}) may be at most {MAX_PREFETCH}",
+                self.prefetch.0
+            ));
         }
         if self.heartbeat_timeout <= self.heartbeat_interval {
             return Err(format!(
@@ -567,6 +600,15 @@ mod tests {
                 "runner: {worker_host: [a]}",
                 "runner.worker_host must be a host name",
             ),
+            (
+                "runner:\n  pool: {prefetch: some}",
+                "pool.prefetch is true, false or a number of tasks",
+            ),
+            (
+                "runner:\n  pool: {prefetch: -1}",
+                "pool.prefetch is true, false or a number of tasks",
+            ),
+            ("runner:\n  pool: {prefetch: 65}", "may be at most 64"),
         ];
         for (text, expected) in cases {
             let file = write(&dir, "c.yaml", text);
@@ -580,5 +622,34 @@ mod tests {
                 .to_string();
             assert!(error.contains(expected), "{text}: {error}");
         }
+    }
+
+    #[test]
+    fn prefetch_is_a_number_of_tasks_or_a_flag() {
+        let dir = temp_dir("prefetch");
+        let cases = [
+            ("true", crate::pool::DEFAULT_PREFETCH),
+            ("false", 0),
+            ("0", 0),
+            ("1", 1),
+            ("8", 8),
+        ];
+        for (given, depth) in cases {
+            let file = write(
+                &dir,
+                "c.yaml",
+                &format!("runner:\n  pool: {{prefetch: {given}}}"),
+            );
+            let layers = Layers {
+                files: vec![file],
+                env_runner: None,
+            };
+            let config = layers.load(&CliOverrides::default()).expect(given);
+            assert_eq!(config.pool.pool_config().prefetch, depth, "{given}");
+        }
+        assert_eq!(
+            PoolSettings::default().pool_config().prefetch,
+            crate::pool::DEFAULT_PREFETCH
+        );
     }
 }

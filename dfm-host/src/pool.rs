@@ -10,11 +10,12 @@
 //! worker launched for C). Queues and idle workers are kept per class, so a
 //! dispatch costs the same whatever the queue length or pool size.
 //!
-//! With [`PoolConfig::prefetch`], a busy worker is also sent the next task
-//! of its class while tasks wait and no worker is idle: it starts that task
-//! the moment its current one ends, without waiting for the daemon. A task
-//! sent ahead is *withdrawn* again when a worker of its class goes idle
-//! before it started, so a long task never holds up a short one.
+//! With [`PoolConfig::prefetch`], a busy worker is also sent its next tasks
+//! (up to that many) while tasks of its class wait and no worker is idle:
+//! it starts each the moment the one before ends, without waiting for the
+//! daemon. A task sent ahead is *withdrawn* again when a worker of its
+//! class goes idle before it started, so a long task never holds up a
+//! short one.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -28,6 +29,11 @@ pub type SlotId = u64;
 type TaskId = u64;
 /// A resource class, as an index into the pool's `classes`.
 type ClassId = usize;
+
+/// Tasks a busy worker holds ahead unless configured otherwise: with two,
+/// a worker can report two results at once and still have a task to start
+/// while the daemon sends the next ones.
+pub const DEFAULT_PREFETCH: usize = 2;
 
 /// Queued tasks per worker from which the pool counts as saturated.
 pub const SATURATED_QUEUE_PER_WORKER: usize = 4;
@@ -49,9 +55,9 @@ pub struct PoolConfig {
     pub max_task_attempts: u32,
     /// Launch failures in a row (per class) after which waiting tasks fail.
     pub max_launch_failures: u32,
-    /// Send a busy worker its next task ahead when tasks wait (see the
-    /// module's documentation).
-    pub prefetch: bool,
+    /// How many tasks a busy worker may hold ahead when tasks wait (see
+    /// the module's documentation); 0 sends none.
+    pub prefetch: usize,
 }
 
 impl Default for PoolConfig {
@@ -65,7 +71,7 @@ impl Default for PoolConfig {
             heartbeat_timeout: Duration::from_secs(30),
             max_task_attempts: 3,
             max_launch_failures: 3,
-            prefetch: true,
+            prefetch: DEFAULT_PREFETCH,
         }
     }
 }
@@ -169,8 +175,9 @@ pub struct WorkerInfo {
     pub hostname: String,
     pub pid: u32,
     pub job_id: String,
-    /// The worker accepts a task ahead while busy (older workers do not).
-    pub prefetch: bool,
+    /// How many tasks the worker accepts ahead while busy (older workers:
+    /// none).
+    pub prefetch: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,10 +201,19 @@ pub struct Slot {
     pub since: Instant,
     /// The last message from its worker.
     last_seen: Instant,
-    /// The task sent ahead, to start when the current one ends.
-    next: Option<TaskId>,
+    /// The tasks sent ahead, to start in this order as the current one
+    /// ends.
+    next: VecDeque<TaskId>,
     /// In its class's `open` list.
     open: bool,
+}
+
+impl Slot {
+    /// Busy, and holding fewer tasks ahead than both the pool's `depth`
+    /// and its worker allow.
+    fn can_hold_more(&self, depth: usize) -> bool {
+        matches!(self.state, SlotState::Busy(_)) && self.next.len() < depth.min(self.info.prefetch)
+    }
 }
 
 #[derive(Debug)]
@@ -226,9 +242,9 @@ struct ClassState {
     queued: usize,
     /// Idle workers, most recently idle last.
     idle: Vec<SlotId>,
-    /// Busy workers that may take a task ahead; may hold slots that no
-    /// longer can, checked when popped.
-    open: Vec<SlotId>,
+    /// Busy workers that may take a task ahead, in the order they became
+    /// able to; may hold slots that no longer can, checked when popped.
+    open: VecDeque<SlotId>,
     /// Tasks held ahead by workers and not asked back.
     ahead: usize,
     /// Tasks held ahead and asked back, answer pending.
@@ -652,7 +668,7 @@ impl Pool {
         }
         s.since = now;
         let class = s.class_id;
-        match s.next.take() {
+        match s.next.pop_front() {
             // The worker started the task it held as soon as this one ended.
             Some(next) => {
                 s.state = SlotState::Busy(next);
@@ -703,7 +719,7 @@ impl Pool {
         }
     }
 
-    /// The worker of `slot` handed back the task it held ahead, unstarted.
+    /// The worker of `slot` handed back a task it held ahead, unstarted.
     /// Returns an error when it held no such task.
     pub fn task_withdrawn(
         &mut self,
@@ -715,17 +731,17 @@ impl Pool {
             return Err("withdrawal from a worker that is not in the pool".into());
         };
         s.last_seen = now;
-        let held = s.next.filter(|id| {
-            self.tasks
+        let tasks = &self.tasks;
+        let held = s.next.iter().position(|id| {
+            tasks
                 .get(id)
                 .is_some_and(|t| t.spec.request_id == request_id)
         });
-        let Some(id) = held else {
+        let Some(id) = held.and_then(|at| s.next.remove(at)) else {
             return Err(format!(
                 "'{request_id}' handed back, but this worker held no such task"
             ));
         };
-        s.next = None;
         self.put_back_ahead(id);
         self.offer(slot);
         self.schedule(now);
@@ -764,19 +780,26 @@ impl Pool {
         Some(task)
     }
 
+    /// The tasks `slot` holds ahead that have not been asked back, in line
+    /// order.
+    fn still_held<'a>(&'a self, slot: &'a Slot) -> impl Iterator<Item = TaskId> + 'a {
+        slot.next
+            .iter()
+            .copied()
+            .filter(|id| self.tasks.get(id).is_some_and(|t| !t.withdrawing))
+    }
+
     /// Lists a busy `slot` as able to take a task ahead, if it is.
     fn offer(&mut self, slot: SlotId) {
-        if !self.config.prefetch {
-            return;
-        }
+        let depth = self.config.prefetch;
         let Some(s) = self.slots.get_mut(&slot) else {
             return;
         };
-        if s.open || !s.info.prefetch || s.next.is_some() {
+        if s.open || !s.can_hold_more(depth) {
             return;
         }
         s.open = true;
-        self.classes[s.class_id].open.push(slot);
+        self.classes[s.class_id].open.push_back(slot);
     }
 
     /// The worker of `slot` disconnected, or its job ended.
@@ -784,7 +807,8 @@ impl Pool {
         let Some(s) = self.slots.get(&slot) else {
             return;
         };
-        let (state, class, next) = (s.state, s.class_id, s.next);
+        let (state, class) = (s.state, s.class_id);
+        let next = s.next.clone();
         let who = format!(
             "worker {} on {}",
             s.worker_id,
@@ -795,9 +819,10 @@ impl Pool {
             }
         );
         self.remove_slot(slot, Action::Terminate { slot });
-        // Held ahead, never started: back in line, behind the running task.
-        if let Some(next) = next {
-            self.put_back_ahead(next);
+        // Held ahead, never started: back in line in their order, behind
+        // the running task.
+        for &id in next.iter().rev() {
+            self.put_back_ahead(id);
         }
         match state {
             SlotState::Launching | SlotState::Starting => {
@@ -973,7 +998,7 @@ impl Pool {
     }
 
     fn dispatch(&mut self, now: Instant) {
-        let prefetch = self.config.prefetch;
+        let prefetch = self.config.prefetch > 0;
         for k in 0..self.class_order.len() {
             let class = self.class_order[k];
             let c = &self.classes[class];
@@ -1002,8 +1027,9 @@ impl Pool {
                 if ahead {
                     self.class_mut(class).ahead += 1;
                     if let Some(slot) = self.slots.get_mut(&slot_id) {
-                        slot.next = Some(task_id);
+                        slot.next.push_back(task_id);
                     }
+                    self.offer(slot_id);
                 } else {
                     task.attempts += 1;
                     if let Some(slot) = self.slots.get_mut(&slot_id) {
@@ -1024,11 +1050,13 @@ impl Pool {
     }
 
     /// Where the next queued task of `class` should go, if anywhere: an idle
-    /// worker, else (with prefetch) a busy one that holds no task ahead,
-    /// once the pool is full (a new worker would run it sooner) and no
-    /// worker of the class is starting (the first tasks in line are its).
+    /// worker, else (with prefetch) a busy one that can hold one more task
+    /// ahead, once the pool is full (a new worker would run it sooner) and
+    /// no worker of the class is starting (the first tasks in line are its).
+    /// Busy workers take turns, so they fill up evenly.
     fn destination(&mut self, class: ClassId) -> Option<(SlotId, bool)> {
-        let prefetch = self.config.prefetch && self.slots.len() >= self.config.max_workers;
+        let depth = self.config.prefetch;
+        let prefetch = depth > 0 && self.slots.len() >= self.config.max_workers;
         let state = self.classes.get_mut(class)?;
         if state.queued == 0 {
             return None;
@@ -1039,12 +1067,12 @@ impl Pool {
         if !prefetch || state.starting > 0 {
             return None;
         }
-        while let Some(slot_id) = state.open.pop() {
+        while let Some(slot_id) = state.open.pop_front() {
             let Some(slot) = self.slots.get_mut(&slot_id) else {
                 continue;
             };
             slot.open = false;
-            if matches!(slot.state, SlotState::Busy(_)) && slot.next.is_none() {
+            if slot.can_hold_more(depth) {
                 return Some((slot_id, true));
             }
         }
@@ -1071,32 +1099,41 @@ impl Pool {
 
     /// Idle workers of `class` while others hold tasks ahead: ask those
     /// tasks back, so that they run now rather than after a task that may
-    /// be long. One request per idle worker not already covered.
+    /// be long. One request per idle worker not already covered, each for
+    /// the task last in line on a worker that holds the most.
     fn withdraw_for_idle(&mut self, class: ClassId) {
         let Some(state) = self.classes.get(class) else {
             return;
         };
-        let mut wanted = state.idle.len().saturating_sub(state.withdrawing);
+        let wanted = state.idle.len().saturating_sub(state.withdrawing);
         if wanted == 0 || state.ahead == 0 {
             return;
         }
+        // (tasks held and not asked back, slot), most first.
+        let mut holders: Vec<(usize, SlotId)> = self
+            .slots
+            .iter()
+            .filter(|(_, slot)| slot.class_id == class)
+            .map(|(&id, slot)| (self.still_held(slot).count(), id))
+            .filter(|(held, _)| *held > 0)
+            .collect();
         let mut asked = Vec::new();
-        for (&slot_id, slot) in &self.slots {
-            if wanted == 0 {
+        while asked.len() < wanted {
+            holders.sort_unstable_by(|a, b| b.cmp(a));
+            let Some((held, slot_id)) = holders.first_mut().filter(|(held, _)| *held > 0) else {
                 break;
-            }
-            let Some(task_id) = slot.next.filter(|_| slot.class_id == class) else {
+            };
+            *held -= 1;
+            let slot_id = *slot_id;
+            let last = self
+                .slots
+                .get(&slot_id)
+                .and_then(|slot| self.still_held(slot).last());
+            let Some(task) = last.and_then(|id| self.tasks.get_mut(&id)) else {
                 continue;
             };
-            let Some(task) = self.tasks.get_mut(&task_id) else {
-                continue;
-            };
-            if task.withdrawing {
-                continue;
-            }
             task.withdrawing = true;
             asked.push((slot_id, task.spec.request_id.clone()));
-            wanted -= 1;
         }
         let state = self.class_mut(class);
         state.ahead -= asked.len();
@@ -1176,7 +1213,7 @@ impl Pool {
                 info: WorkerInfo::default(),
                 since: now,
                 last_seen: now,
-                next: None,
+                next: VecDeque::new(),
                 open: false,
             },
         );

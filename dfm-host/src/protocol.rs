@@ -773,6 +773,25 @@ pub struct Register {
     /// current task ends, and answers `task.withdraw`.
     #[serde(default)]
     pub prefetch: bool,
+    /// How many such tasks it holds at once; absent (0) with `prefetch`
+    /// means one, as workers that predate it hold.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub prefetch_depth: u32,
+}
+
+impl Register {
+    /// How many tasks the worker accepts ahead while busy.
+    pub fn tasks_ahead(&self) -> usize {
+        match (self.prefetch, self.prefetch_depth) {
+            (false, _) => 0,
+            (true, 0) => 1,
+            (true, depth) => depth as usize,
+        }
+    }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Daemon → worker.
@@ -885,6 +904,27 @@ mod tests {
             })
         ));
         assert_eq!(first, last);
+    }
+
+    #[test]
+    fn a_worker_says_how_many_tasks_it_holds_ahead() {
+        let register = |extra: &str| {
+            let line = format!(
+                r#"{{"worker_id": "w", "hostname": "h", "pid": 1, "auth": "a", "nonce": "n"{extra}}}"#
+            );
+            serde_json::from_str::<Register>(&line).map(|r| r.tasks_ahead())
+        };
+        // The original's workers, then ours before `prefetch_depth`.
+        assert_eq!(register("").ok(), Some(0));
+        assert_eq!(register(r#", "prefetch": true"#).ok(), Some(1));
+        assert_eq!(
+            register(r#", "prefetch": true, "prefetch_depth": 8"#).ok(),
+            Some(8)
+        );
+        assert_eq!(
+            register(r#", "prefetch": false, "prefetch_depth": 8"#).ok(),
+            Some(0)
+        );
     }
 
     #[test]

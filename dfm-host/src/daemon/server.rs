@@ -260,7 +260,7 @@ impl Core {
                     } else {
                         register.job_id.clone()
                     },
-                    prefetch: register.prefetch,
+                    prefetch: register.tasks_ahead(),
                 };
                 match self
                     .pool

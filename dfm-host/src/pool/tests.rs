@@ -10,7 +10,7 @@ fn config() -> PoolConfig {
         heartbeat_timeout: Duration::from_secs(5),
         max_task_attempts: 2,
         max_launch_failures: 3,
-        prefetch: false,
+        prefetch: 0,
     }
 }
 
@@ -36,7 +36,7 @@ fn info(host: &str) -> WorkerInfo {
         hostname: host.into(),
         pid: 1,
         job_id: "1".into(),
-        prefetch: true,
+        prefetch: 64,
     }
 }
 
@@ -619,7 +619,7 @@ fn a_freed_worker_gets_its_next_task_before_the_reply_goes_out() {
 fn prefetching(max_workers: usize) -> PoolConfig {
     PoolConfig {
         max_workers,
-        prefetch: true,
+        prefetch: 1,
         ..config()
     }
 }
@@ -841,7 +841,7 @@ fn workers_that_cannot_hold_a_task_ahead_get_one_at_a_time() {
     let now = h.t0;
     h.pool.launched(slot, now);
     let old = WorkerInfo {
-        prefetch: false,
+        prefetch: 0,
         ..info("h")
     };
     h.pool
@@ -917,4 +917,198 @@ fn saturated_while_enough_tasks_wait_for_every_worker() {
     h.finish(slots[0], "a", 0);
     assert_eq!(Harness::dispatches(&h.actions()).len(), 1);
     assert!(!h.pool.saturated());
+}
+
+// ------------------------------------------------- prefetch, more than one
+
+fn prefetching_two(max_workers: usize) -> PoolConfig {
+    PoolConfig {
+        max_workers,
+        prefetch: 2,
+        ..config()
+    }
+}
+
+#[test]
+fn a_worker_holds_two_tasks_ahead_and_runs_them_in_order() {
+    let mut h = Harness::new(prefetching_two(1));
+    for id in ["a", "b", "c", "d", "e"] {
+        h.submit(1, id, "");
+    }
+    let slot = h.bring_up_pending("h")[0];
+    assert_eq!(
+        sends(&h.actions()),
+        vec![
+            (slot, "a".into(), false),
+            (slot, "b".into(), true),
+            (slot, "c".into(), true)
+        ],
+    );
+    assert_eq!(h.pool.counts().queued, 4, "b, c held; d, e queued");
+    // a and b are reported together, as a worker that defers a result
+    // reports them: c runs by then, and d and e go ahead.
+    h.finish(slot, "a", 0);
+    h.finish(slot, "b", 0);
+    let actions = h.actions();
+    let order: Vec<&Action> = actions
+        .iter()
+        .filter(|a| matches!(a, Action::Started { .. }))
+        .collect();
+    assert_eq!(order, vec![&started(slot, 1, "b"), &started(slot, 1, "c")]);
+    assert_eq!(
+        sends(&actions),
+        vec![(slot, "d".into(), true), (slot, "e".into(), true)]
+    );
+    assert_eq!(
+        h.pool.current_task(slot).map(|t| t.request_id.as_str()),
+        Some("c")
+    );
+    for id in ["c", "d", "e"] {
+        h.finish(slot, id, 0);
+    }
+    assert_eq!(h.pool.counts().completed, 5);
+    assert!(h.pool.is_idle());
+}
+
+#[test]
+fn busy_workers_take_turns_at_holding_tasks_ahead() {
+    let mut h = Harness::new(prefetching_two(2));
+    h.submit(1, "a", "");
+    h.submit(1, "b", "");
+    let slots = h.bring_up_pending("h");
+    h.actions();
+    for id in ["c", "d", "e", "f", "g"] {
+        h.submit(1, id, "");
+    }
+    let sent = sends(&h.actions());
+    let held = |slot: SlotId| sent.iter().filter(|(s, _, _)| *s == slot).count();
+    assert_eq!(sent.len(), 4, "two ahead each, g stays queued: {sent:?}");
+    assert_eq!((held(slots[0]), held(slots[1])), (2, 2), "{sent:?}");
+    assert_ne!(
+        sent[0].0, sent[1].0,
+        "turns, not one filled first: {sent:?}"
+    );
+}
+
+#[test]
+fn a_worker_that_holds_one_task_ahead_is_sent_one() {
+    let mut h = Harness::new(prefetching_two(1));
+    for id in ["a", "b", "c"] {
+        h.submit(1, id, "");
+    }
+    let (slot, worker_id, class) = Harness::launches(&h.actions())[0].clone();
+    let now = h.t0;
+    h.pool.launched(slot, now);
+    let older = WorkerInfo {
+        prefetch: 1,
+        ..info("h")
+    };
+    h.pool
+        .register(&worker_id, &class, older, now)
+        .expect("register");
+    assert_eq!(
+        sends(&h.actions()),
+        vec![(slot, "a".into(), false), (slot, "b".into(), true)]
+    );
+}
+
+#[test]
+fn tasks_held_by_a_lost_worker_go_back_in_line_in_their_order() {
+    let mut h = Harness::new(prefetching_two(1));
+    for id in ["a", "b", "c", "d"] {
+        h.submit(1, id, "");
+    }
+    let slot = h.bring_up_pending("h")[0];
+    h.actions();
+    let now = h.t0;
+    h.pool.worker_lost(slot, "vanished", now);
+    let actions = h.actions();
+    let fresh = h.bring_up(&actions, "h2")[0];
+    assert_eq!(
+        sends(&h.actions()),
+        vec![
+            (fresh, "a".into(), false),
+            (fresh, "b".into(), true),
+            (fresh, "c".into(), true)
+        ],
+        "a again first, then b and c as before, then d"
+    );
+}
+
+#[test]
+fn an_idle_worker_takes_back_the_last_task_of_the_worker_that_holds_most() {
+    let mut h = Harness::new(prefetching_two(2));
+    h.submit(1, "a", "");
+    h.submit(1, "b", "");
+    let slots = h.bring_up_pending("h");
+    let first = sends(&h.actions());
+    let on = |id: &str| {
+        first
+            .iter()
+            .find(|(_, task, _)| task == id)
+            .map(|(slot, _, _)| *slot)
+            .expect("dispatched")
+    };
+    let (slot_a, slot_b) = (on("a"), on("b"));
+    assert_eq!([slot_a, slot_b].len(), slots.len());
+    for id in ["c", "d", "e", "f"] {
+        h.submit(1, id, "");
+    }
+    let sent = sends(&h.actions());
+    let held_by = |slot: SlotId| -> Vec<String> {
+        sent.iter()
+            .filter(|(s, _, _)| *s == slot)
+            .map(|(_, id, _)| id.clone())
+            .collect()
+    };
+    let (held_a, held_b) = (held_by(slot_a), held_by(slot_b));
+    assert_eq!((held_a.len(), held_b.len()), (2, 2), "{sent:?}");
+    // b's worker ends b and then the two tasks it held, as one report:
+    // nothing is queued, and a's worker holds two tasks behind a.
+    h.finish(slot_b, "b", 0);
+    h.finish(slot_b, &held_b[0], 0);
+    h.finish(slot_b, &held_b[1], 0);
+    let actions = h.actions();
+    let withdrawals: Vec<&Action> = actions
+        .iter()
+        .filter(|a| matches!(a, Action::Withdraw { .. }))
+        .collect();
+    assert_eq!(
+        withdrawals,
+        vec![&Action::Withdraw {
+            slot: slot_a,
+            request_id: held_a[1].clone()
+        }],
+        "one idle worker, one task asked back: the last in line"
+    );
+    let now = h.t0;
+    h.pool
+        .task_withdrawn(slot_a, &held_a[1], now)
+        .expect("it held that task");
+    assert_eq!(
+        sends(&h.actions()),
+        vec![(slot_b, held_a[1].clone(), false)]
+    );
+    // The first task a's worker held still runs after a, there.
+    h.finish(slot_a, "a", 0);
+    assert_eq!(h.actions()[0], started(slot_a, 1, &held_a[0]));
+}
+
+#[test]
+fn a_task_handed_back_from_the_middle_of_the_line_leaves_the_rest_in_order() {
+    let mut h = Harness::new(prefetching_two(1));
+    for id in ["a", "b", "c"] {
+        h.submit(1, id, "");
+    }
+    let slot = h.bring_up_pending("h")[0];
+    h.actions();
+    let now = h.t0;
+    assert!(h.pool.cancel(1, "b", now));
+    h.actions();
+    h.pool.task_withdrawn(slot, "b", now).expect("it held b");
+    h.actions();
+    h.finish(slot, "a", 0);
+    assert_eq!(h.actions()[0], started(slot, 1, "c"));
+    h.finish(slot, "c", 0);
+    assert!(h.pool.is_idle());
 }

@@ -545,6 +545,14 @@ impl Child {
         Ok(status)
     }
 
+    /// The process's status if it has ended (reaping it), without waiting.
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        if self.status.is_none() {
+            self.status = reap(self.pid)?;
+        }
+        Ok(self.status)
+    }
+
     /// Blocks until the process has ended (for callers without a
     /// runtime, such as the benchmark).
     pub fn wait_blocking(&mut self) -> io::Result<ExitStatus> {

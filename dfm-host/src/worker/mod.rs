@@ -1,7 +1,9 @@
 //! `dfm worker`: connects to the daemon, proves it knows the secret, and
 //! runs one shell task at a time until the daemon goes away. While busy it
-//! may hold one more task, sent ahead, and starts it the moment the current
-//! one ends; the daemon can ask for that task back until then.
+//! may hold more tasks, sent ahead, and starts each the moment the one
+//! before ends; the daemon can ask for a task back until then. While it
+//! holds tasks ahead, it may report a result together with the next one's
+//! (see [`DEFER`]).
 //!
 //! A worker never outlives its daemon: when the connection drops, or on
 //! `worker.shutdown` or a termination signal, it kills its running task's
@@ -9,6 +11,7 @@
 
 pub mod launch;
 
+use std::collections::VecDeque;
 use std::fs;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
@@ -144,6 +147,17 @@ fn linger_for_next_task(fd: RawFd) {
 /// before it listens to the daemon again.
 const UNDISTURBED: Duration = Duration::from_millis(5);
 
+/// How long a result may wait to go out with the next one.
+///
+/// A worker that still holds tasks ahead after starting the next one
+/// does not need the daemon yet. It keeps the result until that task
+/// ends, if it ends within this time, and sends both in one write: the
+/// daemon wakes once for the two, and sends their successors in one write.
+/// A worker sends its results at once whenever it is left holding fewer
+/// tasks ahead than it has results to report, so the daemon refills it
+/// while the task just started still runs.
+const DEFER: Duration = Duration::from_millis(2);
+
 /// This machine's host name, as workers report it and cluster workers
 /// are told to connect to.
 pub(crate) fn hostname() -> String {
@@ -181,6 +195,7 @@ async fn serve(
         auth: auth::worker_proof(&secret, &nonce, &worker_id, &my_nonce),
         nonce: my_nonce.clone(),
         prefetch: true,
+        prefetch_depth: crate::config::MAX_PREFETCH as u32,
     });
     write.write_all(to_line(&register).as_bytes()).await?;
     let heartbeat_every =
@@ -214,25 +229,28 @@ async fn serve(
     let mut hangup = signal(SignalKind::hangup())?;
     let mut task: Option<Running> = None;
     let mut launcher = Launcher::new().context("cannot prepare to run tasks")?;
-    // The task sent ahead, to start when `task` ends.
-    let mut next: Option<Arc<TaskSpec>> = None;
+    // The tasks sent ahead, to start in this order as `task` ends.
+    let mut next: VecDeque<Arc<TaskSpec>> = VecDeque::new();
 
     // Silence from the daemon for this long means it is gone (even where no
     // connection reset ever arrives, e.g. a vanished host).
     let silence_limit = heartbeat_every * 5 / 2;
     let mut last_heard = tokio::time::Instant::now();
     let why = loop {
-        // A second message: the failure to start the task held ahead.
-        let mut also = None;
+        // More messages to send with `reply`, in one write.
+        let mut also = Vec::new();
         let reply = tokio::select! {
+            // What the daemon sent comes first: when a task ends, the tasks
+            // sent ahead meanwhile must be on hand.
+            biased;
             message = next_message(&mut reader, &mut buf) => {
                 last_heard = tokio::time::Instant::now();
                 match message {
                     Ok(Some(ToWorker::Execute(spec))) => {
                         if task.is_none() {
                             launch(spec, &mut task, &mut launcher).err()
-                        } else if next.is_none() {
-                            next = Some(spec);
+                        } else if next.len() < crate::config::MAX_PREFETCH {
+                            next.push_back(spec);
                             None
                         } else {
                             Some(TaskResult::error(&spec.request_id, "worker is busy with another task".into()))
@@ -275,10 +293,26 @@ async fn serve(
                 }
                 // The next task starts before this result goes out: the
                 // daemon counts it as running once it has the result.
-                if let Some(spec) = next.take() {
-                    also = launch(spec, &mut task, &mut launcher).err().map(FromWorker::Result);
+                let mut results = vec![running.result(status)];
+                start_next(&mut next, &mut task, &mut launcher, &mut results);
+                // See `DEFER`. Messages already read are heard first.
+                while results.len() <= next.len() && reader.buffer().is_empty() {
+                    let Some(running) = task.as_mut() else { break };
+                    running.fresh = false;
+                    running.child.wait_for_end(DEFER);
+                    let status = match running.child.try_wait() {
+                        Ok(Some(status)) if running.cancelled || !killed_by_stop_signal(&Ok(status)) => status,
+                        // Still running, or for the branch above to judge.
+                        _ => break,
+                    };
+                    results.push(running.result(Ok(status)));
+                    task = None;
+                    start_next(&mut next, &mut task, &mut launcher, &mut results);
                 }
-                Some(FromWorker::Result(running.result(status)))
+                let mut results = results.into_iter().map(FromWorker::Result);
+                let first = results.next();
+                also.extend(results);
+                first
             }
             _ = heartbeat.tick() => {
                 let silent = last_heard.elapsed();
@@ -292,13 +326,8 @@ async fn serve(
             _ = hangup.recv() => break "SIGHUP".to_string(),
         };
         if let Some(message) = reply {
-            if let Err(e) = send(&mut write, &message).await {
+            if let Err(e) = send(&mut write, &message, &also).await {
                 break format!("{e:#}");
-            }
-            if let Some(failed) = also {
-                if let Err(e) = send(&mut write, &failed).await {
-                    break format!("{e:#}");
-                }
             }
             if task.is_none()
                 && reader.buffer().is_empty()
@@ -308,11 +337,16 @@ async fn serve(
             }
         }
         // A task that has just started: give it a moment to end before
-        // listening again (see `Child::wait_for_end`).
+        // listening again (see `Child::wait_for_end`), once every message
+        // already read is handled.
         if let Some(running) = task.as_mut().filter(|running| running.fresh) {
-            running.fresh = false;
             if reader.buffer().is_empty() {
+                running.fresh = false;
                 running.child.wait_for_end(UNDISTURBED);
+                // The runtime looks for input before this task resumes:
+                // what arrived during the wait is read before the task's
+                // end is handled.
+                tokio::task::yield_now().await;
             }
         }
     };
@@ -346,12 +380,26 @@ fn launch(
     Ok(())
 }
 
-/// Hands back the task held ahead if it is `request_id`.
-fn hand_back(next: &mut Option<Arc<TaskSpec>>, request_id: String) -> Option<FromWorker> {
-    if next.as_ref()?.request_id != request_id {
-        return None;
+/// Starts the first task held ahead that starts; each that cannot adds
+/// its failure to `results`.
+fn start_next(
+    next: &mut VecDeque<Arc<TaskSpec>>,
+    task: &mut Option<Running>,
+    launcher: &mut Launcher,
+    results: &mut Vec<TaskResult>,
+) {
+    while let Some(spec) = next.pop_front() {
+        match launch(spec, task, launcher) {
+            Ok(()) => return,
+            Err(failed) => results.push(failed),
+        }
     }
-    *next = None;
+}
+
+/// Hands back the task held ahead that is `request_id`, if any.
+fn hand_back(next: &mut VecDeque<Arc<TaskSpec>>, request_id: String) -> Option<FromWorker> {
+    let at = next.iter().position(|spec| spec.request_id == request_id)?;
+    next.remove(at);
     Some(FromWorker::Withdrawn { request_id })
 }
 
@@ -437,9 +485,18 @@ async fn next_message<R: tokio::io::AsyncBufRead + Unpin>(
     Ok(Some(message?))
 }
 
-async fn send<W: AsyncWriteExt + Unpin>(write: &mut W, message: &FromWorker) -> Result<()> {
+/// Sends `message` and `more` in one write.
+async fn send<W: AsyncWriteExt + Unpin>(
+    write: &mut W,
+    message: &FromWorker,
+    more: &[FromWorker],
+) -> Result<()> {
+    let mut lines = to_line(message);
+    for message in more {
+        lines.push_str(&to_line(message));
+    }
     write
-        .write_all(to_line(message).as_bytes())
+        .write_all(lines.as_bytes())
         .await
         .context("lost the connection to the daemon")
 }
