@@ -8,7 +8,6 @@ mod server;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -137,7 +136,7 @@ pub async fn serve(
     let config = Arc::new(config);
     let heartbeat_interval = secs(config.pool.heartbeat_interval);
     let pool = Pool::new(config.pool.pool_config(), &auth::random_hex(2)?);
-    let hold_client_lines = Arc::new(AtomicBool::new(false));
+    let hold_client_lines = connections::Hold::new(connections::HOLD);
     let setup = Setup {
         config: config.clone(),
         runner: Arc::new(runner),

@@ -5,7 +5,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -135,7 +134,7 @@ pub struct Setup {
     pub status_base: DaemonStatus,
     /// Set while the pool is saturated: clients' writers then send their
     /// lines in batches (see `connections::spawn_writer`).
-    pub hold_client_lines: Arc<AtomicBool>,
+    pub hold_client_lines: super::connections::Hold,
 }
 
 pub struct Core {
@@ -547,7 +546,7 @@ impl Core {
             if actions.is_empty() {
                 self.publish_stats();
                 let hold = !self.shutting_down && self.pool.saturated();
-                self.setup.hold_client_lines.store(hold, Ordering::Relaxed);
+                self.setup.hold_client_lines.set(hold);
                 return;
             }
             for action in actions {
