@@ -17,7 +17,7 @@
 //! class goes idle before it started, so a long task never holds up a
 //! short one.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,10 +30,12 @@ type TaskId = u64;
 /// A resource class, as an index into the pool's `classes`.
 type ClassId = usize;
 
-/// Tasks a busy worker holds ahead unless configured otherwise: with two,
-/// a worker can report two results at once and still have a task to start
-/// while the daemon sends the next ones.
-pub const DEFAULT_PREFETCH: usize = 2;
+/// Tasks a busy worker holds ahead unless configured otherwise. A worker
+/// reports its results in batches while it holds more tasks than it has
+/// results (see `worker::DEFER`), so with four it reports about three at
+/// once and still has two to run while the daemon sends the next ones:
+/// enough to hide a network round trip of a few milliseconds.
+pub const DEFAULT_PREFETCH: usize = 4;
 
 /// Queued tasks per worker from which the pool counts as saturated.
 pub const SATURATED_QUEUE_PER_WORKER: usize = 4;
@@ -1110,7 +1112,7 @@ impl Pool {
             return;
         }
         // (tasks held and not asked back, slot), most first.
-        let mut holders: Vec<(usize, SlotId)> = self
+        let mut holders: BinaryHeap<(usize, SlotId)> = self
             .slots
             .iter()
             .filter(|(_, slot)| slot.class_id == class)
@@ -1119,12 +1121,9 @@ impl Pool {
             .collect();
         let mut asked = Vec::new();
         while asked.len() < wanted {
-            holders.sort_unstable_by(|a, b| b.cmp(a));
-            let Some((held, slot_id)) = holders.first_mut().filter(|(held, _)| *held > 0) else {
+            let Some((held, slot_id)) = holders.pop() else {
                 break;
             };
-            *held -= 1;
-            let slot_id = *slot_id;
             let last = self
                 .slots
                 .get(&slot_id)
@@ -1134,6 +1133,9 @@ impl Pool {
             };
             task.withdrawing = true;
             asked.push((slot_id, task.spec.request_id.clone()));
+            if held > 1 {
+                holders.push((held - 1, slot_id));
+            }
         }
         let state = self.class_mut(class);
         state.ahead -= asked.len();
