@@ -495,13 +495,20 @@ fn reply_to(client: &mut dfm_e2e::Client, id: &str, seen: &mut Vec<Value>) -> Va
     }
 }
 
-#[test]
-fn a_task_sent_ahead_to_a_busy_worker_is_taken_back_when_another_worker_goes_idle() {
-    let project = TestProject::new("prefetch");
-    project.start_daemon(&["--pool-size", "2"]);
+/// A daemon with a pool of `pool_size`, and a client that hears when its
+/// own tasks start.
+fn watching_client(name: &str, pool_size: &str) -> (TestProject, dfm_e2e::Client) {
+    let project = TestProject::new(name);
+    project.start_daemon(&["--pool-size", pool_size]);
     let mut client = project.client();
     let subscribed = client.call("monitor.subscribe", json!({"scope": "own"}));
     assert_eq!(subscribed["result"], "subscribed");
+    (project, client)
+}
+
+#[test]
+fn a_task_sent_ahead_to_a_busy_worker_is_taken_back_when_another_worker_goes_idle() {
+    let (project, mut client) = watching_client("prefetch", "2");
     let mut seen = Vec::new();
     // One worker first; the second is launched for b, so b's worker is the
     // one the pool sends c to, ahead, while a and b run.
@@ -531,11 +538,7 @@ fn a_task_sent_ahead_to_a_busy_worker_is_taken_back_when_another_worker_goes_idl
 
 #[test]
 fn a_result_does_not_wait_for_a_long_task_that_started_after_it() {
-    let project = TestProject::new("nohostage");
-    project.start_daemon(&["--pool-size", "1"]);
-    let mut client = project.client();
-    let subscribed = client.call("monitor.subscribe", json!({"scope": "own"}));
-    assert_eq!(subscribed["result"], "subscribed");
+    let (project, mut client) = watching_client("nohostage", "1");
     let mut seen = Vec::new();
     let file = |name: &str| project.root.join(name);
     let wait_for = |name: &str| {
@@ -571,11 +574,7 @@ fn a_result_does_not_wait_for_a_long_task_that_started_after_it() {
 
 #[test]
 fn a_task_held_ahead_and_cancelled_never_runs() {
-    let project = TestProject::new("heldcancel");
-    project.start_daemon(&["--pool-size", "1"]);
-    let mut client = project.client();
-    let subscribed = client.call("monitor.subscribe", json!({"scope": "own"}));
-    assert_eq!(subscribed["result"], "subscribed");
+    let (project, mut client) = watching_client("heldcancel", "1");
     let mut seen = Vec::new();
     client.submit(project.task("a", "sleep 60"));
     started_on(&mut client, "a", &mut seen);

@@ -117,6 +117,21 @@ impl Harness {
             .collect()
     }
 
+    /// Launches and registers the first pending worker, one that holds
+    /// up to `ahead` tasks ahead.
+    fn bring_up_one_holding(&mut self, ahead: usize) -> SlotId {
+        let (slot, worker_id, class) = Self::launches(&self.actions())[0].clone();
+        let now = self.t0;
+        self.pool.launched(slot, now);
+        let worker = WorkerInfo {
+            prefetch: ahead,
+            ..info("h")
+        };
+        self.pool
+            .register(&worker_id, &class, worker, now)
+            .expect("register")
+    }
+
     fn bring_up_pending(&mut self, host: &str) -> Vec<SlotId> {
         let actions = self.actions();
         self.bring_up(&actions, host)
@@ -624,6 +639,17 @@ fn prefetching(max_workers: usize) -> PoolConfig {
     }
 }
 
+/// A pool of `config` with `ids` submitted by client 1, and one worker
+/// up; the actions since are the test's.
+fn one_worker_with(config: PoolConfig, ids: &[&str]) -> (Harness, SlotId) {
+    let mut h = Harness::new(config);
+    for id in ids {
+        h.submit(1, id, "");
+    }
+    let slot = h.bring_up_pending("h")[0];
+    (h, slot)
+}
+
 /// Dispatch actions: (slot, request_id, ahead).
 fn sends(actions: &[Action]) -> Vec<(SlotId, String, bool)> {
     actions
@@ -647,11 +673,7 @@ fn started(slot: SlotId, client: ClientId, request_id: &str) -> Action {
 
 #[test]
 fn a_busy_worker_is_sent_its_next_task_ahead_and_runs_it_when_its_task_ends() {
-    let mut h = Harness::new(prefetching(1));
-    for id in ["a", "b", "c"] {
-        h.submit(1, id, "");
-    }
-    let slot = h.bring_up_pending("h")[0];
+    let (mut h, slot) = one_worker_with(prefetching(1), &["a", "b", "c"]);
     assert_eq!(
         sends(&h.actions()),
         vec![(slot, "a".into(), false), (slot, "b".into(), true)],
@@ -757,11 +779,7 @@ fn a_task_asked_back_too_late_runs_where_it_was() {
 
 #[test]
 fn cancelling_a_task_held_ahead_replies_at_once_and_asks_it_back() {
-    let mut h = Harness::new(prefetching(1));
-    for id in ["a", "b", "c"] {
-        h.submit(1, id, "");
-    }
-    let slot = h.bring_up_pending("h")[0];
+    let (mut h, slot) = one_worker_with(prefetching(1), &["a", "b", "c"]);
     h.actions();
     let now = h.t0;
     assert!(h.pool.cancel(1, "b", now));
@@ -837,16 +855,7 @@ fn workers_that_cannot_hold_a_task_ahead_get_one_at_a_time() {
     let mut h = Harness::new(prefetching(1));
     h.submit(1, "a", "");
     h.submit(1, "b", "");
-    let (slot, worker_id, class) = Harness::launches(&h.actions())[0].clone();
-    let now = h.t0;
-    h.pool.launched(slot, now);
-    let old = WorkerInfo {
-        prefetch: 0,
-        ..info("h")
-    };
-    h.pool
-        .register(&worker_id, &class, old, now)
-        .expect("register");
+    let slot = h.bring_up_one_holding(0);
     assert_eq!(sends(&h.actions()), vec![(slot, "a".into(), false)]);
     h.finish(slot, "a", 0);
     assert_eq!(sends(&h.actions()), vec![(slot, "b".into(), false)]);
@@ -931,11 +940,7 @@ fn prefetching_two(max_workers: usize) -> PoolConfig {
 
 #[test]
 fn a_worker_holds_two_tasks_ahead_and_runs_them_in_order() {
-    let mut h = Harness::new(prefetching_two(1));
-    for id in ["a", "b", "c", "d", "e"] {
-        h.submit(1, id, "");
-    }
-    let slot = h.bring_up_pending("h")[0];
+    let (mut h, slot) = one_worker_with(prefetching_two(1), &["a", "b", "c", "d", "e"]);
     assert_eq!(
         sends(&h.actions()),
         vec![
@@ -996,16 +1001,7 @@ fn a_worker_that_holds_one_task_ahead_is_sent_one() {
     for id in ["a", "b", "c"] {
         h.submit(1, id, "");
     }
-    let (slot, worker_id, class) = Harness::launches(&h.actions())[0].clone();
-    let now = h.t0;
-    h.pool.launched(slot, now);
-    let older = WorkerInfo {
-        prefetch: 1,
-        ..info("h")
-    };
-    h.pool
-        .register(&worker_id, &class, older, now)
-        .expect("register");
+    let slot = h.bring_up_one_holding(1);
     assert_eq!(
         sends(&h.actions()),
         vec![(slot, "a".into(), false), (slot, "b".into(), true)]
@@ -1014,11 +1010,7 @@ fn a_worker_that_holds_one_task_ahead_is_sent_one() {
 
 #[test]
 fn tasks_held_by_a_lost_worker_go_back_in_line_in_their_order() {
-    let mut h = Harness::new(prefetching_two(1));
-    for id in ["a", "b", "c", "d"] {
-        h.submit(1, id, "");
-    }
-    let slot = h.bring_up_pending("h")[0];
+    let (mut h, slot) = one_worker_with(prefetching_two(1), &["a", "b", "c", "d"]);
     h.actions();
     let now = h.t0;
     h.pool.worker_lost(slot, "vanished", now);
@@ -1096,11 +1088,7 @@ fn an_idle_worker_takes_back_the_last_task_of_the_worker_that_holds_most() {
 
 #[test]
 fn a_task_handed_back_from_the_middle_of_the_line_leaves_the_rest_in_order() {
-    let mut h = Harness::new(prefetching_two(1));
-    for id in ["a", "b", "c"] {
-        h.submit(1, id, "");
-    }
-    let slot = h.bring_up_pending("h")[0];
+    let (mut h, slot) = one_worker_with(prefetching_two(1), &["a", "b", "c"]);
     h.actions();
     let now = h.t0;
     assert!(h.pool.cancel(1, "b", now));
