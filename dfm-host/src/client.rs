@@ -7,8 +7,8 @@ use serde_json::Value;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
-use crate::protocol::{read_line, ClientCall, ClientRequest, Reply};
 use crate::quiet::{self, QuietRead, QuietWrite};
+use dfm_wire::{read_line, ClientCall, ClientRequest, Reply};
 
 pub struct Connection {
     reader: BufReader<QuietRead>,

@@ -13,6 +13,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use dfm_wire::MAX_PREFETCH;
+
 use crate::pool::PoolConfig;
 
 /// Lists that add up across layers instead of being replaced.
@@ -70,9 +72,6 @@ pub struct PoolSettings {
 /// `false` (none).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Prefetch(pub usize);
-
-/// More than this many tasks ahead only spreads work unevenly.
-pub const MAX_PREFETCH: usize = 64;
 
 impl<'de> Deserialize<'de> for Prefetch {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -408,7 +407,7 @@ impl RunnerConfig {
             if self.is_local() {
                 "127.0.0.1".to_string()
             } else {
-                crate::worker::hostname()
+                crate::procfs::hostname()
             }
         })
     }
@@ -573,7 +572,7 @@ mod tests {
         );
         let slurm = load("runner: {default: slurm}");
         assert_eq!(slurm.worker_bind(), "0.0.0.0");
-        assert_eq!(slurm.worker_host(), crate::worker::hostname());
+        assert_eq!(slurm.worker_host(), crate::procfs::hostname());
         let set =
             load("runner: {default: lsf, worker_bind: 10.0.0.5, worker_host: head.example.com}");
         assert_eq!(

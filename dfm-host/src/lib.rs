@@ -14,6 +14,5 @@ pub mod plugin;
 pub mod pool;
 pub mod procfs;
 pub mod project;
-pub mod protocol;
 pub mod quiet;
 pub mod worker;

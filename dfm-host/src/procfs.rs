@@ -1,4 +1,4 @@
-//! What `/proc` says about a process.
+//! What `/proc` says about this machine and its processes.
 
 /// Whether `pid` is a running (not zombie) process.
 pub fn is_live(pid: u32) -> bool {
@@ -21,6 +21,14 @@ pub fn rss_kib(pid: u32) -> u64 {
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// This machine's host name, as workers report it and cluster workers
+/// are told to connect to.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".to_string())
 }
 
 /// This running kernel's boot id: equal for two processes exactly when

@@ -7,7 +7,7 @@
 #![no_main]
 
 use dfm_fuzz::lines_eq_up_to_float_ulps;
-use dfm_host::protocol::{ClientCall, ClientRequest};
+use dfm_wire::{ClientCall, ClientRequest};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use dfm_fuzz::lines_eq_up_to_float_ulps;
-use dfm_host::protocol::{read_line, to_line, FromWorker, Reply, ToWorker, MAX_LINE_BYTES};
+use dfm_wire::{read_line, to_line, FromWorker, Reply, ToWorker, MAX_LINE_BYTES};
 use libfuzzer_sys::fuzz_target;
 use tokio::io::{AsyncBufRead, AsyncRead, ReadBuf};
 

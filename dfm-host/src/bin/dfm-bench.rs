@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use dfm_host::pool::{Action, Pool, PoolConfig, WorkerInfo};
-use dfm_host::protocol::TaskSpec;
+use dfm_wire::TaskSpec;
 use serde_json::{json, Value};
 
 const COMMAND: &str = "true";
@@ -384,7 +384,7 @@ fn spawn_times(n: usize) -> Latency {
 
 /// A task for dfm's own spawner, as the worker gets it: the bench's
 /// environment, a log file of its own in a rundir on tmpfs.
-fn own_task(lane: usize, i: usize, env: &dfm_host::protocol::Environment) -> TaskSpec {
+fn own_task(lane: usize, i: usize, env: &dfm_wire::Environment) -> TaskSpec {
     let dir =
         std::path::Path::new("/dev/shm").join(format!("dfm-bench-own-{}", std::process::id()));
     TaskSpec {
@@ -416,8 +416,8 @@ fn own_launcher() -> dfm_host::worker::launch::Launcher {
         .unwrap_or_else(|e| fail(&format!("cannot prepare dfm's spawner: {e}")))
 }
 
-fn own_env() -> dfm_host::protocol::Environment {
-    dfm_host::protocol::Environment::new(&std::env::vars().collect())
+fn own_env() -> dfm_wire::Environment {
+    dfm_wire::Environment::new(&std::env::vars().collect())
 }
 
 /// The times of `n` tasks started with dfm's own spawner, one after the
@@ -541,7 +541,7 @@ impl Daemon {
             rundir: self.root.join("rundir").display().to_string(),
             // As `dfm run` and the original's client send it: the whole
             // environment of the client, `PATH` included.
-            env: dfm_host::protocol::Environment::new(&std::env::vars().collect()),
+            env: dfm_wire::Environment::new(&std::env::vars().collect()),
             ..TaskSpec::default()
         };
         format!(
@@ -915,7 +915,7 @@ fn pool_core(workers: usize, queued: usize) -> f64 {
         let Some((slot, request_id)) = running.pop_front() else {
             break;
         };
-        let result = dfm_host::protocol::TaskResult::new(&request_id, 0);
+        let result = dfm_wire::TaskResult::new(&request_id, 0);
         let _ = pool.task_finished(slot, result, t0);
         done += 1;
         queue = pool.take_actions();

@@ -14,7 +14,7 @@ use crate::client::Connection;
 use crate::config::{CliOverrides, Layers};
 use crate::plugin::Plugin;
 use crate::project::{Probe, Project};
-use crate::protocol::{ClientCall, DaemonStatus};
+use dfm_wire::{ClientCall, DaemonStatus};
 
 /// How long `start` waits for the new daemon to answer.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -204,7 +204,7 @@ pub fn status(root: Option<&Path>, as_json: bool) -> Result<i32> {
 }
 
 fn render_status(status: &DaemonStatus) -> String {
-    let c = &status.counts;
+    let (c, tasks) = (&status.tasks.workers, &status.tasks);
     let mut text = format!(
         "dfm daemon running\n  pid:      {}\n  runner:   {}\n  uptime:   {}\n  socket:   {}\n  workers:  {} total, {} busy, {} idle, {} pending launch (pool size {})\n  tasks:    {} pending, {} running, {} completed, {} failed\n",
         status.pid,
@@ -216,10 +216,10 @@ fn render_status(status: &DaemonStatus) -> String {
         c.idle,
         c.pending,
         status.pool_size,
-        status.pending_tasks,
-        status.running_tasks,
-        status.completed_tasks,
-        status.failed_tasks,
+        tasks.pending_tasks,
+        tasks.running_tasks,
+        tasks.completed_tasks,
+        tasks.failed_tasks,
     );
     if !status.workers.is_empty() {
         text.push_str(&format!(

@@ -18,7 +18,7 @@ use crate::config::{CliOverrides, Layers};
 use crate::flow::{self, Action, Flow};
 use crate::plugin::{self, Plugin};
 use crate::project::{Probe, Project};
-use crate::protocol::{ClientCall, Env, Environment, Reply, ResourceRequest, TaskSpec};
+use dfm_wire::{ClientCall, Env, Environment, MonitorEvent, Reply, ResourceRequest, TaskSpec};
 
 /// `dfm run`'s command line.
 #[derive(Debug, clap::Args)]
@@ -479,22 +479,23 @@ impl<'a> Run<'a> {
     /// Handles a line from the daemon.
     fn on_reply(&mut self, reply: Reply, display: &mut Display) {
         match reply {
-            Reply::Event { method, params } if method == "task.dispatched" => {
-                let Some(request_id) = params["request_id"].as_str() else {
+            Reply::Event { method, params } => {
+                let Ok(Some(MonitorEvent::TaskDispatched(task))) =
+                    MonitorEvent::parse(&method, params)
+                else {
                     return;
                 };
-                if let Some(&i) = self.in_flight.get(request_id) {
+                if let Some(&i) = self.in_flight.get(&task.request_id) {
                     self.states.insert(
                         i,
                         TaskState::Running {
-                            request_id: request_id.to_string(),
+                            request_id: task.request_id,
                             since: Instant::now(),
                         },
                     );
                     display.started(&self.flow.tasks[i].name);
                 }
             }
-            Reply::Event { .. } => {}
             Reply::Result { id, result } => {
                 let Some(i) = id.as_str().and_then(|id| self.in_flight.remove(id)) else {
                     return;

@@ -1,25 +1,25 @@
 //! The daemon's connection tasks: one per client (Unix socket) and one per
-//! worker (TCP, or the worker socket for workers on the daemon's machine). They frame and parse lines, authenticate workers, and turn
-//! what they read into [`Event`]s for the core; the core writes back
-//! through each connection's line channel.
+//! worker (TCP, or the worker socket for workers on the daemon's machine).
+//! They frame and parse lines, authenticate workers, and turn what they
+//! read into [`Event`]s for the core; the core writes back through each
+//! connection's line writer.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
-use tokio::net::{TcpListener, UnixListener, UnixStream};
-use tokio::sync::{mpsc, oneshot, Notify};
-use tokio::task::JoinHandle;
-
-use super::environments::Environments;
-use super::server::Event;
-use crate::pool::{ClientId, SlotId};
-use crate::protocol::{
+use dfm_wire::{
     read_line, reply_error, reply_result, to_line, ClientCall, ClientRequest, FrameError,
     FromWorker, ToWorker, MAX_LINE_BYTES,
 };
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot};
+
+use super::environments::Environments;
+use super::event::{Event, Request};
+use super::lines::{spawn_writer, Hold};
+use crate::pool::{ClientId, SlotId};
 use crate::{auth, quiet};
 
 /// Replies a client may leave unread before the daemon stops reading its
@@ -28,119 +28,6 @@ const MAX_CLIENT_BACKLOG: usize = 10_000;
 
 /// How long a worker has to answer the challenge.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The sending side of a connection: lines queued for its writer task.
-#[derive(Clone)]
-pub struct Lines {
-    tx: mpsc::UnboundedSender<String>,
-    /// Lines queued and not yet written to the socket.
-    backlog: Arc<AtomicUsize>,
-}
-
-impl Lines {
-    /// Queues a line; false once the writer is gone.
-    pub fn send(&self, line: String) -> bool {
-        self.backlog.fetch_add(1, Ordering::Relaxed);
-        self.tx.send(line).is_ok()
-    }
-
-    pub fn backlog(&self) -> usize {
-        self.backlog.load(Ordering::Relaxed)
-    }
-}
-
-/// How long a client's lines wait for the ones that follow while the pool
-/// is saturated, at most (tokio's timer rounds it up to the next
-/// millisecond).
-pub const HOLD: Duration = Duration::from_millis(4);
-
-/// The core's word to client writers: hold lines back, the pool is
-/// saturated (see [`spawn_writer`]). Writers waiting when it is lifted
-/// send at once.
-#[derive(Clone)]
-pub struct Hold(Arc<HoldState>);
-
-struct HoldState {
-    on: AtomicBool,
-    lifted: Notify,
-    longest: Duration,
-}
-
-impl Hold {
-    /// Lines wait up to `longest` while it is on.
-    pub fn new(longest: Duration) -> Hold {
-        Hold(Arc::new(HoldState {
-            on: AtomicBool::new(false),
-            lifted: Notify::new(),
-            longest,
-        }))
-    }
-
-    pub fn set(&self, on: bool) {
-        if self.0.on.swap(on, Ordering::Relaxed) && !on {
-            self.0.lifted.notify_waiters();
-        }
-    }
-
-    /// Waits while the hold is on, up to its longest.
-    async fn wait(&self) {
-        let lifted = self.0.lifted.notified();
-        tokio::pin!(lifted);
-        // Registered before looking: a lift in between is not missed.
-        lifted.as_mut().enable();
-        if !self.0.on.load(Ordering::Relaxed) {
-            return;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(self.0.longest) => {}
-            _ = lifted => {}
-        }
-    }
-}
-
-/// Spawns the writer task of a connection: it writes queued lines,
-/// flushing once the queue is drained, until every [`Lines`] is dropped.
-///
-/// With `hold` (clients' connections), while it is on the writer waits up
-/// to [`HOLD`] after a line for those that follow and sends them together.
-/// The core sets it while the pool is saturated, when no worker would
-/// start sooner for an earlier reply, and lifts it the moment the pool is
-/// no longer; the client then wakes once per batch instead of once per
-/// reply, and answers with a batch of submits.
-pub fn spawn_writer<W: AsyncWrite + Unpin + Send + 'static>(
-    write: W,
-    hold: Option<Hold>,
-) -> (Lines, JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
-    let backlog = Arc::new(AtomicUsize::new(0));
-    let lines = Lines {
-        tx,
-        backlog: backlog.clone(),
-    };
-    let writer = tokio::spawn(async move {
-        let mut out = BufWriter::new(write);
-        while let Some(line) = rx.recv().await {
-            if out.write_all(line.as_bytes()).await.is_err() {
-                return;
-            }
-            backlog.fetch_sub(1, Ordering::Relaxed);
-            if let Some(hold) = &hold {
-                hold.wait().await;
-            }
-            while let Ok(line) = rx.try_recv() {
-                if out.write_all(line.as_bytes()).await.is_err() {
-                    return;
-                }
-                backlog.fetch_sub(1, Ordering::Relaxed);
-            }
-            if out.flush().await.is_err() {
-                return;
-            }
-        }
-        let _ = out.shutdown().await;
-    });
-    (lines, writer)
-}
 
 /// Accepts clients; `hold` is the core's "the pool is saturated" word
 /// (see [`spawn_writer`]).
@@ -223,37 +110,48 @@ async fn serve_client(
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match ClientRequest::parse(&buf) {
-            // Answered here: the cheapest possible round trip.
-            Ok(ClientRequest {
-                id,
-                call: ClientCall::Ping,
-            }) => {
-                let _ = tx.send(reply_result(&id, "pong"));
-            }
-            Ok(mut request) => {
-                // Shared as soon as parsed: a fast client may be thousands
-                // of tasks ahead of the core.
-                if let ClientCall::Submit(spec) = &mut request.call {
-                    match environments.share(std::mem::take(&mut spec.env)) {
-                        Ok(env) => spec.env = env,
-                        Err(e) => {
-                            let error = format!("Invalid task.submit params: {e}");
-                            let _ = tx.send(reply_error(&request.id, &error));
-                            continue;
-                        }
-                    }
-                }
-                if events
-                    .send(Event::ClientRequest { client, request })
-                    .is_err()
-                {
-                    break;
-                }
-            }
+        let ClientRequest { id, call } = match ClientRequest::parse(&buf) {
+            Ok(request) => request,
             Err(bad) => {
                 let _ = tx.send(reply_error(&bad.id, &bad.error));
+                continue;
             }
+        };
+        let request = match call {
+            // Answered here, whatever the core is doing: the cheapest
+            // possible round trip, and a sign of life that a busy core does
+            // not delay.
+            ClientCall::Ping => {
+                let _ = tx.send(reply_result(&id, "pong"));
+                continue;
+            }
+            ClientCall::Submit(mut spec) => {
+                // Shared as soon as parsed: a fast client may be thousands
+                // of tasks ahead of the core.
+                match environments.share(std::mem::take(&mut spec.env)) {
+                    Ok(env) => spec.env = env,
+                    Err(e) => {
+                        let error = format!("Invalid task.submit params: {e}");
+                        let _ = tx.send(reply_error(&id, &error));
+                        continue;
+                    }
+                }
+                Request::Submit(spec)
+            }
+            ClientCall::Cancel { request_id } => Request::Cancel { request_id },
+            ClientCall::Status => Request::Status,
+            ClientCall::Subscribe { own_tasks } => Request::Subscribe { own_tasks },
+            ClientCall::Shutdown => Request::Shutdown,
+        };
+        if events
+            .send(Event::ClientRequest {
+                client,
+                id,
+                request,
+            })
+            .is_err()
+        {
+            break;
         }
     }
     let _ = events.send(Event::ClientGone { client });
@@ -427,61 +325,4 @@ where
     };
     let _ = events.send(Event::WorkerGone { slot, reason });
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tokio::io::AsyncReadExt;
-
-    #[tokio::test]
-    async fn a_writer_that_holds_lines_still_sends_each_once_in_order() {
-        let (near, mut far) = tokio::io::duplex(1 << 16);
-        let hold = Hold::new(HOLD);
-        hold.set(true);
-        let (lines, writer) = spawn_writer(near, Some(hold.clone()));
-        let backlog = lines.backlog.clone();
-        for i in 0..100 {
-            assert!(lines.send(format!("{i}\n")));
-            if i == 60 {
-                hold.set(false);
-            }
-            if i % 7 == 0 {
-                tokio::task::yield_now().await;
-            }
-        }
-        drop(lines);
-        writer
-            .await
-            .expect("the writer ends once its senders are gone");
-        let mut text = String::new();
-        far.read_to_string(&mut text).await.expect("read");
-        let expected: String = (0..100).map(|i| format!("{i}\n")).collect();
-        assert_eq!(text, expected);
-        assert_eq!(backlog.load(Ordering::Relaxed), 0);
-    }
-
-    #[tokio::test]
-    async fn lines_held_back_go_out_as_soon_as_the_hold_is_lifted() {
-        let (near, far) = tokio::io::duplex(1 << 16);
-        // Longer than any test may run: only the lift can release the line.
-        let hold = Hold::new(Duration::from_secs(24 * 3600));
-        hold.set(true);
-        let (lines, _writer) = spawn_writer(near, Some(hold.clone()));
-        assert!(lines.send("held\n".into()));
-        // The writer is waiting on the hold by the time it yields back.
-        for _ in 0..10 {
-            tokio::task::yield_now().await;
-        }
-        hold.set(false);
-        let mut far = tokio::io::BufReader::new(far);
-        let mut line = String::new();
-        let read = tokio::io::AsyncBufReadExt::read_line(&mut far, &mut line);
-        // Only bounds a hang.
-        tokio::time::timeout(Duration::from_secs(60), read)
-            .await
-            .expect("the line went out once the hold was lifted")
-            .expect("read");
-        assert_eq!(line, "held\n");
-    }
 }

@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 
-use crate::protocol::Environment;
+use dfm_wire::{Environment, EnvironmentError};
 
 #[derive(Default)]
 pub struct Environments {
@@ -21,7 +21,7 @@ pub struct Environments {
 
 impl Environments {
     /// The shared copy of `env`, or why it is not an environment.
-    pub fn share(&mut self, env: Environment) -> Result<Environment, String> {
+    pub fn share(&mut self, env: Environment) -> Result<Environment, EnvironmentError> {
         if let Some(last) = self.last.as_ref().filter(|last| **last == env) {
             return Ok(last.clone());
         }
@@ -54,7 +54,7 @@ impl Environments {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Env;
+    use dfm_wire::Env;
 
     fn env(value: &str) -> Environment {
         Environment::new(&Env::from([("PATH".to_string(), value.to_string())]))
@@ -93,7 +93,10 @@ mod tests {
     fn an_environment_that_is_not_an_object_of_strings_is_refused() {
         let mut envs = Environments::default();
         let bad: Environment = serde_json::from_str(r#"{"A": 1}"#).expect("an object");
-        let error = envs.share(bad).expect_err("a number is not a variable");
+        let error = envs
+            .share(bad)
+            .expect_err("a number is not a variable")
+            .to_string();
         assert!(error.contains("object of strings"), "{error}");
         // Also when it comes right after a good one.
         share(&mut envs, env("/bin"));

@@ -2,9 +2,15 @@
 //! opens the client socket and the worker port, writes `daemon.json`, runs
 //! the core until shutdown, and cleans up after itself.
 
+mod clients;
 mod connections;
+mod core;
 mod environments;
-mod server;
+mod event;
+mod feed;
+mod lines;
+mod runner_calls;
+mod workers;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -16,14 +22,18 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
 
+use dfm_wire::{DaemonStatus, PoolCounts};
+
+use self::connections::WorkerListener;
+use self::core::{Core, Setup};
+use self::event::Event;
+use self::lines::Hold;
+use self::runner_calls::LaunchSetup;
 use crate::auth;
 use crate::config::{secs, CliOverrides, Layers, RunnerConfig};
 use crate::plugin::Plugin;
 use crate::pool::Pool;
 use crate::project::{worker_socket_beside, DaemonState, Project};
-use crate::protocol::{DaemonStatus, WorkerCounts};
-use connections::WorkerListener;
-use server::{Core, Event, Setup};
 
 /// How long the daemon waits for client replies to drain on exit.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
@@ -135,37 +145,35 @@ pub async fn serve(
 
     let config = Arc::new(config);
     let heartbeat_interval = secs(config.pool.heartbeat_interval);
+    let poll_every = secs(config.pool.poll_interval);
     let pool = Pool::new(config.pool.pool_config(), &auth::random_hex(2)?);
-    let hold_client_lines = connections::Hold::new(connections::HOLD);
+    let hold_client_lines = Hold::new(lines::HOLD);
     let setup = Setup {
-        config: config.clone(),
-        runner: Arc::new(runner),
-        secret: secret.clone(),
-        worker_program,
-        worker_address: if worker_host.contains(':') {
-            format!("[{worker_host}]:{worker_port}") // an IPv6 address
-        } else {
-            format!("{worker_host}:{worker_port}")
+        launch: LaunchSetup {
+            config: config.clone(),
+            secret: secret.clone(),
+            worker_program,
+            worker_address: if worker_host.contains(':') {
+                format!("[{worker_host}]:{worker_port}") // an IPv6 address
+            } else {
+                format!("{worker_host}:{worker_port}")
+            },
+            local_worker_socket: local_listener
+                .as_ref()
+                .map(|(_, boot_id)| (worker_socket.clone(), boot_id.clone())),
+            workers_log_dir,
         },
-        local_worker_socket: local_listener
-            .as_ref()
-            .map(|(_, boot_id)| (worker_socket.clone(), boot_id.clone())),
-        workers_log_dir,
         hold_client_lines: hold_client_lines.clone(),
         status_base: DaemonStatus {
             pid: state.pid,
             runner: runner_name,
             workers: Vec::new(),
-            pending_tasks: 0,
+            tasks: PoolCounts::default(),
             started,
             uptime_secs: 0.0,
             socket: state.socket.clone(),
             worker_port,
             pool_size: config.pool.max_workers,
-            running_tasks: 0,
-            completed_tasks: 0,
-            failed_tasks: 0,
-            counts: WorkerCounts::default(),
         },
     };
 
@@ -222,8 +230,8 @@ pub async fn serve(
         let _ = ready.send(());
     }
 
-    let core = Core::new(setup, pool, events_tx);
-    let writers = core.run(events_rx).await;
+    let core = Core::new(setup, runner, pool, events_tx);
+    let writers = core.run(events_rx, poll_every).await;
     clients.abort();
     workers.abort();
     if let Some(local_workers) = local_workers {

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use expr::{Scope, Value};
 use yaml::Node;
 
-use crate::protocol::SHELLS;
+use dfm_wire::SHELLS;
 
 /// Root file names, in the order they are looked for.
 pub const ROOT_FILES: &[&str] = &["flow.dv", "flow.yaml", "flow.yml"];

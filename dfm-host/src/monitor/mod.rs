@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 
 use crate::client::Connection;
 use crate::project::{Probe, Project};
-use crate::protocol::{ClientCall, Reply};
+use dfm_wire::{ClientCall, MonitorEvent, Reply};
 use model::Model;
 
 /// How often the screen is redrawn (elapsed times tick).
@@ -189,7 +189,13 @@ async fn run(socket: &Path) -> Result<Exit> {
     let exit = loop {
         tokio::select! {
             reply = connection.next_reply() => match reply {
-                Ok(Some(Reply::Event { method, params })) => model.apply(&method, &params, Instant::now()),
+                Ok(Some(Reply::Event { method, params })) => {
+                    // Events of a newer daemon, or that do not parse, are
+                    // left out: the next snapshot or counters set it right.
+                    if let Ok(Some(event)) = MonitorEvent::parse(&method, params) {
+                        model.apply(event, Instant::now());
+                    }
+                }
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => break Exit::DaemonGone,
             },

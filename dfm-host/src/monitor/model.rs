@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use dfm_wire::{Completion, MonitorEvent, PoolCounts};
 
 /// How many finished tasks the model keeps.
 pub const RECENT_CAPACITY: usize = 200;
@@ -18,11 +18,12 @@ pub struct RunningTask {
     pub since: Instant,
 }
 
+/// A finished task, as the view shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Completed {
     pub name: String,
     /// The exit status; `None` when dfm ended it (cancelled, worker lost...).
-    pub status: Option<i64>,
+    pub status: Option<i32>,
     pub error: Option<String>,
     pub duration: Option<Duration>,
 }
@@ -33,50 +34,32 @@ impl Completed {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Stats {
-    pub workers_total: u64,
-    pub workers_busy: u64,
-    pub workers_idle: u64,
-    pub workers_pending: u64,
-    pub queued: u64,
-    pub running: u64,
-    pub completed: u64,
-    pub failed: u64,
+impl From<Completion> for Completed {
+    fn from(done: Completion) -> Completed {
+        Completed {
+            name: done.name,
+            status: done.status,
+            error: done.error,
+            duration: done
+                .duration_secs
+                .and_then(|s| Duration::try_from_secs_f64(s).ok()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
-    pub pid: u64,
+    pub pid: u32,
     pub runner: String,
-    pub pool_size: u64,
+    pub pool_size: usize,
     /// When the daemon started, on our clock.
     pub started: Instant,
     pub running: BTreeMap<String, RunningTask>,
     /// Most recent first.
     pub recent: VecDeque<Completed>,
-    pub stats: Stats,
+    pub stats: PoolCounts,
     /// First row of the running table on screen.
     pub scroll: usize,
-}
-
-fn text(value: &Value, key: &str) -> String {
-    value[key].as_str().unwrap_or_default().to_string()
-}
-
-fn number(value: &Value, key: &str) -> u64 {
-    value[key].as_u64().unwrap_or_default()
-}
-
-fn completed(params: &Value) -> Completed {
-    Completed {
-        name: text(params, "name"),
-        status: params["status"].as_i64(),
-        error: params["error"].as_str().map(str::to_string),
-        duration: params["duration_secs"]
-            .as_f64()
-            .and_then(|s| Duration::try_from_secs_f64(s).ok()),
-    }
 }
 
 fn ago(now: Instant, secs: f64) -> Instant {
@@ -98,90 +81,60 @@ impl Model {
             started: now,
             running: BTreeMap::new(),
             recent: VecDeque::new(),
-            stats: Stats::default(),
+            stats: PoolCounts::default(),
             scroll: 0,
         }
     }
 
     /// Applies one event from the daemon.
-    pub fn apply(&mut self, method: &str, params: &Value, now: Instant) {
-        match method {
-            "monitor.snapshot" => self.snapshot(params, now),
-            "task.dispatched" => {
+    pub fn apply(&mut self, event: MonitorEvent, now: Instant) {
+        match event {
+            MonitorEvent::Snapshot(snapshot) => {
+                let status = snapshot.status;
+                self.pid = status.pid;
+                self.runner = status.runner;
+                self.pool_size = status.pool_size;
+                self.started = ago(now, status.uptime_secs);
+                self.stats = status.tasks;
+                self.running = snapshot
+                    .running
+                    .into_iter()
+                    .map(|task| {
+                        let running = RunningTask {
+                            since: ago(now, task.elapsed_secs),
+                            request_id: task.request_id,
+                            name: task.name,
+                            worker_id: task.worker_id,
+                            hostname: task.hostname,
+                        };
+                        (running.request_id.clone(), running)
+                    })
+                    .collect();
+                self.recent = snapshot.recent.into_iter().map(Completed::from).collect();
+            }
+            MonitorEvent::TaskDispatched(task) => {
                 let task = RunningTask {
-                    request_id: text(params, "request_id"),
-                    name: text(params, "name"),
-                    worker_id: text(params, "worker_id"),
-                    hostname: text(params, "hostname"),
+                    request_id: task.request_id,
+                    name: task.name,
+                    worker_id: task.worker_id,
+                    hostname: task.hostname,
                     since: now,
                 };
                 self.running.insert(task.request_id.clone(), task);
             }
-            "task.completed" => {
-                let was_running = self.running.remove(&text(params, "request_id"));
-                let mut done = completed(params);
+            MonitorEvent::TaskCompleted(done) => {
+                let was_running = self.running.remove(&done.request_id);
+                let mut done = Completed::from(done);
                 if done.name.is_empty() {
                     done.name = was_running.map(|t| t.name).unwrap_or_default();
                 }
                 self.recent.push_front(done);
                 self.recent.truncate(RECENT_CAPACITY);
             }
-            "pool.stats" => {
-                let workers = &params["workers"];
-                self.stats = Stats {
-                    workers_total: number(workers, "total"),
-                    workers_busy: number(workers, "busy"),
-                    workers_idle: number(workers, "idle"),
-                    workers_pending: number(workers, "pending"),
-                    queued: number(params, "queued"),
-                    running: number(params, "running"),
-                    completed: number(params, "completed"),
-                    failed: number(params, "failed"),
-                };
-            }
-            _ => {}
+            MonitorEvent::PoolStats(counts) => self.stats = counts,
+            MonitorEvent::WorkerState(_) | MonitorEvent::ClientConnected { .. } => {}
         }
         self.scroll = self.scroll.min(self.running.len().saturating_sub(1));
-    }
-
-    fn snapshot(&mut self, params: &Value, now: Instant) {
-        let status = &params["status"];
-        self.pid = number(status, "pid");
-        self.runner = text(status, "runner");
-        self.pool_size = number(status, "pool_size");
-        self.started = ago(now, status["uptime_secs"].as_f64().unwrap_or(0.0));
-        let counts = &status["counts"];
-        self.stats = Stats {
-            workers_total: number(counts, "total"),
-            workers_busy: number(counts, "busy"),
-            workers_idle: number(counts, "idle"),
-            workers_pending: number(counts, "pending"),
-            queued: number(status, "pending_tasks"),
-            running: number(status, "running_tasks"),
-            completed: number(status, "completed_tasks"),
-            failed: number(status, "failed_tasks"),
-        };
-        self.running = params["running"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|task| {
-                let running = RunningTask {
-                    request_id: text(task, "request_id"),
-                    name: text(task, "name"),
-                    worker_id: text(task, "worker_id"),
-                    hostname: text(task, "hostname"),
-                    since: ago(now, task["elapsed_secs"].as_f64().unwrap_or(0.0)),
-                };
-                (running.request_id.clone(), running)
-            })
-            .collect();
-        self.recent = params["recent"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(completed)
-            .collect();
     }
 
     /// Running tasks, longest-running first.
@@ -209,23 +162,44 @@ impl Model {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
+
+    /// An event as the daemon would send it.
+    pub fn event(method: &str, params: Value) -> MonitorEvent {
+        MonitorEvent::parse(method, params)
+            .expect("params fit the event")
+            .expect("a known event")
+    }
+
+    /// A `monitor.snapshot` of a daemon with these counters.
+    pub fn snapshot(status: Value, running: Value, recent: Value) -> MonitorEvent {
+        let mut full = json!({"pid": 0, "runner": "local", "workers": [], "started": "2026-01-01T00:00:00Z",
+                              "uptime_secs": 0.0, "socket": "/s", "worker_port": 1, "pool_size": 1,
+                              "pending_tasks": 0, "running_tasks": 0, "completed_tasks": 0, "failed_tasks": 0,
+                              "counts": {"total": 0, "busy": 0, "idle": 0, "pending": 0}});
+        for (key, value) in status.as_object().into_iter().flatten() {
+            full[key] = value.clone();
+        }
+        event(
+            "monitor.snapshot",
+            json!({"status": full, "running": running, "recent": recent}),
+        )
+    }
 
     #[test]
     fn snapshot_then_events() {
         let t0 = Instant::now() + Duration::from_secs(10_000);
         let mut model = Model::new(t0);
         model.apply(
-            "monitor.snapshot",
-            &json!({
-                "status": {"pid": 42, "runner": "local", "pool_size": 4, "uptime_secs": 65.0,
-                           "pending_tasks": 3, "running_tasks": 1, "completed_tasks": 7, "failed_tasks": 1,
-                           "counts": {"total": 2, "busy": 1, "idle": 1, "pending": 0}},
-                "running": [{"request_id": "r1", "name": "p.a", "worker_id": "w1", "hostname": "h1", "elapsed_secs": 5.0}],
-                "recent": [{"request_id": "r0", "name": "p.first", "status": 0, "duration_secs": 1.5}]
-            }),
+            snapshot(
+                json!({"pid": 42, "runner": "local", "pool_size": 4, "uptime_secs": 65.0,
+                       "pending_tasks": 3, "running_tasks": 1, "completed_tasks": 7, "failed_tasks": 1,
+                       "counts": {"total": 2, "busy": 1, "idle": 1, "pending": 0}}),
+                json!([{"request_id": "r1", "name": "p.a", "worker_id": "w1", "hostname": "h1", "elapsed_secs": 5.0}]),
+                json!([{"request_id": "r0", "name": "p.first", "status": 0, "duration_secs": 1.5}]),
+            ),
             t0,
         );
         assert_eq!(
@@ -233,15 +207,17 @@ mod tests {
             (42, "local", 4)
         );
         assert_eq!(t0 - model.started, Duration::from_secs(65));
-        assert_eq!(model.stats.completed, 7);
+        assert_eq!(model.stats.completed_tasks, 7);
         assert_eq!(model.running["r1"].since, t0 - Duration::from_secs(5));
         assert_eq!(model.recent[0].name, "p.first");
         assert!(model.recent[0].passed());
 
         let t1 = t0 + Duration::from_secs(1);
         model.apply(
-            "task.dispatched",
-            &json!({"request_id": "r2", "name": "p.b", "worker_id": "w2", "hostname": "h2"}),
+            event(
+                "task.dispatched",
+                json!({"request_id": "r2", "name": "p.b", "worker_id": "w2", "hostname": "h2"}),
+            ),
             t1,
         );
         let names: Vec<&str> = model
@@ -252,13 +228,17 @@ mod tests {
         assert_eq!(names, ["p.a", "p.b"]);
 
         model.apply(
-            "task.completed",
-            &json!({"request_id": "r1", "name": "p.a", "status": 3, "duration_secs": 6.0}),
+            event(
+                "task.completed",
+                json!({"request_id": "r1", "name": "p.a", "status": 3, "duration_secs": 6.0}),
+            ),
             t1,
         );
         model.apply(
-            "task.completed",
-            &json!({"request_id": "r9", "name": "p.z", "status": null, "error": "cancelled"}),
+            event(
+                "task.completed",
+                json!({"request_id": "r9", "name": "p.z", "status": null, "error": "cancelled"}),
+            ),
             t1,
         );
         assert_eq!(model.running.len(), 1);
@@ -268,13 +248,15 @@ mod tests {
         assert_eq!(model.recent.len(), 3);
 
         model.apply(
-            "pool.stats",
-            &json!({"workers": {"total": 3, "busy": 1, "idle": 1, "pending": 1}, "queued": 9,
-                    "running": 1, "completed": 8, "failed": 2}),
+            event(
+                "pool.stats",
+                json!({"counts": {"total": 3, "busy": 1, "idle": 1, "pending": 1}, "pending_tasks": 9,
+                       "running_tasks": 1, "completed_tasks": 8, "failed_tasks": 2}),
+            ),
             t1,
         );
-        assert_eq!(model.stats.workers_pending, 1);
-        assert_eq!(model.stats.queued, 9);
+        assert_eq!(model.stats.workers.pending, 1);
+        assert_eq!(model.stats.pending_tasks, 9);
     }
 
     #[test]
@@ -283,8 +265,10 @@ mod tests {
         let mut model = Model::new(t0);
         for i in 0..10 {
             model.apply(
-                "task.dispatched",
-                &json!({"request_id": format!("r{i}"), "name": format!("t{i}")}),
+                event(
+                    "task.dispatched",
+                    json!({"request_id": format!("r{i}"), "name": format!("t{i}")}),
+                ),
                 t0,
             );
         }

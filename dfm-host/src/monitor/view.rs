@@ -137,11 +137,11 @@ fn render_status(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
         )),
         Line::from(format!(
             " Workers: {} total, {} busy, {} idle, {} pending",
-            s.workers_total, s.workers_busy, s.workers_idle, s.workers_pending
+            s.workers.total, s.workers.busy, s.workers.idle, s.workers.pending
         )),
         Line::from(format!(
             " Tasks: {} running, {} completed, {} failed, {} queued",
-            s.running, s.completed, s.failed, s.queued
+            s.running_tasks, s.completed_tasks, s.failed_tasks, s.pending_tasks
         )),
         Line::from(format!(
             " Runner: {}   Pool size: {}   (q: detach)",

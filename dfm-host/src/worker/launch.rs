@@ -29,7 +29,7 @@ use std::process::ExitStatus;
 use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::protocol::{Environment, TaskSpec};
+use dfm_wire::{Environment, TaskSpec};
 
 /// Bodies longer than this run from a script file `<rundir>/<name>_cmd.sh`:
 /// Linux refuses a single argument over 128 KiB.
@@ -178,7 +178,7 @@ impl Launcher {
     fn merge(base: &BTreeMap<OsString, OsString>, env: &Environment) -> Result<Prepared, String> {
         {
             let mut merged = base.clone();
-            for (name, value) in env.variables()? {
+            for (name, value) in env.variables().map_err(|e| e.to_string())? {
                 merged.insert(name.into(), value.into());
             }
             for name in PER_TASK {
@@ -613,7 +613,7 @@ impl Child {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Env;
+    use dfm_wire::Env;
 
     fn spec(dir: &Path, name: &str, body: &str, env: &[(&str, &str)]) -> TaskSpec {
         let env: Env = env

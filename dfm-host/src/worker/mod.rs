@@ -12,7 +12,6 @@
 pub mod launch;
 
 use std::collections::VecDeque;
-use std::fs;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::process::ExitStatus;
@@ -26,18 +25,12 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use self::launch::{Child, Launcher};
 use crate::auth;
-use crate::protocol::{
+use dfm_wire::worker::job_env;
+use dfm_wire::{
     read_line, to_line, FromWorker, Marker, Register, Severity, TaskResult, TaskSpec, ToWorker,
+    MAX_PREFETCH,
 };
 
-/// The daemon's worker socket, for a worker on the daemon's machine.
-pub const SOCKET_ENV: &str = "DFM_WORKER_SOCKET";
-/// The daemon's boot id: the worker uses the socket only when its own
-/// matches, that is, on the same machine (a shared filesystem may show the
-/// socket's path on other hosts too).
-pub const BOOT_ID_ENV: &str = "DFM_DAEMON_BOOT_ID";
-/// Variables the daemon passes to its workers; never handed on to tasks.
-const PRIVATE_ENV: &[&str] = &["DFM_WORKER_TOKEN", "DFM_WORKER_ID", SOCKET_ENV, BOOT_ID_ENV];
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct WorkerArgs {
@@ -46,10 +39,10 @@ pub struct WorkerArgs {
 }
 
 pub fn run(args: WorkerArgs) -> Result<()> {
-    let secret = std::env::var("DFM_WORKER_TOKEN").map_err(|_| {
+    let secret = std::env::var(job_env::SECRET).map_err(|_| {
         anyhow!("DFM_WORKER_TOKEN is not set: workers are started by `dfm daemon`, which passes its secret in the environment")
     })?;
-    let worker_id = match std::env::var("DFM_WORKER_ID") {
+    let worker_id = match std::env::var(job_env::WORKER_ID) {
         Ok(id) if !id.is_empty() => id,
         _ => auth::random_hex(4)?,
     };
@@ -57,15 +50,15 @@ pub fn run(args: WorkerArgs) -> Result<()> {
         .iter()
         .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
         .unwrap_or_default();
-    let local_socket = std::env::var(SOCKET_ENV)
+    let local_socket = std::env::var(job_env::SOCKET)
         .ok()
         .filter(|path| !path.is_empty())
         .filter(|_| {
-            std::env::var(BOOT_ID_ENV)
+            std::env::var(job_env::BOOT_ID)
                 .ok()
                 .is_some_and(|daemon| crate::procfs::boot_id().is_some_and(|mine| mine == daemon))
         });
-    for name in PRIVATE_ENV {
+    for name in job_env::PRIVATE {
         // Single-threaded here: the runtime has not started.
         std::env::remove_var(name);
     }
@@ -158,14 +151,6 @@ const UNDISTURBED: Duration = Duration::from_millis(5);
 /// while the task just started still runs.
 const DEFER: Duration = Duration::from_millis(2);
 
-/// This machine's host name, as workers report it and cluster workers
-/// are told to connect to.
-pub(crate) fn hostname() -> String {
-    fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "localhost".to_string())
-}
-
 async fn serve(
     args: WorkerArgs,
     local_socket: Option<String>,
@@ -187,7 +172,7 @@ async fn serve(
     let my_nonce = auth::random_hex(16)?;
     let register = FromWorker::Register(Register {
         worker_id: worker_id.clone(),
-        hostname: hostname(),
+        hostname: crate::procfs::hostname(),
         pid: std::process::id(),
         resource_class: args.resource_class.clone(),
         job_id: job_id.clone(),
@@ -195,7 +180,7 @@ async fn serve(
         auth: auth::worker_proof(&secret, &nonce, &worker_id, &my_nonce),
         nonce: my_nonce.clone(),
         prefetch: true,
-        prefetch_depth: crate::config::MAX_PREFETCH as u32,
+        prefetch_depth: MAX_PREFETCH as u32,
     });
     write.write_all(to_line(&register).as_bytes()).await?;
     let heartbeat_every =
@@ -249,7 +234,7 @@ async fn serve(
                     Ok(Some(ToWorker::Execute(spec))) => {
                         if task.is_none() {
                             launch(spec, &mut task, &mut launcher).err()
-                        } else if next.len() < crate::config::MAX_PREFETCH {
+                        } else if next.len() < MAX_PREFETCH {
                             next.push_back(spec);
                             None
                         } else {

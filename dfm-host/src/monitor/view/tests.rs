@@ -5,6 +5,7 @@ use ratatui::Terminal;
 use serde_json::json;
 
 use super::*;
+use crate::monitor::model::tests::{event, snapshot};
 
 /// The screen as text, one string per row, trailing blanks trimmed.
 fn screen(model: &Model, now: Instant, width: u16, height: u16) -> Vec<String> {
@@ -26,11 +27,11 @@ fn screen(model: &Model, now: Instant, width: u16, height: u16) -> Vec<String> {
 fn daemon(t0: Instant) -> Model {
     let mut model = Model::new(t0);
     model.apply(
-        "monitor.snapshot",
-        &json!({"status": {"pid": 4242, "runner": "local", "pool_size": 8, "uptime_secs": 3725.0,
-                           "pending_tasks": 0, "running_tasks": 0, "completed_tasks": 0, "failed_tasks": 0,
-                           "counts": {"total": 0, "busy": 0, "idle": 0, "pending": 0}},
-                "running": []}),
+        snapshot(
+            json!({"pid": 4242, "runner": "local", "pool_size": 8, "uptime_secs": 3725.0}),
+            json!([]),
+            json!([]),
+        ),
         t0,
     );
     model
@@ -86,32 +87,39 @@ fn busy(t0: Instant, tasks: usize) -> Model {
     let mut model = daemon(t0);
     for i in 0..tasks {
         model.apply(
-            "task.dispatched",
-            &json!({"request_id": format!("r{i}"), "name": format!("regress.test_{i:02}"),
+            event(
+                "task.dispatched",
+                json!({"request_id": format!("r{i}"), "name": format!("regress.test_{i:02}"),
                     "worker_id": format!("w{i:02}"), "hostname": "node1"}),
+            ),
             t0 + Duration::from_millis(100 * i as u64),
         );
     }
     model.apply(
-        "task.completed",
-        &json!({"request_id": "b", "name": "regress.build", "status": 0, "duration_secs": 0.31}),
+        event(
+            "task.completed",
+            json!({"request_id": "b", "name": "regress.build", "status": 0, "duration_secs": 0.31}),
+        ),
         t0,
     );
     model.apply(
-        "task.completed",
-        &json!({"request_id": "x", "name": "regress.test_bad", "status": 3, "duration_secs": 75.0}),
+        event("task.completed", json!({"request_id": "x", "name": "regress.test_bad", "status": 3, "duration_secs": 75.0})),
         t0,
     );
     model.apply(
-        "task.completed",
-        &json!({"request_id": "y", "name": "regress.test_lost", "status": null,
+        event(
+            "task.completed",
+            json!({"request_id": "y", "name": "regress.test_lost", "status": null,
                 "error": "worker lost: w9 on node2", "duration_secs": 2.0}),
+        ),
         t0,
     );
     model.apply(
-        "pool.stats",
-        &json!({"workers": {"total": 4, "busy": 3, "idle": 0, "pending": 1}, "queued": 5,
-                "running": tasks, "completed": 1, "failed": 2}),
+        event(
+            "pool.stats",
+            json!({"counts": {"total": 4, "busy": 3, "idle": 0, "pending": 1}, "pending_tasks": 5,
+                "running_tasks": tasks, "completed_tasks": 1, "failed_tasks": 2}),
+        ),
         t0,
     );
     model

@@ -1,0 +1,130 @@
+//! The core's clients: each connection's line writer and the tasks it has
+//! in flight, from submit to reply.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use dfm_wire::RunningTask;
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+use super::lines::Lines;
+use crate::pool::ClientId;
+
+#[derive(Default)]
+pub struct Clients {
+    by_id: HashMap<ClientId, Client>,
+}
+
+struct Client {
+    lines: Lines,
+    writer: JoinHandle<()>,
+    submits: HashMap<String, Submitted>,
+    /// Hears `task.dispatched` of its own tasks (what `dfm run` asks for).
+    own_tasks: bool,
+}
+
+/// A task of a client, from submit to reply.
+pub struct Submitted {
+    /// The `id` its submit came with.
+    pub id: Value,
+    pub name: String,
+    pub started: Option<Started>,
+}
+
+/// When and where a task started.
+#[derive(Clone)]
+pub struct Started {
+    pub since: Instant,
+    pub worker_id: String,
+    pub hostname: String,
+}
+
+impl Clients {
+    pub fn connected(&mut self, client: ClientId, lines: Lines, writer: JoinHandle<()>) {
+        let client_state = Client {
+            lines,
+            writer,
+            submits: HashMap::new(),
+            own_tasks: false,
+        };
+        self.by_id.insert(client, client_state);
+    }
+
+    pub fn gone(&mut self, client: ClientId) {
+        self.by_id.remove(&client);
+    }
+
+    pub fn lines(&self, client: ClientId) -> Option<&Lines> {
+        self.by_id.get(&client).map(|c| &c.lines)
+    }
+
+    pub fn send(&self, client: ClientId, line: String) {
+        if let Some(c) = self.by_id.get(&client) {
+            c.lines.send(line);
+        }
+    }
+
+    pub fn hear_own_tasks(&mut self, client: ClientId) {
+        if let Some(c) = self.by_id.get_mut(&client) {
+            c.own_tasks = true;
+        }
+    }
+
+    pub fn hears_own_tasks(&self, client: ClientId) -> bool {
+        self.by_id.get(&client).is_some_and(|c| c.own_tasks)
+    }
+
+    pub fn submitted(&mut self, client: ClientId, request_id: String, id: Value, name: String) {
+        if let Some(c) = self.by_id.get_mut(&client) {
+            let submitted = Submitted {
+                id,
+                name,
+                started: None,
+            };
+            c.submits.insert(request_id, submitted);
+        }
+    }
+
+    /// Notes that the task started; its name, if the client is still here.
+    pub fn started(
+        &mut self,
+        client: ClientId,
+        request_id: &str,
+        started: Started,
+    ) -> Option<&str> {
+        let submitted = self.by_id.get_mut(&client)?.submits.get_mut(request_id)?;
+        submitted.started = Some(started);
+        Some(&submitted.name)
+    }
+
+    /// The task's record, now that it has its reply; `None` once its
+    /// client has gone.
+    pub fn finished(&mut self, client: ClientId, request_id: &str) -> Option<Option<Submitted>> {
+        let c = self.by_id.get_mut(&client)?;
+        Some(c.submits.remove(request_id))
+    }
+
+    /// Every task running now, as a monitor lists them.
+    pub fn running(&self, now: Instant) -> Vec<RunningTask> {
+        self.by_id
+            .values()
+            .flat_map(|c| c.submits.iter())
+            .filter_map(|(request_id, s)| {
+                let started = s.started.as_ref()?;
+                Some(RunningTask {
+                    request_id: request_id.clone(),
+                    name: s.name.clone(),
+                    worker_id: started.worker_id.clone(),
+                    hostname: started.hostname.clone(),
+                    elapsed_secs: now.duration_since(started.since).as_secs_f64(),
+                })
+            })
+            .collect()
+    }
+
+    /// The writers of every connection, to be drained before exit.
+    pub fn into_writers(self) -> Vec<JoinHandle<()>> {
+        self.by_id.into_values().map(|c| c.writer).collect()
+    }
+}

@@ -1,0 +1,466 @@
+//! The daemon's core: one task that owns the pool, turns [`Event`]s into
+//! pool calls, and carries out the pool's [`Action`]s: messages to workers
+//! and clients, runner calls, the monitor feed.
+
+use std::time::{Duration, Instant};
+
+use dfm_plugin_api::{JobState, RunnerBox};
+use dfm_wire::{
+    reply_error, reply_result, Completion, DaemonStatus, FromWorker, MonitorEvent, Register,
+    RunningTask, TaskStarted, ToWorker, WorkerStatus,
+};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::clients::{Clients, Started};
+use super::event::{Event, Request};
+use super::feed::{CatchUp, Feed};
+use super::lines::{Hold, Lines};
+use super::runner_calls::{LaunchSetup, RunnerCalls};
+use super::workers::Workers;
+use crate::pool::{Action, ClientId, Outcome, Pool, SlotId, WorkerInfo};
+
+/// What the core needs to know about the world outside the pool.
+pub struct Setup {
+    pub launch: LaunchSetup,
+    /// `status.get`'s answer, but for what changes.
+    pub status_base: DaemonStatus,
+    /// Set while the pool is saturated: clients' writers then send their
+    /// lines in batches (see [`Hold`]).
+    pub hold_client_lines: Hold,
+}
+
+pub struct Core {
+    pool: Pool,
+    runner: RunnerCalls,
+    clients: Clients,
+    workers: Workers,
+    feed: Feed,
+    status_base: DaemonStatus,
+    hold_client_lines: Hold,
+    shutting_down: bool,
+    started: Instant,
+}
+
+impl Core {
+    pub fn new(
+        setup: Setup,
+        runner: RunnerBox,
+        pool: Pool,
+        events: mpsc::UnboundedSender<Event>,
+    ) -> Core {
+        Core {
+            pool,
+            runner: RunnerCalls::new(runner, events, setup.launch),
+            clients: Clients::default(),
+            workers: Workers::default(),
+            feed: Feed::default(),
+            status_base: setup.status_base,
+            hold_client_lines: setup.hold_client_lines,
+            shutting_down: false,
+            started: Instant::now(),
+        }
+    }
+
+    /// Runs until shut down and every worker job is stopped. Returns the
+    /// writers of connected clients, to be drained before exit.
+    pub async fn run(
+        mut self,
+        mut events: mpsc::UnboundedReceiver<Event>,
+        poll_every: Duration,
+    ) -> Vec<JoinHandle<()>> {
+        let mut poll = tokio::time::interval(poll_every);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Timeouts are checked on a coarse timer (a tenth of the shortest
+        // one), not per event: an event costs the same whatever the pool size.
+        let config = self.pool.config();
+        let shortest = config
+            .heartbeat_timeout
+            .min(config.launch_timeout)
+            .min(config.idle_timeout);
+        let mut timeouts = tokio::time::interval(
+            (shortest / 10).clamp(Duration::from_millis(20), Duration::from_secs(1)),
+        );
+        timeouts.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.pool.tick(Instant::now());
+        self.apply_actions();
+        loop {
+            if self.shutting_down
+                && self.pool.launches_in_flight() == 0
+                && self.runner.terminations_in_flight() == 0
+            {
+                break;
+            }
+            tokio::select! {
+                event = events.recv() => match event {
+                    Some(event) => self.handle(event),
+                    None => break,
+                },
+                _ = timeouts.tick() => self.pool.tick(Instant::now()),
+                _ = poll.tick() => self.runner.poll(self.workers.jobs()),
+            }
+            self.apply_actions();
+        }
+        self.clients.into_writers()
+    }
+
+    fn handle(&mut self, event: Event) {
+        let now = Instant::now();
+        match event {
+            Event::ClientConnected {
+                client,
+                lines,
+                writer,
+            } => {
+                self.clients.connected(client, lines, writer);
+                self.publish(|| MonitorEvent::ClientConnected { client });
+            }
+            Event::ClientRequest {
+                client,
+                id,
+                request,
+            } => self.handle_request(client, id, request, now),
+            Event::ClientGone { client } => {
+                self.clients.gone(client);
+                self.feed.unsubscribe(client);
+                self.pool.client_gone(client, now);
+            }
+            Event::WorkerHello {
+                register,
+                welcome,
+                lines,
+                answer,
+            } => self.worker_hello(register, welcome, lines, answer, now),
+            Event::FromWorker { slot, message } => self.worker_said(slot, message, now),
+            Event::WorkerGone { slot, reason } => {
+                if self.workers.disconnected(slot) {
+                    tracing::warn!("worker in slot {slot} {reason}");
+                    self.pool.worker_lost(slot, &reason, now);
+                }
+            }
+            Event::Launched { slot, result } => match result {
+                Ok(job) if self.pool.slot(slot).is_some() => match self.workers.launched(slot, job)
+                {
+                    Ok(()) => self.pool.launched(slot, now),
+                    Err(job) => self.runner.terminate(slot, job),
+                },
+                // Its slot went while the launch was in flight.
+                Ok(job) => self.runner.terminate(slot, job),
+                Err(message) => {
+                    tracing::warn!("worker launch failed: {message}");
+                    self.pool.launch_failed(slot, &message, now);
+                }
+            },
+            Event::Polled { result } => {
+                self.runner.polled();
+                match result {
+                    Ok(states) => {
+                        for (slot, state) in states {
+                            if let JobState::Exited(code) = state {
+                                if self.workers.has_job(slot) && self.pool.slot(slot).is_some() {
+                                    self.workers.disconnected(slot);
+                                    self.pool.job_exited(slot, code, now);
+                                }
+                            }
+                        }
+                    }
+                    Err(message) => tracing::warn!("runner poll failed: {message}"),
+                }
+            }
+            Event::Terminated { slot, result } => {
+                self.runner.terminated();
+                if let Err(message) = result {
+                    tracing::warn!("stopping the job of slot {slot} failed: {message}");
+                }
+            }
+            Event::Signal(name) => {
+                tracing::info!("{name} received: shutting down");
+                self.begin_shutdown();
+            }
+        }
+    }
+
+    fn worker_hello(
+        &mut self,
+        register: Register,
+        welcome: String,
+        lines: Lines,
+        answer: oneshot::Sender<Result<SlotId, String>>,
+        now: Instant,
+    ) {
+        let info = WorkerInfo {
+            hostname: register.hostname.clone(),
+            pid: register.pid,
+            job_id: register.job_id().to_string(),
+            prefetch: register.tasks_ahead(),
+        };
+        match self
+            .pool
+            .register(&register.worker_id, &register.resource_class, info, now)
+        {
+            Ok(slot) => {
+                let _ = lines.send(welcome);
+                self.workers.connected(slot, lines);
+                let _ = answer.send(Ok(slot));
+                tracing::info!(
+                    "worker {} registered from {} (pid {})",
+                    register.worker_id,
+                    register.hostname,
+                    register.pid
+                );
+                self.publish_worker(slot);
+            }
+            Err(e) => {
+                let _ = answer.send(Err(e.to_string()));
+            }
+        }
+    }
+
+    fn worker_said(&mut self, slot: SlotId, message: FromWorker, now: Instant) {
+        match message {
+            FromWorker::Heartbeat { .. } => {
+                self.pool.heard_from(slot, now);
+                self.workers.send(slot, &ToWorker::Heartbeat {});
+            }
+            FromWorker::Result(result) => {
+                let request_id = result.request_id.clone();
+                match self.pool.task_finished(slot, result, now) {
+                    Ok(()) => {
+                        tracing::debug!("task {request_id} finished on slot {slot}");
+                        self.publish_worker(slot);
+                    }
+                    Err(e) => tracing::warn!("worker in slot {slot}: {e}; ignored"),
+                }
+            }
+            FromWorker::Withdrawn { request_id } => {
+                if let Err(e) = self.pool.task_withdrawn(slot, &request_id, now) {
+                    tracing::warn!("worker in slot {slot}: {e}; ignored");
+                }
+            }
+            FromWorker::Register(_) => {
+                tracing::warn!("worker in slot {slot} registered twice; ignored");
+            }
+        }
+    }
+
+    fn handle_request(&mut self, client: ClientId, id: Value, request: Request, now: Instant) {
+        match request {
+            Request::Submit(spec) => {
+                if let Some(resources) = &spec.resources {
+                    self.runner.note_resources(&spec.resource_class, resources);
+                }
+                let (request_id, name) = (spec.request_id.clone(), spec.name.clone());
+                match self.pool.submit(client, *spec, now) {
+                    Ok(()) => self.clients.submitted(client, request_id, id, name),
+                    Err(e) => self.clients.send(client, reply_error(&id, &e.to_string())),
+                }
+            }
+            Request::Cancel { request_id } => {
+                let line = if self.pool.cancel(client, &request_id, now) {
+                    reply_result(&id, "cancelled")
+                } else {
+                    reply_error(
+                        &id,
+                        &format!("no task '{request_id}' in flight on this connection"),
+                    )
+                };
+                // The submit's own (cancelled) reply comes first.
+                self.apply_actions();
+                self.clients.send(client, line);
+            }
+            Request::Status => {
+                let status = self.status();
+                self.clients.send(client, reply_result(&id, status));
+            }
+            Request::Subscribe { own_tasks } => {
+                self.clients.send(client, reply_result(&id, "subscribed"));
+                if own_tasks {
+                    self.clients.hear_own_tasks(client);
+                } else if let Some(lines) = self.clients.lines(client).cloned() {
+                    let parts = self.snapshot_parts();
+                    self.feed.subscribe(client, lines, parts);
+                }
+            }
+            Request::Shutdown => {
+                self.clients
+                    .send(client, reply_result(&id, "shutting_down"));
+                self.begin_shutdown();
+            }
+        }
+    }
+
+    fn begin_shutdown(&mut self) {
+        if !self.shutting_down {
+            self.shutting_down = true;
+            self.pool.shutdown();
+        }
+    }
+
+    fn apply_actions(&mut self) {
+        loop {
+            let actions = self.pool.take_actions();
+            if actions.is_empty() {
+                let caught_up = self.feed.counts(self.pool.counts());
+                self.catch_up(caught_up);
+                let hold = !self.shutting_down && self.pool.saturated();
+                self.hold_client_lines.set(hold);
+                return;
+            }
+            for action in actions {
+                self.apply(action);
+            }
+        }
+    }
+
+    fn apply(&mut self, action: Action) {
+        let now = Instant::now();
+        match action {
+            Action::Launch {
+                slot,
+                worker_id,
+                class,
+            } => {
+                self.workers.launching(slot);
+                self.runner.launch(slot, &worker_id, &class);
+                self.publish_worker(slot);
+            }
+            Action::Dispatch {
+                slot,
+                client,
+                task,
+                ahead,
+            } => {
+                let request_id = task.request_id.clone();
+                if !self.workers.send(slot, &ToWorker::Execute(task)) {
+                    self.pool.worker_lost(slot, "is not connected", now);
+                    return;
+                }
+                if !ahead {
+                    self.task_started(slot, client, &request_id, now);
+                }
+            }
+            Action::Started {
+                slot,
+                client,
+                request_id,
+            } => self.task_started(slot, client, &request_id, now),
+            Action::Withdraw { slot, request_id } => {
+                self.workers.send(slot, &ToWorker::Withdraw { request_id });
+            }
+            Action::CancelOnWorker { slot, request_id } => {
+                self.workers.send(slot, &ToWorker::Cancel { request_id });
+            }
+            Action::Retire { slot, worker_id } | Action::Terminate { slot, worker_id } => {
+                if let Some(job) = self.workers.retire(slot) {
+                    self.runner.terminate(slot, job);
+                }
+                self.publish(|| MonitorEvent::WorkerState(WorkerStatus::gone(&worker_id)));
+            }
+            Action::Reply {
+                client,
+                request_id,
+                outcome,
+            } => self.reply(client, request_id, outcome, now),
+        }
+    }
+
+    /// The final reply to a task, and its completion for monitors.
+    fn reply(&mut self, client: ClientId, request_id: String, outcome: Outcome, now: Instant) {
+        let Some(submitted) = self.clients.finished(client, &request_id) else {
+            return;
+        };
+        let id = submitted
+            .as_ref()
+            .map(|s| s.id.clone())
+            .unwrap_or(Value::String(request_id.clone()));
+        let (line, status, error) = match &outcome {
+            Outcome::Finished(result) => (reply_result(&id, result), Some(result.status), None),
+            Outcome::Failed(message) => (reply_error(&id, message), None, Some(message.clone())),
+        };
+        let (name, started) = submitted.map(|s| (s.name, s.started)).unwrap_or_default();
+        let completion = Completion {
+            request_id,
+            name,
+            status,
+            error,
+            duration_secs: started
+                .as_ref()
+                .map(|s| now.duration_since(s.since).as_secs_f64()),
+            worker_id: started.as_ref().map(|s| s.worker_id.clone()),
+            hostname: started.map(|s| s.hostname),
+        };
+        let caught_up = self.feed.completed(completion);
+        self.catch_up(caught_up);
+        self.clients.send(client, line);
+    }
+
+    /// Bookkeeping once a task runs on a worker: its start time, and
+    /// `task.dispatched` for its client (if it asked) and monitors.
+    fn task_started(&mut self, slot: SlotId, client: ClientId, request_id: &str, now: Instant) {
+        let (worker_id, hostname) = self
+            .pool
+            .slot(slot)
+            .map(|w| (w.worker_id.clone(), w.info.hostname.clone()))
+            .unwrap_or_default();
+        let started = Started {
+            since: now,
+            worker_id: worker_id.clone(),
+            hostname: hostname.clone(),
+        };
+        let Some(name) = self.clients.started(client, request_id, started) else {
+            return;
+        };
+        let event = MonitorEvent::TaskDispatched(TaskStarted {
+            request_id: request_id.to_string(),
+            name: name.to_string(),
+            worker_id,
+            hostname,
+        });
+        if self.clients.hears_own_tasks(client) {
+            self.clients.send(client, event.to_line());
+        }
+        self.publish(|| event);
+        self.publish_worker(slot);
+    }
+
+    fn publish(&mut self, event: impl FnOnce() -> MonitorEvent) {
+        let caught_up = self.feed.publish(event);
+        self.catch_up(caught_up);
+    }
+
+    fn catch_up(&mut self, who: CatchUp) {
+        if !who.is_empty() {
+            let parts = self.snapshot_parts();
+            self.feed.catch_up(who, parts);
+        }
+    }
+
+    fn publish_worker(&mut self, slot: SlotId) {
+        if !self.feed.active() {
+            return;
+        }
+        if let Some(status) = self.workers.status(&self.pool, slot) {
+            self.publish(|| MonitorEvent::WorkerState(status));
+        }
+    }
+
+    /// What a monitor's snapshot shows, but for the recent completions.
+    fn snapshot_parts(&self) -> (DaemonStatus, Vec<RunningTask>) {
+        (self.status(), self.clients.running(Instant::now()))
+    }
+
+    /// `status.get`'s answer.
+    fn status(&self) -> DaemonStatus {
+        let pool = &self.pool;
+        DaemonStatus {
+            workers: pool
+                .slots()
+                .filter_map(|(slot, _)| self.workers.status(pool, slot))
+                .collect(),
+            tasks: pool.counts(),
+            uptime_secs: self.started.elapsed().as_secs_f64(),
+            ..self.status_base.clone()
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! What the core hears: from client and worker connections, the runner's
+//! blocking calls, and signals. Everything the core does starts as one of
+//! these.
+
+use dfm_plugin_api::{JobHandle, JobState};
+use dfm_wire::{FromWorker, Register, TaskSpec};
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::lines::Lines;
+use crate::pool::{ClientId, SlotId};
+
+pub enum Event {
+    ClientConnected {
+        client: ClientId,
+        lines: Lines,
+        writer: JoinHandle<()>,
+    },
+    ClientRequest {
+        client: ClientId,
+        /// The `id` the request came with, for its reply.
+        id: Value,
+        request: Request,
+    },
+    ClientGone {
+        client: ClientId,
+    },
+    /// An authenticated worker asks to join; `welcome` is sent first if it
+    /// may.
+    WorkerHello {
+        register: Register,
+        welcome: String,
+        lines: Lines,
+        answer: oneshot::Sender<Result<SlotId, String>>,
+    },
+    FromWorker {
+        slot: SlotId,
+        message: FromWorker,
+    },
+    WorkerGone {
+        slot: SlotId,
+        reason: String,
+    },
+    /// The runner's answers, each from a blocking call.
+    Launched {
+        slot: SlotId,
+        result: Result<JobHandle, String>,
+    },
+    Polled {
+        result: Result<Vec<(SlotId, JobState)>, String>,
+    },
+    Terminated {
+        slot: SlotId,
+        result: Result<(), String>,
+    },
+    /// SIGTERM, SIGINT or SIGHUP.
+    Signal(&'static str),
+}
+
+/// A client's request as it reaches the core. `ping` never does: the
+/// connection answers it at once, whatever the core is doing.
+pub enum Request {
+    Submit(Box<TaskSpec>),
+    Cancel { request_id: String },
+    Status,
+    Subscribe { own_tasks: bool },
+    Shutdown,
+}

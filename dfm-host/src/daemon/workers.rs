@@ -1,0 +1,111 @@
+//! The core's side of each worker slot: the connection to its worker, once
+//! registered, and the runner's handle on its job, once launched. An entry
+//! lives from the pool's `Launch` to its `Retire` or `Terminate`.
+
+use std::collections::HashMap;
+
+use dfm_plugin_api::JobHandle;
+use dfm_wire::{ToWorker, WorkerActivity, WorkerStatus};
+
+use super::lines::Lines;
+use crate::pool::{Pool, SlotId, SlotState};
+
+#[derive(Default)]
+pub struct Workers {
+    by_slot: HashMap<SlotId, Link>,
+}
+
+#[derive(Default)]
+struct Link {
+    lines: Option<Lines>,
+    job: Option<JobHandle>,
+}
+
+impl Workers {
+    pub fn launching(&mut self, slot: SlotId) {
+        self.by_slot.insert(slot, Link::default());
+    }
+
+    /// Keeps the job of `slot`; hands it back if the slot is gone (its job
+    /// must be stopped).
+    pub fn launched(&mut self, slot: SlotId, job: JobHandle) -> Result<(), JobHandle> {
+        match self.by_slot.get_mut(&slot) {
+            Some(link) => {
+                link.job = Some(job);
+                Ok(())
+            }
+            None => Err(job),
+        }
+    }
+
+    pub fn connected(&mut self, slot: SlotId, lines: Lines) {
+        self.by_slot.entry(slot).or_default().lines = Some(lines);
+    }
+
+    /// Forgets the connection of `slot`; true if it had one.
+    pub fn disconnected(&mut self, slot: SlotId) -> bool {
+        self.by_slot
+            .get_mut(&slot)
+            .and_then(|link| link.lines.take())
+            .is_some()
+    }
+
+    pub fn has_job(&self, slot: SlotId) -> bool {
+        self.by_slot
+            .get(&slot)
+            .is_some_and(|link| link.job.is_some())
+    }
+
+    /// Sends `message` to the worker of `slot`; false if it has no
+    /// connection (any more).
+    pub fn send(&self, slot: SlotId, message: &ToWorker) -> bool {
+        match self.by_slot.get(&slot).and_then(|link| link.lines.as_ref()) {
+            Some(lines) => lines.send(message.to_line()),
+            None => false,
+        }
+    }
+
+    /// Tells the worker of `slot` to exit and forgets the slot; its job, to
+    /// be stopped, if it has one.
+    pub fn retire(&mut self, slot: SlotId) -> Option<JobHandle> {
+        let link = self.by_slot.remove(&slot)?;
+        if let Some(lines) = &link.lines {
+            lines.send(ToWorker::Shutdown {}.to_line());
+        }
+        link.job
+    }
+
+    /// Every job the runner should be asked about.
+    pub fn jobs(&self) -> Vec<(SlotId, JobHandle)> {
+        self.by_slot
+            .iter()
+            .filter_map(|(slot, link)| Some((*slot, link.job.clone()?)))
+            .collect()
+    }
+
+    /// What status and monitors show of the worker of `slot`.
+    pub fn status(&self, pool: &Pool, slot: SlotId) -> Option<WorkerStatus> {
+        let s = pool.slot(slot)?;
+        let job_id = self
+            .by_slot
+            .get(&slot)
+            .and_then(|link| link.job.as_ref())
+            .map(|job| job.job_id.to_string())
+            .unwrap_or_else(|| s.info.job_id.clone());
+        let state = match s.state {
+            SlotState::Launching | SlotState::Starting => WorkerActivity::Launching,
+            SlotState::Idle => WorkerActivity::Idle,
+            SlotState::Busy(_) => WorkerActivity::Busy,
+        };
+        Some(WorkerStatus {
+            worker_id: s.worker_id.clone(),
+            resource_class: pool.class_of(s).to_string(),
+            hostname: s.info.hostname.clone(),
+            pid: s.info.pid,
+            state,
+            current_task: pool.current_task(slot).map(|t| t.name.clone()),
+            lsf_job_id: job_id.clone(),
+            job_id,
+        })
+    }
+}

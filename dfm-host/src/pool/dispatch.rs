@@ -1,0 +1,302 @@
+//! Queues and dispatch: tasks in, tasks to workers, results and replies
+//! out.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use dfm_wire::{TaskResult, TaskSpec};
+
+use super::task::{Task, TaskState};
+use super::{
+    Action, ClassId, ClientId, Outcome, Pool, SlotId, SlotState, SubmitError, TaskId,
+    UnexpectedReport,
+};
+
+impl Pool {
+    pub fn submit(
+        &mut self,
+        client: ClientId,
+        spec: TaskSpec,
+        now: Instant,
+    ) -> Result<(), SubmitError> {
+        if self.shutting_down {
+            return Err(SubmitError::ShuttingDown);
+        }
+        let key = (client, spec.request_id.clone());
+        if self.by_request.contains_key(&key) {
+            return Err(SubmitError::DuplicateRequestId(spec.request_id));
+        }
+        let id = self.fresh_id();
+        let class = self.class_id(&spec.resource_class);
+        self.by_request.insert(key, id);
+        self.classes[class].queue.push_back(id);
+        let task = Task {
+            client,
+            spec: Arc::new(spec),
+            class,
+            attempts: 0,
+            state: TaskState::Queued,
+        };
+        self.add_task(id, task);
+        self.schedule(now);
+        Ok(())
+    }
+
+    /// Cancels one task of `client`; false if there is no such task.
+    pub fn cancel(&mut self, client: ClientId, request_id: &str, now: Instant) -> bool {
+        let Some(&id) = self.by_request.get(&(client, request_id.to_string())) else {
+            return false;
+        };
+        self.cancel_task(id, true);
+        self.schedule(now);
+        true
+    }
+
+    /// The client went away: its tasks go without replies.
+    pub fn client_gone(&mut self, client: ClientId, now: Instant) {
+        let ids: Vec<TaskId> = self
+            .by_request
+            .iter()
+            .filter(|((owner, _), _)| *owner == client)
+            .map(|(_, id)| *id)
+            .collect();
+        for id in ids {
+            self.cancel_task(id, false);
+        }
+        self.schedule(now);
+    }
+
+    fn cancel_task(&mut self, id: TaskId, reply: bool) {
+        let Some(task) = self.tasks.get(&id) else {
+            return;
+        };
+        let (client, request_id, state) = (task.client, task.spec.request_id.clone(), task.state);
+        match state {
+            TaskState::Killing(_) | TaskState::CancelledAhead(_) => return,
+            TaskState::Queued => {
+                self.forget_task(id);
+            }
+            // The worker stays busy until it reports the killed task, or
+            // hands back the one it held ahead.
+            TaskState::Running(slot) | TaskState::Held(slot) | TaskState::Withdrawing(slot) => {
+                let cancelled = match state {
+                    TaskState::Running(_) => TaskState::Killing(slot),
+                    _ => TaskState::CancelledAhead(slot),
+                };
+                self.set_task_state(id, cancelled);
+                self.by_request.remove(&(client, request_id.clone()));
+                self.actions.push(Action::CancelOnWorker {
+                    slot,
+                    request_id: request_id.clone(),
+                });
+            }
+        }
+        if reply {
+            self.reply(client, request_id, Outcome::Failed("cancelled".into()));
+        }
+    }
+
+    /// The worker of `slot` reports a result.
+    pub fn task_finished(
+        &mut self,
+        slot: SlotId,
+        result: TaskResult,
+        now: Instant,
+    ) -> Result<(), UnexpectedReport> {
+        let Some(s) = self.slots.get_mut(&slot) else {
+            return Err(UnexpectedReport::ResultFromUnknownWorker);
+        };
+        s.last_seen = now;
+        let SlotState::Busy(task_id) = s.state else {
+            return Err(UnexpectedReport::ResultWhileIdle(result.request_id));
+        };
+        let matches = self
+            .tasks
+            .get(&task_id)
+            .is_some_and(|t| t.spec.request_id == result.request_id);
+        if !matches {
+            return Err(UnexpectedReport::ResultForAnotherTask(result.request_id));
+        }
+        s.since = now;
+        let class = s.class_id;
+        match s.next.pop_front() {
+            // The worker started the task it held as soon as this one ended.
+            Some(next) => {
+                s.state = SlotState::Busy(next);
+                self.start_ahead(slot, next);
+            }
+            None => {
+                s.state = SlotState::Idle;
+                self.classes[class].idle.push(slot);
+            }
+        }
+        let task = self.forget_task(task_id);
+        // The freed worker gets its next task before the client hears of
+        // this one: the worker's wait is on the critical path, the reply is
+        // not.
+        self.schedule(now);
+        if let Some(task) = task.filter(|t| !t.state.cancelled()) {
+            self.reply(
+                task.client,
+                task.spec.request_id.clone(),
+                Outcome::Finished(result),
+            );
+        }
+        Ok(())
+    }
+
+    /// Puts task `id` back in its class's queue, first in line: it was
+    /// dispatched before anything queued now.
+    pub(super) fn requeue_first(&mut self, id: TaskId) {
+        let Some(task) = self.tasks.get(&id) else {
+            return;
+        };
+        self.classes[task.class].queue.push_front(id);
+        self.set_task_state(id, TaskState::Queued);
+    }
+
+    /// The task that ran on a lost worker runs again, first in line, or
+    /// fails once it has been started `max_task_attempts` times.
+    pub(super) fn requeue_or_fail(&mut self, task_id: TaskId, who: &str, reason: &str) {
+        let limit = self.config.max_task_attempts.max(1);
+        let Some(task) = self.tasks.get(&task_id) else {
+            return;
+        };
+        if task.state.cancelled() {
+            self.forget_task(task_id);
+            return;
+        }
+        if task.attempts < limit {
+            self.requeue_first(task_id);
+            return;
+        }
+        let message = format!(
+            "worker lost: {who} {reason} while running task '{}' (started {} times, giving up)",
+            task.spec.name, task.attempts
+        );
+        if let Some(task) = self.forget_task(task_id) {
+            self.reply(
+                task.client,
+                task.spec.request_id.clone(),
+                Outcome::Failed(message),
+            );
+        }
+    }
+
+    pub(super) fn schedule(&mut self, now: Instant) {
+        if self.shutting_down {
+            return;
+        }
+        self.dispatch(now);
+        self.launch_for_demand(now);
+    }
+
+    fn dispatch(&mut self, now: Instant) {
+        let prefetch = self.config.prefetch > 0;
+        for k in 0..self.class_order.len() {
+            let class = self.class_order[k];
+            let c = &self.classes[class];
+            let work = (c.queued > 0 && (!c.idle.is_empty() || (prefetch && !c.open.is_empty())))
+                || (c.ahead > 0 && c.idle.len() > c.withdrawing);
+            if !work {
+                continue;
+            }
+            while let Some((slot_id, ahead)) = self.destination(class) {
+                let Some(task_id) = self.pop_queued(class) else {
+                    // Nothing to send after all: the worker stays available.
+                    if ahead {
+                        self.offer(slot_id);
+                    } else {
+                        self.classes[class].idle.push(slot_id);
+                    }
+                    break;
+                };
+                self.send(task_id, slot_id, ahead, now);
+            }
+            self.withdraw_for_idle(class);
+        }
+    }
+
+    /// Sends queued task `task_id` to the worker of `slot_id`: to run now,
+    /// or (`ahead`) to hold until its current task ends.
+    fn send(&mut self, task_id: TaskId, slot_id: SlotId, ahead: bool, now: Instant) {
+        let state = if ahead {
+            TaskState::Held(slot_id)
+        } else {
+            TaskState::Running(slot_id)
+        };
+        self.set_task_state(task_id, state);
+        let Some(task) = self.tasks.get_mut(&task_id) else {
+            return;
+        };
+        let (spec, client) = (Arc::clone(&task.spec), task.client);
+        if !ahead {
+            task.attempts += 1;
+        }
+        if let Some(slot) = self.slots.get_mut(&slot_id) {
+            if ahead {
+                slot.next.push_back(task_id);
+            } else {
+                slot.state = SlotState::Busy(task_id);
+                slot.since = now;
+            }
+        }
+        self.offer(slot_id);
+        self.actions.push(Action::Dispatch {
+            slot: slot_id,
+            client,
+            task: spec,
+            ahead,
+        });
+    }
+
+    /// Where the next queued task of `class` should go, if anywhere: an idle
+    /// worker, else (with prefetch) a busy one that can hold one more task
+    /// ahead, once the pool is full (a new worker would run it sooner) and
+    /// no worker of the class is starting (the first tasks in line are its).
+    /// Busy workers take turns, so they fill up evenly.
+    fn destination(&mut self, class: ClassId) -> Option<(SlotId, bool)> {
+        let depth = self.config.prefetch;
+        let prefetch = depth > 0 && self.slots.len() >= self.config.max_workers;
+        let state = self.classes.get_mut(class)?;
+        if state.queued == 0 {
+            return None;
+        }
+        if let Some(slot) = state.idle.pop() {
+            return Some((slot, false));
+        }
+        if !prefetch || state.starting > 0 {
+            return None;
+        }
+        while let Some(slot_id) = state.open.pop_front() {
+            let Some(slot) = self.slots.get_mut(&slot_id) else {
+                continue;
+            };
+            slot.open = false;
+            if slot.can_hold_more(depth) {
+                return Some((slot_id, true));
+            }
+        }
+        None
+    }
+
+    /// The first task still queued in `class`, taken off the queue (its
+    /// state is the caller's to change).
+    fn pop_queued(&mut self, class: ClassId) -> Option<TaskId> {
+        let state = self.classes.get_mut(class)?;
+        if state.queued == 0 {
+            return None;
+        }
+        while let Some(task_id) = state.queue.pop_front() {
+            // Skip tasks cancelled while queued.
+            let queued = self
+                .tasks
+                .get(&task_id)
+                .is_some_and(|t| t.state == TaskState::Queued);
+            if queued {
+                return Some(task_id);
+            }
+        }
+        None
+    }
+}

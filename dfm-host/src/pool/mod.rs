@@ -1,0 +1,423 @@
+//! The pool's decisions, as a state machine with no I/O.
+//!
+//! The daemon feeds it events (a task submitted, a worker registered, a
+//! result, a timeout) with the current time, and carries out the
+//! [`Action`]s it returns: launch a worker job, send a task to a worker,
+//! reply to a client. Everything here is testable without sockets,
+//! processes or clocks.
+//!
+//! Dispatch is FIFO per resource class (a task of class C only runs on a
+//! worker launched for C). Queues and idle workers are kept per class, so a
+//! dispatch costs the same whatever the queue length or pool size.
+//!
+//! With [`PoolConfig::prefetch`], a busy worker is also sent its next tasks
+//! (up to that many) while tasks of its class wait and no worker is idle:
+//! it starts each the moment the one before ends, without waiting for the
+//! daemon. A task sent ahead is *withdrawn* again when a worker of its
+//! class goes idle before it started, so a long task never holds up a
+//! short one.
+//!
+//! Where things are: [`task`] holds a task's states and the one function
+//! that moves a task between them (and keeps the counters); `dispatch` the
+//! queues and what goes where; `prefetch` tasks held ahead and asked back;
+//! `workers` the life of a worker slot, from launch to retirement.
+
+mod dispatch;
+#[cfg(test)]
+mod invariants;
+mod prefetch;
+mod table;
+mod task;
+#[cfg(test)]
+mod tests;
+mod workers;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use dfm_wire::{PoolCounts, TaskResult, TaskSpec, WorkerCounts};
+
+use self::table::Table;
+use self::task::Task;
+
+pub type ClientId = u64;
+pub type SlotId = u64;
+type TaskId = u64;
+/// A resource class, as an index into the pool's `classes`.
+type ClassId = usize;
+
+/// Tasks a busy worker holds ahead unless configured otherwise. A worker
+/// reports its results in batches while it holds more tasks than it has
+/// results (see the worker's `DEFER`), so with four it reports about three
+/// at once and still has two to run while the daemon sends the next ones:
+/// enough to hide a network round trip of a few milliseconds.
+pub const DEFAULT_PREFETCH: usize = 4;
+
+/// Queued tasks per worker from which the pool counts as saturated.
+pub const SATURATED_QUEUE_PER_WORKER: usize = 4;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolConfig {
+    pub max_workers: usize,
+    /// Workers of the default class kept running even when idle.
+    pub min_workers: usize,
+    pub idle_timeout: Duration,
+    /// Worker launches in flight at once.
+    pub launch_batch_size: usize,
+    /// How long a launched job may take to register.
+    pub launch_timeout: Duration,
+    /// How long a registered worker may stay silent.
+    pub heartbeat_timeout: Duration,
+    /// How often a task is started on a worker that is then lost, before
+    /// it fails.
+    pub max_task_attempts: u32,
+    /// Launch failures in a row (per class) after which waiting tasks fail.
+    pub max_launch_failures: u32,
+    /// How many tasks a busy worker may hold ahead when tasks wait (see
+    /// the module's documentation); 0 sends none.
+    pub prefetch: usize,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            max_workers: 16,
+            min_workers: 0,
+            idle_timeout: Duration::from_secs(300),
+            launch_batch_size: 4,
+            launch_timeout: Duration::from_secs(300),
+            heartbeat_timeout: Duration::from_secs(30),
+            max_task_attempts: 3,
+            max_launch_failures: 3,
+            prefetch: DEFAULT_PREFETCH,
+        }
+    }
+}
+
+/// What the daemon must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Start a worker job for `class`; report back with
+    /// [`Pool::launched`] or [`Pool::launch_failed`].
+    Launch {
+        slot: SlotId,
+        worker_id: String,
+        class: String,
+    },
+    /// Send this task (of `client`) to the worker of `slot`. When `ahead`,
+    /// the worker is busy and starts it once its current task ends; a
+    /// [`Action::Started`] follows then.
+    Dispatch {
+        slot: SlotId,
+        client: ClientId,
+        task: std::sync::Arc<TaskSpec>,
+        ahead: bool,
+    },
+    /// The task sent ahead to the worker of `slot` is now running there.
+    Started {
+        slot: SlotId,
+        client: ClientId,
+        request_id: String,
+    },
+    /// Ask the worker of `slot` to hand back the task sent ahead, if it has
+    /// not started it; report its answer with [`Pool::task_withdrawn`].
+    Withdraw { slot: SlotId, request_id: String },
+    /// Tell the worker of `slot` to kill its task.
+    CancelOnWorker { slot: SlotId, request_id: String },
+    /// Tell the worker of `slot` to exit, and stop its job. The slot is gone.
+    Retire { slot: SlotId, worker_id: String },
+    /// Stop the job of `slot` (never registered, or lost). The slot is gone.
+    Terminate { slot: SlotId, worker_id: String },
+    /// The final reply to a submitted task.
+    Reply {
+        client: ClientId,
+        request_id: String,
+        outcome: Outcome,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Finished(TaskResult),
+    /// The task did not run to completion for a reason of dfm's: launch
+    /// failures, lost workers, cancellation, shutdown.
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    #[error(
+        "duplicate request_id '{0}': a task with this id is already in flight on this connection"
+    )]
+    DuplicateRequestId(String),
+    #[error("the daemon is shutting down")]
+    ShuttingDown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegisterError {
+    #[error("worker id '{0}' was not launched by this daemon or its launch timed out")]
+    UnknownWorker(String),
+    #[error("worker id '{0}' is already registered")]
+    AlreadyRegistered(String),
+    #[error("worker was launched for resource class '{expected}' but registered as '{got}'")]
+    WrongClass { expected: String, got: String },
+}
+
+/// A worker's report that does not fit what the pool knows of it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnexpectedReport {
+    #[error("result from a worker that is not in the pool")]
+    ResultFromUnknownWorker,
+    #[error("result for '{0}' from an idle worker")]
+    ResultWhileIdle(String),
+    #[error("result for '{0}', a task this worker was not given")]
+    ResultForAnotherTask(String),
+    #[error("withdrawal from a worker that is not in the pool")]
+    WithdrawalFromUnknownWorker,
+    #[error("'{0}' handed back, but this worker held no such task")]
+    NotHeld(String),
+}
+
+/// What a worker says about itself when it registers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WorkerInfo {
+    pub hostname: String,
+    pub pid: u32,
+    pub job_id: String,
+    /// How many tasks the worker accepts ahead while busy (older workers:
+    /// none).
+    pub prefetch: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotState {
+    /// The runner has been asked to start the job.
+    Launching,
+    /// The job has started; the worker has not registered yet.
+    Starting,
+    Idle,
+    Busy(TaskId),
+}
+
+#[derive(Debug, Clone)]
+pub struct Slot {
+    pub worker_id: String,
+    /// Its resource class: see [`Pool::class_of`].
+    class_id: ClassId,
+    pub state: SlotState,
+    pub info: WorkerInfo,
+    /// When the slot entered its current state.
+    pub since: Instant,
+    /// The last message from its worker.
+    last_seen: Instant,
+    /// The tasks sent ahead, to start in this order as the current one
+    /// ends.
+    next: VecDeque<TaskId>,
+    /// In its class's `open` list.
+    open: bool,
+}
+
+impl Slot {
+    /// Busy, and holding fewer tasks ahead than both the pool's `depth`
+    /// and its worker allow.
+    fn can_hold_more(&self, depth: usize) -> bool {
+        matches!(self.state, SlotState::Busy(_)) && self.next.len() < depth.min(self.info.prefetch)
+    }
+}
+
+/// A resource class: its queue, its workers, and its counters. The task
+/// counters are kept by [`Pool::set_task_state`] alone.
+#[derive(Debug, Default)]
+struct ClassState {
+    name: String,
+    /// FIFO of queued tasks; may hold ids of tasks no longer queued
+    /// (cancelled), skipped when popped.
+    queue: VecDeque<TaskId>,
+    /// Tasks queued (in `queue`).
+    queued: usize,
+    /// Idle workers, most recently idle last.
+    idle: Vec<SlotId>,
+    /// Busy workers that may take a task ahead, in the order they became
+    /// able to; may hold slots that no longer can, checked when popped.
+    open: VecDeque<SlotId>,
+    /// Tasks held ahead by workers and not asked back.
+    ahead: usize,
+    /// Tasks held ahead and asked back, answer pending.
+    withdrawing: usize,
+    /// Slots launching or starting.
+    starting: usize,
+    /// All slots of this class, in any state.
+    slots: usize,
+    launch_failures: u32,
+}
+
+pub struct Pool {
+    config: PoolConfig,
+    worker_id_prefix: String,
+    next_id: u64,
+    slots: BTreeMap<SlotId, Slot>,
+    by_worker_id: HashMap<String, SlotId>,
+    tasks: Table<Task>,
+    /// Tasks a client may still cancel, by the id it gave them.
+    by_request: HashMap<(ClientId, String), TaskId>,
+    /// By [`ClassId`]; a class, once seen, stays.
+    classes: Vec<ClassState>,
+    class_ids: BTreeMap<String, ClassId>,
+    /// Class ids in the order of their names: the order classes are
+    /// served in.
+    class_order: Vec<ClassId>,
+    /// Slots launching (the runner owes an answer).
+    launching: usize,
+    completed: u64,
+    failed: u64,
+    shutting_down: bool,
+    actions: Vec<Action>,
+}
+
+impl Pool {
+    /// `worker_id_prefix` makes worker ids unique across daemons.
+    pub fn new(config: PoolConfig, worker_id_prefix: &str) -> Pool {
+        Pool {
+            config,
+            worker_id_prefix: worker_id_prefix.to_string(),
+            next_id: 1,
+            slots: BTreeMap::new(),
+            by_worker_id: HashMap::new(),
+            tasks: Table::default(),
+            by_request: HashMap::new(),
+            classes: Vec::new(),
+            class_ids: BTreeMap::new(),
+            class_order: Vec::new(),
+            launching: 0,
+            completed: 0,
+            failed: 0,
+            shutting_down: false,
+            actions: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> &PoolConfig {
+        &self.config
+    }
+
+    /// The actions decided since the last call, in order.
+    pub fn take_actions(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.actions)
+    }
+
+    pub fn slot(&self, slot: SlotId) -> Option<&Slot> {
+        self.slots.get(&slot)
+    }
+
+    pub fn slots(&self) -> impl Iterator<Item = (SlotId, &Slot)> {
+        self.slots.iter().map(|(id, slot)| (*id, slot))
+    }
+
+    /// The resource class the worker of `slot` was launched for.
+    pub fn class_of(&self, slot: &Slot) -> &str {
+        &self.classes[slot.class_id].name
+    }
+
+    pub fn slot_of_worker(&self, worker_id: &str) -> Option<SlotId> {
+        self.by_worker_id.get(worker_id).copied()
+    }
+
+    /// The task running on `slot`.
+    pub fn current_task(&self, slot: SlotId) -> Option<&TaskSpec> {
+        match self.slots.get(&slot)?.state {
+            SlotState::Busy(task) => self.tasks.get(&task).map(|t| t.spec.as_ref()),
+            _ => None,
+        }
+    }
+
+    /// Whether at least [`SATURATED_QUEUE_PER_WORKER`] tasks per worker
+    /// wait in the queue (not sent to any worker yet): the workers have
+    /// work for a while, whatever arrives next.
+    pub fn saturated(&self) -> bool {
+        let queued: usize = self.classes.iter().map(|c| c.queued).sum();
+        !self.slots.is_empty() && queued >= SATURATED_QUEUE_PER_WORKER * self.slots.len()
+    }
+
+    pub fn counts(&self) -> PoolCounts {
+        let mut workers = WorkerCounts {
+            total: self.slots.len(),
+            ..WorkerCounts::default()
+        };
+        for slot in self.slots.values() {
+            match slot.state {
+                SlotState::Launching | SlotState::Starting => workers.pending += 1,
+                SlotState::Idle => workers.idle += 1,
+                SlotState::Busy(_) => workers.busy += 1,
+            }
+        }
+        PoolCounts {
+            // Tasks held ahead by busy workers are waiting too.
+            pending_tasks: self
+                .classes
+                .iter()
+                .map(|c| c.queued + c.ahead + c.withdrawing)
+                .sum(),
+            // A busy worker runs exactly one task (perhaps being killed): no
+            // need to go through every task, queued ones included, on each
+            // event.
+            running_tasks: workers.busy,
+            completed_tasks: self.completed,
+            failed_tasks: self.failed,
+            workers,
+        }
+    }
+
+    /// Launches still waiting for the runner to answer.
+    pub fn launches_in_flight(&self) -> usize {
+        self.launching
+    }
+
+    #[cfg(test)]
+    pub fn is_idle(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    fn fresh_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// The default class (workers started without a resource class).
+    fn default_class(&self) -> Option<&ClassState> {
+        self.class_ids.get("").map(|&id| &self.classes[id])
+    }
+
+    /// The id of the class named `name`, which exists from then on.
+    fn class_id(&mut self, name: &str) -> ClassId {
+        if let Some(&id) = self.class_ids.get(name) {
+            return id;
+        }
+        let id = self.classes.len();
+        self.classes.push(ClassState {
+            name: name.to_string(),
+            ..ClassState::default()
+        });
+        self.class_ids.insert(name.to_string(), id);
+        let classes = &self.classes;
+        let at = self
+            .class_order
+            .partition_point(|&other| classes[other].name.as_str() < name);
+        self.class_order.insert(at, id);
+        id
+    }
+
+    /// The final reply to a task, counted as completed or failed.
+    fn reply(&mut self, client: ClientId, request_id: String, outcome: Outcome) {
+        match &outcome {
+            Outcome::Finished(result) if result.status == 0 => self.completed += 1,
+            _ => self.failed += 1,
+        }
+        self.actions.push(Action::Reply {
+            client,
+            request_id,
+            outcome,
+        });
+    }
+}

@@ -1,0 +1,132 @@
+//! A task in the pool: where it is, and the one way it moves.
+//!
+//! Every change of a task's [`TaskState`] goes through
+//! [`Pool::set_task_state`] (or, for a task that leaves the pool,
+//! [`Pool::forget_task`]): they alone keep the class counters that
+//! dispatch reads (`queued`, `ahead`, `withdrawing`), so those cannot
+//! drift from the tasks they count. `invariants.rs` checks that they agree
+//! after every step of every pool test.
+
+use std::sync::Arc;
+
+use dfm_wire::TaskSpec;
+
+use super::{ClassId, ClientId, Pool, SlotId, TaskId};
+
+#[derive(Debug)]
+pub(super) struct Task {
+    pub client: ClientId,
+    pub spec: Arc<TaskSpec>,
+    pub class: ClassId,
+    /// How often it was started on a worker.
+    pub attempts: u32,
+    pub state: TaskState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TaskState {
+    /// Waiting in its class's queue.
+    Queued,
+    /// Running on the worker of the slot.
+    Running(SlotId),
+    /// Cancelled while running: the worker is killing it, and its end
+    /// brings no reply.
+    Killing(SlotId),
+    /// Sent ahead to the busy worker of the slot, which starts it when its
+    /// current task ends.
+    Held(SlotId),
+    /// Held, and asked back because another worker went idle: handed
+    /// back, it runs elsewhere; started after all, it runs where it is.
+    Withdrawing(SlotId),
+    /// Held, and cancelled: asked back too, and forgotten either way.
+    CancelledAhead(SlotId),
+}
+
+/// The class counter a state counts in.
+#[derive(Clone, Copy)]
+enum Counter {
+    Queued,
+    Ahead,
+    Withdrawing,
+}
+
+impl TaskState {
+    /// The worker it was sent to (running it, or holding it ahead).
+    #[cfg(test)]
+    pub fn slot(self) -> Option<SlotId> {
+        match self {
+            TaskState::Queued => None,
+            TaskState::Running(slot)
+            | TaskState::Killing(slot)
+            | TaskState::Held(slot)
+            | TaskState::Withdrawing(slot)
+            | TaskState::CancelledAhead(slot) => Some(slot),
+        }
+    }
+
+    /// Cancelled by its client: it gets no more replies.
+    pub fn cancelled(self) -> bool {
+        matches!(self, TaskState::Killing(_) | TaskState::CancelledAhead(_))
+    }
+
+    /// Held ahead by a worker, asked back or not.
+    #[cfg(test)]
+    pub fn ahead(self) -> bool {
+        matches!(
+            self,
+            TaskState::Held(_) | TaskState::Withdrawing(_) | TaskState::CancelledAhead(_)
+        )
+    }
+
+    fn counter(self) -> Option<Counter> {
+        match self {
+            TaskState::Queued => Some(Counter::Queued),
+            TaskState::Held(_) => Some(Counter::Ahead),
+            TaskState::Withdrawing(_) | TaskState::CancelledAhead(_) => Some(Counter::Withdrawing),
+            TaskState::Running(_) | TaskState::Killing(_) => None,
+        }
+    }
+}
+
+impl Pool {
+    /// Adds `state`'s count to `class` (`by` = 1), or takes it off (-1).
+    fn tally(&mut self, class: ClassId, state: TaskState, by: isize) {
+        let Some(counter) = state.counter() else {
+            return;
+        };
+        let class = &mut self.classes[class];
+        let count = match counter {
+            Counter::Queued => &mut class.queued,
+            Counter::Ahead => &mut class.ahead,
+            Counter::Withdrawing => &mut class.withdrawing,
+        };
+        *count = count.saturating_add_signed(by);
+    }
+
+    /// A new task, in `state`.
+    pub(super) fn add_task(&mut self, id: TaskId, task: Task) {
+        self.tally(task.class, task.state, 1);
+        self.tasks.insert(id, task);
+    }
+
+    /// Moves task `id` to `state`; its previous state, if it exists.
+    pub(super) fn set_task_state(&mut self, id: TaskId, state: TaskState) -> Option<TaskState> {
+        let task = self.tasks.get_mut(&id)?;
+        let (class, before) = (task.class, task.state);
+        task.state = state;
+        self.tally(class, before, -1);
+        self.tally(class, state, 1);
+        Some(before)
+    }
+
+    /// Takes task `id` out of the pool; its client can no longer name it.
+    pub(super) fn forget_task(&mut self, id: TaskId) -> Option<Task> {
+        let task = self.tasks.remove(&id)?;
+        self.tally(task.class, task.state, -1);
+        let key = (task.client, task.spec.request_id.clone());
+        if self.by_request.get(&key) == Some(&id) {
+            self.by_request.remove(&key);
+        }
+        Some(task)
+    }
+}

@@ -1,0 +1,6 @@
+//! The pool's rules, step by step, on a fake clock. Every step goes
+//! through [`harness::Harness::step`], which checks the pool's invariants.
+
+mod basics;
+mod harness;
+mod prefetch;

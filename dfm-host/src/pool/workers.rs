@@ -1,0 +1,382 @@
+//! The life of a worker slot: launched for a class, registered, lost or
+//! retired; timeouts; shutdown.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use super::task::TaskState;
+use super::{
+    Action, ClassId, Outcome, Pool, RegisterError, Slot, SlotId, SlotState, TaskId, WorkerInfo,
+};
+
+/// How a slot leaves the pool.
+#[derive(Clone, Copy)]
+enum Leaving {
+    /// Its worker is told to exit, then its job is stopped.
+    Retire,
+    /// Its job is stopped (never registered, or lost).
+    Terminate,
+}
+
+impl SlotState {
+    /// Counted in its class's `starting`.
+    fn starting(self) -> bool {
+        matches!(self, SlotState::Launching | SlotState::Starting)
+    }
+}
+
+impl Pool {
+    /// Moves `slot` to `state`, keeping the counters of starting and
+    /// launching slots. Idle lists are the caller's.
+    fn set_slot_state(&mut self, slot_id: SlotId, state: SlotState, now: Instant) {
+        let Some(slot) = self.slots.get_mut(&slot_id) else {
+            return;
+        };
+        let before = std::mem::replace(&mut slot.state, state);
+        slot.since = now;
+        let class = &mut self.classes[slot.class_id];
+        class.starting =
+            class.starting + usize::from(state.starting()) - usize::from(before.starting());
+        self.launching = self.launching + usize::from(state == SlotState::Launching)
+            - usize::from(before == SlotState::Launching);
+    }
+
+    /// The runner started the job of `slot`.
+    pub fn launched(&mut self, slot: SlotId, now: Instant) {
+        if let Some(s) = self.slots.get(&slot) {
+            if s.state == SlotState::Launching {
+                self.set_slot_state(slot, SlotState::Starting, now);
+            }
+            if self.shutting_down {
+                self.remove_slot(slot, Leaving::Terminate);
+            }
+        }
+        self.schedule(now);
+    }
+
+    /// The runner could not start the job of `slot`.
+    pub fn launch_failed(&mut self, slot: SlotId, message: &str, now: Instant) {
+        let Some(s) = self.slots.get(&slot) else {
+            return;
+        };
+        let class = s.class_id;
+        self.remove_slot(slot, Leaving::Terminate);
+        self.note_launch_failure(class, message);
+        self.schedule(now);
+    }
+
+    fn note_launch_failure(&mut self, class: ClassId, message: &str) {
+        let limit = self.config.max_launch_failures.max(1);
+        let state = &mut self.classes[class];
+        state.launch_failures += 1;
+        if state.launch_failures < limit {
+            return;
+        }
+        state.launch_failures = 0;
+        let queued: Vec<TaskId> = state.queue.drain(..).collect();
+        let what = if state.name.is_empty() {
+            String::from("worker")
+        } else {
+            format!("worker of resource class '{}'", state.name)
+        };
+        let reason =
+            format!("could not start a {what} ({limit} launches failed in a row): {message}");
+        for id in queued {
+            let queued = self
+                .tasks
+                .get(&id)
+                .is_some_and(|t| t.state == TaskState::Queued);
+            if !queued {
+                continue;
+            }
+            if let Some(task) = self.forget_task(id) {
+                let request_id = task.spec.request_id.clone();
+                self.reply(task.client, request_id, Outcome::Failed(reason.clone()));
+            }
+        }
+    }
+
+    /// A worker presents itself (after authenticating).
+    pub fn register(
+        &mut self,
+        worker_id: &str,
+        class: &str,
+        info: WorkerInfo,
+        now: Instant,
+    ) -> Result<SlotId, RegisterError> {
+        let unknown = || RegisterError::UnknownWorker(worker_id.to_string());
+        let slot_id = self.slot_of_worker(worker_id).ok_or_else(unknown)?;
+        let slot = self.slots.get_mut(&slot_id).ok_or_else(unknown)?;
+        if !slot.state.starting() {
+            return Err(RegisterError::AlreadyRegistered(worker_id.to_string()));
+        }
+        let expected = &self.classes[slot.class_id].name;
+        if expected != class {
+            return Err(RegisterError::WrongClass {
+                expected: expected.clone(),
+                got: class.to_string(),
+            });
+        }
+        slot.info = info;
+        slot.last_seen = now;
+        let class = slot.class_id;
+        self.set_slot_state(slot_id, SlotState::Idle, now);
+        let state = &mut self.classes[class];
+        state.launch_failures = 0;
+        state.idle.push(slot_id);
+        if self.shutting_down {
+            self.remove_slot(slot_id, Leaving::Retire);
+        }
+        self.schedule(now);
+        Ok(slot_id)
+    }
+
+    /// Any message from the worker of `slot` shows it is alive.
+    pub fn heard_from(&mut self, slot: SlotId, now: Instant) {
+        if let Some(s) = self.slots.get_mut(&slot) {
+            s.last_seen = now;
+        }
+    }
+
+    /// The worker of `slot` disconnected, or its job ended.
+    pub fn worker_lost(&mut self, slot: SlotId, reason: &str, now: Instant) {
+        let Some(s) = self.slots.get(&slot) else {
+            return;
+        };
+        let (state, class) = (s.state, s.class_id);
+        let next = s.next.clone();
+        let who = format!(
+            "worker {} on {}",
+            s.worker_id,
+            if s.info.hostname.is_empty() {
+                "an unknown host"
+            } else {
+                &s.info.hostname
+            }
+        );
+        self.remove_slot(slot, Leaving::Terminate);
+        // Held ahead, never started: back in line in their order, behind
+        // the running task.
+        for &id in next.iter().rev() {
+            self.put_back_ahead(id);
+        }
+        match state {
+            SlotState::Launching | SlotState::Starting => {
+                self.note_launch_failure(class, &format!("{who} {reason} before registering"));
+            }
+            SlotState::Busy(task_id) => self.requeue_or_fail(task_id, &who, reason),
+            SlotState::Idle => {}
+        }
+        self.schedule(now);
+    }
+
+    /// The runner reports that the job of `slot` ended.
+    pub fn job_exited(&mut self, slot: SlotId, code: i32, now: Instant) {
+        self.worker_lost(slot, &format!("exited (job exit code {code})"), now);
+    }
+
+    /// Applies timeouts; call it periodically (the daemon does, at a tenth of
+    /// the shortest timeout).
+    pub fn tick(&mut self, now: Instant) {
+        let mut lost = Vec::new();
+        let mut unregistered = Vec::new();
+        for (&id, slot) in &self.slots {
+            match slot.state {
+                SlotState::Starting if now >= slot.since + self.config.launch_timeout => {
+                    unregistered.push(id)
+                }
+                SlotState::Idle | SlotState::Busy(_)
+                    if now >= slot.last_seen + self.config.heartbeat_timeout =>
+                {
+                    lost.push(id)
+                }
+                _ => {}
+            }
+        }
+        let timeout = self.config.launch_timeout.as_secs_f64();
+        for id in unregistered {
+            self.worker_lost(id, &format!("did not register within {timeout:.0} s"), now);
+        }
+        let silence = self.config.heartbeat_timeout.as_secs_f64();
+        for id in lost {
+            self.worker_lost(id, &format!("sent no heartbeat for {silence:.1} s"), now);
+        }
+        self.retire_idle(now);
+        self.schedule(now);
+    }
+
+    /// Stop everything: every task gets a final reply, every worker goes.
+    pub fn shutdown(&mut self) {
+        self.shutting_down = true;
+        let mut tasks: Vec<(TaskId, bool)> = self
+            .tasks
+            .iter()
+            .map(|(id, t)| (id, t.state.cancelled()))
+            .collect();
+        tasks.sort_unstable();
+        for (id, cancelled) in tasks {
+            let Some(task) = self.forget_task(id) else {
+                continue;
+            };
+            if !cancelled {
+                let request_id = task.spec.request_id.clone();
+                let outcome = Outcome::Failed("the daemon is shutting down".into());
+                self.reply(task.client, request_id, outcome);
+            }
+        }
+        for class in &mut self.classes {
+            class.queue.clear();
+        }
+        let slots: Vec<(SlotId, SlotState)> =
+            self.slots.iter().map(|(id, s)| (*id, s.state)).collect();
+        for (slot, state) in slots {
+            match state {
+                // Its launch is still in flight: terminated when it reports.
+                SlotState::Launching => {}
+                SlotState::Starting => self.remove_slot(slot, Leaving::Terminate),
+                SlotState::Idle | SlotState::Busy(_) => self.remove_slot(slot, Leaving::Retire),
+            }
+        }
+    }
+
+    fn remove_slot(&mut self, id: SlotId, leaving: Leaving) {
+        let Some(slot) = self.slots.remove(&id) else {
+            return;
+        };
+        self.by_worker_id.remove(&slot.worker_id);
+        let class = &mut self.classes[slot.class_id];
+        class.slots -= 1;
+        if slot.state.starting() {
+            class.starting -= 1;
+        }
+        if slot.state == SlotState::Idle {
+            class.idle.retain(|s| *s != id);
+        }
+        if slot.state == SlotState::Launching {
+            // The runner still owes an answer for this launch; the daemon
+            // terminates the job when it comes, as the slot is gone.
+            self.launching -= 1;
+        }
+        let worker_id = slot.worker_id;
+        self.actions.push(match leaving {
+            Leaving::Retire => Action::Retire {
+                slot: id,
+                worker_id,
+            },
+            Leaving::Terminate => Action::Terminate {
+                slot: id,
+                worker_id,
+            },
+        });
+    }
+
+    fn retire_idle(&mut self, now: Instant) {
+        let timeout = self.config.idle_timeout;
+        let mut default_class_count = self.default_class().map_or(0, |c| c.slots);
+        let expired: Vec<SlotId> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| s.state == SlotState::Idle && now >= s.since + timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            let is_default = self
+                .slots
+                .get(&id)
+                .is_some_and(|s| self.classes[s.class_id].name.is_empty());
+            if is_default {
+                if default_class_count <= self.config.min_workers {
+                    continue;
+                }
+                default_class_count -= 1;
+            }
+            self.remove_slot(id, Leaving::Retire);
+        }
+    }
+
+    /// Launches workers for the tasks no worker is starting for, class by
+    /// class, then for `min_workers` default ones.
+    pub(super) fn launch_for_demand(&mut self, now: Instant) {
+        let default_count = self.default_class().map_or(0, |c| c.slots);
+        let default_ok = self.default_class().is_none_or(|c| c.launch_failures == 0);
+        let mut default_extra = (default_count < self.config.min_workers && default_ok)
+            .then(|| self.config.min_workers - default_count);
+        for k in 0..self.class_order.len() {
+            let class = self.class_order[k];
+            let c = &self.classes[class];
+            if c.queued <= c.starting {
+                continue;
+            }
+            let mut need = c.queued - c.starting;
+            if c.name.is_empty() {
+                need = need.max(default_extra.take().unwrap_or(0));
+            }
+            if !self.launch_some(class, need, now) {
+                return;
+            }
+        }
+        if let Some(extra) = default_extra {
+            let class = self.class_id("");
+            self.launch_some(class, extra, now);
+        }
+    }
+
+    /// Launches up to `need` workers of `class`, within the launch batch;
+    /// false once the pool is full with nothing to retire.
+    fn launch_some(&mut self, class: ClassId, mut need: usize, now: Instant) -> bool {
+        while need > 0 && self.launching < self.config.launch_batch_size.max(1) {
+            if self.slots.len() >= self.config.max_workers && !self.retire_one_unneeded() {
+                return false;
+            }
+            self.launch(class, now);
+            need -= 1;
+        }
+        true
+    }
+
+    /// Frees a slot held by an idle worker of a class nothing waits for.
+    fn retire_one_unneeded(&mut self) -> bool {
+        let victim = self
+            .class_order
+            .iter()
+            .map(|&id| &self.classes[id])
+            .filter(|c| c.queued == 0)
+            .find_map(|c| c.idle.first().copied());
+        match victim {
+            Some(slot) => {
+                self.remove_slot(slot, Leaving::Retire);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn launch(&mut self, class: ClassId, now: Instant) {
+        let id = self.fresh_id();
+        let worker_id = format!("{}{:04x}", self.worker_id_prefix, id);
+        let name = self.classes[class].name.clone();
+        self.slots.insert(
+            id,
+            Slot {
+                worker_id: worker_id.clone(),
+                class_id: class,
+                state: SlotState::Launching,
+                info: WorkerInfo::default(),
+                since: now,
+                last_seen: now,
+                next: VecDeque::new(),
+                open: false,
+            },
+        );
+        self.by_worker_id.insert(worker_id.clone(), id);
+        let state = &mut self.classes[class];
+        state.starting += 1;
+        state.slots += 1;
+        self.launching += 1;
+        self.actions.push(Action::Launch {
+            slot: id,
+            worker_id,
+            class: name,
+        });
+    }
+}

@@ -1,0 +1,31 @@
+//! Every message that crosses a dfm socket, in one place: daemon, worker,
+//! `dfm run`, the monitor and the benchmarks all use these types.
+//!
+//! - [`frame`]: one JSON object per line, and the size limit on a line;
+//! - [`task`]: a task as clients submit it and workers run it, and its result;
+//! - [`client`]: the client socket (compatible with the original dv-flow-mgr
+//!   daemon): requests and replies;
+//! - [`status`]: `status.get`'s answer and the pool's counters;
+//! - [`events`]: what a monitor subscription carries;
+//! - [`worker`]: the worker connection, and what a worker job is told in its
+//!   environment.
+
+pub mod client;
+mod decode;
+pub mod events;
+pub mod frame;
+pub mod status;
+pub mod task;
+pub mod worker;
+
+pub use client::{
+    reply_error, reply_result, BadRequest, ClientCall, ClientRequest, Reply, ReplyError,
+};
+pub use events::{Completion, MonitorEvent, RunningTask, Snapshot, TaskStarted};
+pub use frame::{read_line, to_line, FrameError, MAX_LINE_BYTES};
+pub use status::{DaemonStatus, PoolCounts, WorkerActivity, WorkerCounts, WorkerStatus};
+pub use task::{
+    Env, Environment, EnvironmentError, InvalidTask, Marker, ResourceRequest, Severity, TaskResult,
+    TaskSpec, SHELLS,
+};
+pub use worker::{FromWorker, Register, ToWorker, MAX_PREFETCH};

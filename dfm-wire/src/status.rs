@@ -1,0 +1,149 @@
+//! `status.get`'s answer, and the pool's counters: one schema, used by the
+//! status, the monitor's snapshot and its `pool.stats` events alike.
+
+use serde::{Deserialize, Serialize};
+
+/// Workers by what they are doing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerCounts {
+    pub total: usize,
+    pub busy: usize,
+    pub idle: usize,
+    /// Launched, not registered yet.
+    pub pending: usize,
+}
+
+/// The pool's counters. The names are the original's `status.get` fields
+/// (`pending_tasks`), then ours.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolCounts {
+    /// Tasks waiting: queued, or held ahead by a busy worker.
+    pub pending_tasks: usize,
+    pub running_tasks: usize,
+    pub completed_tasks: u64,
+    pub failed_tasks: u64,
+    #[serde(rename = "counts")]
+    pub workers: WorkerCounts,
+}
+
+/// `status.get`'s result. Upstream's fields first; the rest are ours.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DaemonStatus {
+    pub pid: u32,
+    pub runner: String,
+    pub workers: Vec<WorkerStatus>,
+    #[serde(flatten)]
+    pub tasks: PoolCounts,
+    pub started: String,
+    pub uptime_secs: f64,
+    pub socket: String,
+    pub worker_port: u16,
+    pub pool_size: usize,
+}
+
+/// What a worker is doing, as status and monitors show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkerActivity {
+    /// Its job is being started, or has not registered yet.
+    Launching,
+    Idle,
+    Busy,
+    /// It has left the pool (only in `worker.state` events).
+    Gone,
+}
+
+impl WorkerActivity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerActivity::Launching => "launching",
+            WorkerActivity::Idle => "idle",
+            WorkerActivity::Busy => "busy",
+            WorkerActivity::Gone => "gone",
+        }
+    }
+}
+
+impl std::fmt::Display for WorkerActivity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerStatus {
+    pub worker_id: String,
+    pub resource_class: String,
+    pub hostname: String,
+    pub pid: u32,
+    pub state: WorkerActivity,
+    pub current_task: Option<String>,
+    pub job_id: String,
+    /// Upstream's name for `job_id`.
+    pub lsf_job_id: String,
+}
+
+impl WorkerStatus {
+    /// A worker that has left the pool.
+    pub fn gone(worker_id: &str) -> WorkerStatus {
+        WorkerStatus {
+            worker_id: worker_id.to_string(),
+            resource_class: String::new(),
+            hostname: String::new(),
+            pid: 0,
+            state: WorkerActivity::Gone,
+            current_task: None,
+            job_id: String::new(),
+            lsf_job_id: String::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_status_keeps_the_originals_field_names() {
+        let status = DaemonStatus {
+            pid: 7,
+            runner: "local".into(),
+            workers: vec![WorkerStatus::gone("w1")],
+            tasks: PoolCounts {
+                pending_tasks: 3,
+                running_tasks: 1,
+                completed_tasks: 9,
+                failed_tasks: 2,
+                workers: WorkerCounts {
+                    total: 1,
+                    busy: 1,
+                    idle: 0,
+                    pending: 0,
+                },
+            },
+            started: "2026-01-01T00:00:00Z".into(),
+            uptime_secs: 1.5,
+            socket: "/s".into(),
+            worker_port: 4,
+            pool_size: 2,
+        };
+        let value = serde_json::to_value(&status).expect("serialises");
+        for (key, expected) in [
+            ("pid", json!(7)),
+            ("pending_tasks", json!(3)),
+            ("running_tasks", json!(1)),
+            ("completed_tasks", json!(9)),
+            ("failed_tasks", json!(2)),
+            (
+                "counts",
+                json!({"total": 1, "busy": 1, "idle": 0, "pending": 0}),
+            ),
+        ] {
+            assert_eq!(value[key], expected, "{key}");
+        }
+        assert_eq!(value["workers"][0]["state"], "gone");
+        let back: DaemonStatus = serde_json::from_value(value).expect("reads back");
+        assert_eq!(back, status);
+    }
+}

@@ -1,0 +1,323 @@
+//! A task as a client submits it and a worker runs it, and what it produced.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use crate::decode::Borrowed;
+
+/// A task's environment variables.
+pub type Env = BTreeMap<String, String>;
+
+/// A task's environment as its client sent it: the text of a JSON object
+/// of strings. The daemon only passes it on, so it never takes it apart:
+/// it checks each distinct one once, and the tasks of a client share one
+/// copy. Workers read the variables out when they start a task.
+///
+/// Deserialises only straight from JSON text in memory
+/// (`serde_json::from_str` and `from_slice`), not from a `Value`, a reader
+/// or through serde's buffering (untagged or flattened types): the
+/// protocol parsers read it that way. An environment that is the same text
+/// as the last one read on the same thread is that one again, with no copy
+/// made: the tasks of a client follow each other.
+#[derive(Clone)]
+pub struct Environment(Arc<RawValue>);
+
+/// An environment whose values are not all strings.
+#[derive(Debug, thiserror::Error)]
+#[error("'env' must be an object of strings: {0}")]
+pub struct EnvironmentError(#[from] serde_json::Error);
+
+impl Environment {
+    pub fn new(variables: &Env) -> Environment {
+        // A map of strings always serialises.
+        serde_json::value::to_raw_value(variables)
+            .map(|raw| Environment(Arc::from(raw)))
+            .unwrap_or_default()
+    }
+
+    /// The JSON text.
+    pub fn as_json(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The variables, or what is wrong with them.
+    pub fn variables(&self) -> Result<Env, EnvironmentError> {
+        Ok(serde_json::from_str(self.as_json())?)
+    }
+
+    /// Whether both are the same shared copy.
+    pub fn ptr_eq(&self, other: &Environment) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// How many tasks (and tables) hold this copy.
+    pub fn holders(&self) -> usize {
+        Arc::strong_count(&self.0)
+    }
+}
+
+impl Default for Environment {
+    fn default() -> Environment {
+        Environment::new(&Env::new())
+    }
+}
+
+impl PartialEq for Environment {
+    fn eq(&self, other: &Environment) -> bool {
+        self.ptr_eq(other) || self.as_json() == other.as_json()
+    }
+}
+
+impl Eq for Environment {}
+
+impl std::hash::Hash for Environment {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_json().hash(state);
+    }
+}
+
+impl fmt::Debug for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_json())
+    }
+}
+
+impl Serialize for Environment {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Environment {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Environment, D::Error> {
+        thread_local! {
+            static LAST: std::cell::RefCell<Option<Environment>> = const { std::cell::RefCell::new(None) };
+        }
+        let raw = <&RawValue>::deserialize(deserializer)?;
+        // Whether its values are all strings is checked where it is used.
+        if !raw.get().starts_with('{') {
+            return Err(de::Error::custom(format!(
+                "'env' must be an object of strings, not {}",
+                raw.get()
+            )));
+        }
+        Ok(LAST.with_borrow_mut(|last| match last {
+            Some(env) if env.as_json() == raw.get() => env.clone(),
+            _ => last.insert(Environment(Arc::from(raw.to_owned()))).clone(),
+        }))
+    }
+}
+
+/// A shell task as a client submits it and a worker runs it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TaskSpec {
+    pub request_id: String,
+    pub name: String,
+    pub shell: String,
+    pub body: String,
+    pub srcdir: String,
+    pub rundir: String,
+    /// Shared: the daemon keeps one copy of each distinct environment.
+    pub env: Environment,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub resource_class: String,
+    /// What a worker for this task's class needs, beyond the configured
+    /// class (from the flow's `std.ResourceTag`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequest>,
+    /// Fields the original's clients send that shell tasks do not use
+    /// (`params`, `inputs`, `callable_spec`, `pythonpath`): kept, not acted on.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Written out rather than derived: a derived `#[serde(flatten)]` buffers
+/// every field, the environment included, before it looks at any, and the
+/// daemon reads one of these per task.
+impl<'de> Deserialize<'de> for TaskSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<TaskSpec, D::Error> {
+        enum Field<'a> {
+            RequestId,
+            Name,
+            Shell,
+            Body,
+            Srcdir,
+            Rundir,
+            Env,
+            ResourceClass,
+            Resources,
+            Other(Cow<'a, str>),
+        }
+
+        impl<'de> Deserialize<'de> for Field<'de> {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Field<'de>, D::Error> {
+                let Borrowed(name) = Borrowed::deserialize(deserializer)?;
+                Ok(Field::named(&name).unwrap_or(Field::Other(name)))
+            }
+        }
+
+        impl Field<'_> {
+            fn named(name: &str) -> Option<Field<'static>> {
+                Some(match name {
+                    "request_id" => Field::RequestId,
+                    "name" => Field::Name,
+                    "shell" => Field::Shell,
+                    "body" => Field::Body,
+                    "srcdir" => Field::Srcdir,
+                    "rundir" => Field::Rundir,
+                    "env" => Field::Env,
+                    "resource_class" => Field::ResourceClass,
+                    "resources" => Field::Resources,
+                    _ => return None,
+                })
+            }
+        }
+
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = TaskSpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a task (a JSON object)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TaskSpec, A::Error> {
+                let mut spec = TaskSpec {
+                    shell: "bash".to_string(),
+                    ..TaskSpec::default()
+                };
+                let mut request_id = None;
+                while let Some(field) = map.next_key::<Field>()? {
+                    match field {
+                        Field::RequestId => request_id = Some(map.next_value()?),
+                        Field::Name => spec.name = map.next_value()?,
+                        Field::Shell => spec.shell = map.next_value()?,
+                        Field::Body => spec.body = map.next_value()?,
+                        Field::Srcdir => spec.srcdir = map.next_value()?,
+                        Field::Rundir => spec.rundir = map.next_value()?,
+                        Field::Env => spec.env = map.next_value()?,
+                        Field::ResourceClass => spec.resource_class = map.next_value()?,
+                        Field::Resources => spec.resources = map.next_value()?,
+                        Field::Other(name) => {
+                            spec.extra.insert(name.into_owned(), map.next_value()?);
+                        }
+                    }
+                }
+                spec.request_id =
+                    request_id.ok_or_else(|| de::Error::missing_field("request_id"))?;
+                Ok(spec)
+            }
+        }
+
+        deserializer.deserialize_map(Fields)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResourceRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cores: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub walltime: Option<String>,
+}
+
+/// Shells a task may name. The original also has `pytask` (Python
+/// callables), which dfm does not run.
+pub const SHELLS: &[&str] = &["bash", "sh", "dash", "zsh", "ksh", "csh", "tcsh"];
+
+/// What makes a submitted task one a worker cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidTask {
+    #[error("task.submit needs a non-empty 'request_id'")]
+    NoRequestId,
+    #[error("task.submit needs a non-empty 'name'")]
+    NoName,
+    #[error("shell '{0}' is not supported: dfm runs shell tasks with one of {shells}", shells = SHELLS.join(", "))]
+    UnknownShell(String),
+    #[error("task '{name}' needs an absolute 'rundir' (got '{rundir}')")]
+    RelativeRundir { name: String, rundir: String },
+}
+
+impl TaskSpec {
+    /// Checks what a worker needs; the error says what to fix.
+    pub fn validate(&self) -> Result<(), InvalidTask> {
+        if self.request_id.is_empty() {
+            return Err(InvalidTask::NoRequestId);
+        }
+        if self.name.is_empty() {
+            return Err(InvalidTask::NoName);
+        }
+        if !SHELLS.contains(&self.shell.as_str()) {
+            return Err(InvalidTask::UnknownShell(self.shell.clone()));
+        }
+        if self.rundir.is_empty() || !self.rundir.starts_with('/') {
+            return Err(InvalidTask::RelativeRundir {
+                name: self.name.clone(),
+                rundir: self.rundir.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Marker {
+    pub msg: String,
+    pub severity: Severity,
+}
+
+/// What a task produced, in the original's shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskResult {
+    pub request_id: String,
+    pub status: i32,
+    #[serde(default)]
+    pub changed: bool,
+    #[serde(default)]
+    pub output: Vec<Value>,
+    #[serde(default)]
+    pub markers: Vec<Marker>,
+    #[serde(default)]
+    pub memento: Value,
+}
+
+impl TaskResult {
+    pub fn new(request_id: &str, status: i32) -> TaskResult {
+        TaskResult {
+            request_id: request_id.to_string(),
+            status,
+            changed: true,
+            output: Vec::new(),
+            markers: Vec::new(),
+            memento: Value::Null,
+        }
+    }
+
+    /// A failure before the task's command could run.
+    pub fn error(request_id: &str, message: String) -> TaskResult {
+        let mut result = TaskResult::new(request_id, 1);
+        result.changed = false;
+        result.markers.push(Marker {
+            msg: message,
+            severity: Severity::Error,
+        });
+        result
+    }
+}

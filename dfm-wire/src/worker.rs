@@ -1,0 +1,173 @@
+//! The worker connection (TCP, or the worker socket on the daemon's own
+//! machine), one JSON object per line with no ids, and what the daemon
+//! tells a worker job in its environment.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::frame::to_line_of_size;
+use crate::task::{TaskResult, TaskSpec};
+
+/// The most tasks a worker may hold ahead: more only spreads work unevenly.
+pub const MAX_PREFETCH: usize = 64;
+
+/// Variables the daemon sets in a worker job's environment. They hold the
+/// secret and the daemon's local addresses: a worker removes them before
+/// it runs anything, so no task ever sees them.
+pub mod job_env {
+    /// The secret the worker proves it knows.
+    pub const SECRET: &str = "DFM_WORKER_TOKEN";
+    /// The id the daemon launched the worker under.
+    pub const WORKER_ID: &str = "DFM_WORKER_ID";
+    /// The daemon's worker socket, for a worker on the daemon's machine.
+    pub const SOCKET: &str = "DFM_WORKER_SOCKET";
+    /// The daemon's boot id: the worker uses the socket only when its own
+    /// matches, that is, on the same machine (a shared filesystem may show
+    /// the socket's path on other hosts too).
+    pub const BOOT_ID: &str = "DFM_DAEMON_BOOT_ID";
+    /// All of the above.
+    pub const PRIVATE: &[&str] = &[SECRET, WORKER_ID, SOCKET, BOOT_ID];
+}
+
+/// Worker → daemon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", content = "params")]
+pub enum FromWorker {
+    #[serde(rename = "worker.register")]
+    Register(Register),
+    #[serde(rename = "task.result")]
+    Result(TaskResult),
+    #[serde(rename = "worker.heartbeat")]
+    Heartbeat { worker_id: String },
+    /// The task held ahead, handed back unstarted (after `task.withdraw`
+    /// or `task.cancel`).
+    #[serde(rename = "task.withdrawn")]
+    Withdrawn { request_id: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Register {
+    pub worker_id: String,
+    pub hostname: String,
+    pub pid: u32,
+    #[serde(default)]
+    pub resource_class: String,
+    /// The scheduler's job id (LSF, SLURM), or empty.
+    #[serde(default)]
+    pub job_id: String,
+    /// Upstream's name for `job_id`.
+    #[serde(default)]
+    pub lsf_job_id: String,
+    /// Proof that the worker knows the secret, for the daemon's nonce.
+    pub auth: String,
+    /// The worker's own nonce, which the daemon must answer to prove it
+    /// knows the secret too.
+    pub nonce: String,
+    /// The worker takes a `task.execute` while busy, runs it as soon as its
+    /// current task ends, and answers `task.withdraw`.
+    #[serde(default)]
+    pub prefetch: bool,
+    /// How many such tasks it holds at once; absent (0) with `prefetch`
+    /// means one, as workers that predate it hold.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub prefetch_depth: u32,
+}
+
+impl Register {
+    /// How many tasks the worker accepts ahead while busy.
+    pub fn tasks_ahead(&self) -> usize {
+        match (self.prefetch, self.prefetch_depth) {
+            (false, _) => 0,
+            (true, 0) => 1,
+            (true, depth) => depth as usize,
+        }
+    }
+
+    /// The scheduler's job id, under either name.
+    pub fn job_id(&self) -> &str {
+        if self.job_id.is_empty() {
+            &self.lsf_job_id
+        } else {
+            &self.job_id
+        }
+    }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Daemon → worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", content = "params")]
+pub enum ToWorker {
+    /// First message on every worker connection.
+    #[serde(rename = "auth.challenge")]
+    Challenge { nonce: String },
+    #[serde(rename = "worker.registered")]
+    Registered {
+        /// The daemon's answer to the worker's nonce.
+        auth: String,
+        heartbeat_interval_ms: u64,
+    },
+    #[serde(rename = "worker.rejected")]
+    Rejected { reason: String },
+    #[serde(rename = "task.execute")]
+    Execute(Arc<TaskSpec>),
+    /// Kill the task if it runs; hand it back if it is held ahead.
+    #[serde(rename = "task.cancel")]
+    Cancel { request_id: String },
+    /// Hand back the task held ahead if it has not started; else nothing.
+    #[serde(rename = "task.withdraw")]
+    Withdraw { request_id: String },
+    #[serde(rename = "worker.shutdown")]
+    Shutdown {},
+    /// The answer to each `worker.heartbeat`: the daemon is alive.
+    #[serde(rename = "daemon.heartbeat")]
+    Heartbeat {},
+}
+
+impl ToWorker {
+    /// The message as a protocol line.
+    pub fn to_line(&self) -> String {
+        let capacity = match self {
+            ToWorker::Execute(spec) => {
+                let text = [
+                    &spec.name,
+                    &spec.body,
+                    &spec.srcdir,
+                    &spec.rundir,
+                    &spec.request_id,
+                ];
+                spec.env.as_json().len() + text.iter().map(|t| t.len()).sum::<usize>() + 256
+            }
+            _ => 256,
+        };
+        to_line_of_size(self, capacity)
+    }
+
+    /// Reads a message from the daemon. A task's environment is read
+    /// straight from the text (see [`crate::Environment`]), whatever the
+    /// order of the fields.
+    pub fn parse(line: &[u8]) -> serde_json::Result<ToWorker> {
+        #[derive(Deserialize)]
+        struct Envelope<'a> {
+            #[serde(borrow)]
+            method: Cow<'a, str>,
+            #[serde(borrow)]
+            params: &'a RawValue,
+        }
+        match serde_json::from_slice::<Envelope>(line) {
+            Ok(envelope) if envelope.method == "task.execute" => {
+                serde_json::from_str(envelope.params.get()).map(ToWorker::Execute)
+            }
+            _ => serde_json::from_slice(line),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
