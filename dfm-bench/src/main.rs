@@ -1,0 +1,226 @@
+//! `dfm-bench`: measures what a task costs through dfm against what the
+//! machine can do at best (spawning the same command directly), using the
+//! daemon's real socket protocol like any client.
+//!
+//! Run it from a release build: `cargo build --release --workspace &&
+//! ./target/release/dfm-bench` (`--quick` for a short run). Every figure is
+//! the median of repeated runs, with min–max, and its ratio to the limit.
+
+mod daemon;
+mod floor;
+mod limits;
+mod measures;
+mod pool_core;
+mod stats;
+
+use std::path::PathBuf;
+
+use daemon::remove_leftovers;
+use limits::{
+    own_spawn_lane, own_spawn_rate, own_spawn_times, spawn_latency, spawn_rate, spawn_throughput,
+};
+use measures::{cold_start, flow_run, memory, throughput, warm_round_trip};
+use pool_core::pool_curve;
+use stats::{between_limits, median, ms, ms_range, rate, ratio};
+
+/// The command every task runs, and its shell.
+const COMMAND: &str = "true";
+const SHELL: &str = "bash";
+
+pub(crate) struct Options {
+    pub repeat: usize,
+    pub quick: bool,
+}
+
+const USAGE: &str = "usage: dfm-bench [--quick | --pool-core]
+
+Measures the spawn limit, a no-logic floor and dfm on `bash -c true`
+tasks; see README.md. A full run takes about 25 minutes, --quick about
+a minute. Run it on an otherwise idle machine. --pool-core measures only
+the pool's decision core (seconds, no processes).";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = std::panic::catch_unwind(|| match args.first().map(String::as_str) {
+        Some("--floor-relay") => floor::relay(&args[1..]),
+        Some("--floor-worker") => floor::worker(&args[1..]),
+        Some("--own-spawn-lane") => own_spawn_lane(&args[1..]),
+        Some("--pool-core") if args.len() == 1 => pool_curve(&Options {
+            repeat: 5,
+            quick: false,
+        }),
+        Some("-h" | "--help") => println!("{USAGE}"),
+        Some("--quick") | None if args.len() <= 1 => bench(!args.is_empty()),
+        _ => fail(&format!("unexpected arguments {args:?}\n{USAGE}")),
+    });
+    remove_leftovers();
+    if let Err(payload) = outcome {
+        match payload.downcast_ref::<Failure>() {
+            Some(Failure(message)) => eprintln!("dfm-bench: {message}"),
+            None => eprintln!("dfm-bench: internal error (see the panic above)"),
+        }
+        std::process::exit(1);
+    }
+}
+
+fn bench(quick: bool) {
+    let options = Options {
+        repeat: if quick { 3 } else { 5 },
+        quick,
+    };
+    let dfm = match std::env::current_exe() {
+        Ok(exe) => exe.with_file_name("dfm"),
+        Err(e) => fail(&format!("cannot find this executable: {e}")),
+    };
+    if !dfm.is_file() {
+        fail(&format!(
+            "{} is missing: build the workspace first",
+            dfm.display()
+        ));
+    }
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    println!(
+        "dfm-bench: `{SHELL} -c {COMMAND}` tasks, {cores} cores, median of {} runs [min-max]",
+        options.repeat
+    );
+    println!();
+
+    let limit_1 = spawn_latency(&options);
+    let lanes = cores.min(2);
+    let limit_n = spawn_throughput(lanes, &options);
+    println!(
+        "LIMIT  spawn+wait, 1 lane:   p50 {}  p99 {}",
+        ms(limit_1.p50),
+        ms(limit_1.p99)
+    );
+    println!("LIMIT  spawn+wait, {lanes} lanes:  {}", rate(&limit_n));
+    let own_1 = own_spawn_times(if options.quick { 300 } else { 1000 });
+    let own_n: Vec<f64> = (0..options.repeat)
+        .map(|_| own_spawn_rate(lanes, if options.quick { 1000 } else { 2000 }))
+        .collect();
+    println!(
+        "LIMIT  dfm's own spawn (the worker's, log file included), 1 lane:   p50 {}  p99 {}",
+        ms(own_1.p50),
+        ms(own_1.p99)
+    );
+    println!("LIMIT  the same, {lanes} lanes:  {}", rate(&own_n));
+    println!();
+
+    // The speed of this machine drifts with its neighbours' load, by more
+    // than the differences measured here: every ratio sets a measurement
+    // against the limit measured just before and just after it (see
+    // `between_limits`), and is the median of those ratios [min-max].
+    let floor = floor::measure(lanes, &options);
+    println!(
+        "FLOOR  client -> relay -> worker -> spawn, no logic, 1 lane:  p50 {}   ratio to spawn {}",
+        ms(floor.round_trip),
+        ratio(&floor.round_trip_ratios)
+    );
+    println!(
+        "FLOOR  the same, {lanes} workers, 64 in flight:  {}   ratio to spawn limit {}",
+        rate(&floor.throughput),
+        ratio(&floor.throughput_ratios)
+    );
+    println!();
+
+    let base_dirs = [
+        ("tmpfs", PathBuf::from("/dev/shm")),
+        ("disk", std::env::temp_dir()),
+    ];
+    for (fs, base) in &base_dirs {
+        if !base.is_dir() {
+            continue;
+        }
+        let (rtt, ratios) = warm_round_trip(&dfm, base, &options);
+        println!(
+            "DFM    warm round trip ({fs}):  p50 {}  p99 {}   ratio to spawn {}, to floor {:.2}, to own spawn {:.2}",
+            ms(rtt.p50),
+            ms(rtt.p99),
+            ratio(&ratios),
+            rtt.p50.as_secs_f64() / floor.round_trip.as_secs_f64(),
+            rtt.p50.as_secs_f64() / own_1.p50.as_secs_f64()
+        );
+    }
+    println!();
+
+    let sizes: &[usize] = if options.quick {
+        &[1000]
+    } else {
+        &[1000, 10000]
+    };
+    for (fs, base) in &base_dirs {
+        if !base.is_dir() || (options.quick && *fs == "disk") {
+            continue;
+        }
+        for &tasks in sizes {
+            for pool in [1usize, 2, 4] {
+                for clients in [1usize, 4] {
+                    let (runs, ratios) = between_limits(
+                        options.repeat,
+                        || spawn_rate(pool.min(lanes), 1000),
+                        || throughput(&dfm, base, pool, clients, tasks),
+                    );
+                    let to_floor = if pool == lanes {
+                        format!(
+                            ", to floor {:.2}, to own spawn {:.2}",
+                            median(&runs) / median(&floor.throughput),
+                            median(&runs) / median(&own_n)
+                        )
+                    } else {
+                        String::new()
+                    };
+                    println!(
+                        "DFM    {tasks:>5} tasks, pool {pool}, {clients} client(s), 64 in flight ({fs}):  {}   ratio to spawn limit {}{to_floor}",
+                        rate(&runs),
+                        ratio(&ratios)
+                    );
+                }
+            }
+        }
+    }
+    println!();
+
+    // What a user sees: `dfm run` of a flow, dependency tracking and
+    // display included.
+    let flow_tasks = if options.quick { 2000 } else { 5000 };
+    let mut cpu = Vec::new();
+    let (runs, ratios) = between_limits(
+        options.repeat,
+        || spawn_rate(lanes, 1000),
+        || {
+            let (run, client_cpu) = flow_run(&dfm, &base_dirs[0].1, lanes, flow_tasks);
+            cpu.push(client_cpu);
+            run
+        },
+    );
+    println!(
+        "DFM    `dfm run` of a flow of {flow_tasks} tasks and one that needs them all, pool {lanes}, --jobs 64 (tmpfs):  {}   ratio to spawn limit {}   `dfm run` CPU {:.0} us per task",
+        rate(&runs),
+        ratio(&ratios),
+        median(&cpu)
+    );
+    println!();
+
+    let (start, first) = cold_start(&dfm, &base_dirs[0].1, &options);
+    println!("DFM    daemon start -> ready:  {}", ms_range(&start));
+    println!("DFM    first task on a cold pool:  {}", ms_range(&first));
+    let rss = memory(&dfm, &base_dirs[0].1);
+    println!(
+        "DFM    RSS: daemon idle {} KiB, worker idle {} KiB, daemon with 10000 queued {} KiB",
+        rss.daemon_idle, rss.worker_idle, rss.daemon_queued
+    );
+    println!("DFM    files written per task: {}", rss.files_per_task);
+    println!();
+
+    pool_curve(&options);
+}
+
+/// Gives up: unwinds to `main`, so that every daemon and floor process
+/// started so far is stopped on the way (their `Drop`s), then exits 1.
+pub(crate) fn fail(message: &str) -> ! {
+    std::panic::resume_unwind(Box::new(Failure(message.to_string())))
+}
+
+pub(crate) struct Failure(String);

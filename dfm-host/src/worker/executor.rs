@@ -1,0 +1,169 @@
+//! Running a task by its kind.
+//!
+//! This is the seam every way of running a task plugs into: [`Executors`]
+//! picks the executor for a task's [`TaskKind`] and returns an
+//! [`Execution`], which the I/O loop waits on, kills, and turns into the
+//! task's [`Ending`]. Today every task is a shell body run natively
+//! (`shell.rs`).
+
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use std::time::Duration;
+
+use dfm_wire::{Marker, Severity, TaskResult, TaskSpec};
+
+use super::child::Child;
+use super::shell::{ShellExecutor, StartError};
+use super::state::Ending;
+
+/// How a task is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskKind {
+    /// Its body, by its shell, as a process of its own.
+    Shell,
+}
+
+impl TaskKind {
+    pub fn of(_spec: &TaskSpec) -> TaskKind {
+        TaskKind::Shell
+    }
+}
+
+/// The worker's executors, one per kind of task, each made once.
+pub struct Executors {
+    shell: ShellExecutor,
+}
+
+impl Executors {
+    /// Takes the worker's environment and signal handlers as they are now:
+    /// make it after the worker has removed its private variables and set
+    /// up its signal handling.
+    pub fn new() -> io::Result<Executors> {
+        Ok(Executors {
+            shell: ShellExecutor::new()?,
+        })
+    }
+
+    /// Starts `spec` with the executor of its kind.
+    pub fn start(&mut self, spec: &TaskSpec) -> Result<Execution, StartError> {
+        match TaskKind::of(spec) {
+            TaskKind::Shell => {
+                let child = self.shell.start(spec)?;
+                Ok(Execution::Process(ProcessRun {
+                    request_id: spec.request_id.clone(),
+                    rundir: PathBuf::from(&spec.rundir),
+                    child,
+                }))
+            }
+        }
+    }
+}
+
+/// A task that has started.
+pub enum Execution {
+    Process(ProcessRun),
+}
+
+/// A task run as a process of its own: its result is its exit status.
+pub struct ProcessRun {
+    request_id: String,
+    rundir: PathBuf,
+    child: Child,
+}
+
+impl Execution {
+    /// Waits for the task to end; cancel-safe.
+    pub async fn ended(&mut self) -> Ending {
+        match self {
+            Execution::Process(run) => {
+                let status = run.child.wait().await;
+                run.ending(status)
+            }
+        }
+    }
+
+    /// How it ended, if it has.
+    pub fn try_ended(&mut self) -> Option<Ending> {
+        match self {
+            Execution::Process(run) => match run.child.try_wait() {
+                Ok(Some(status)) => Some(run.ending(Ok(status))),
+                // Still running; an error shows when it is waited for.
+                Ok(None) | Err(_) => None,
+            },
+        }
+    }
+
+    /// Blocks until the task ends or `limit` has passed, deaf to
+    /// everything else (see [`Child::wait_for_end`]).
+    pub fn give_time(&self, limit: Duration) {
+        match self {
+            Execution::Process(run) => run.child.wait_for_end(limit),
+        }
+    }
+
+    /// Kills the task and everything it started.
+    pub fn kill(&self) {
+        match self {
+            Execution::Process(run) => run.child.kill(),
+        }
+    }
+}
+
+impl ProcessRun {
+    fn ending(&self, status: io::Result<ExitStatus>) -> Ending {
+        let by_stop_signal = killed_by_stop_signal(&status);
+        let mut result = TaskResult::new(&self.request_id, exit_code(status));
+        // A task that failed on a full disk rarely says so clearly itself.
+        if result.status != 0 && filesystem_is_full(&self.rundir) {
+            result.markers.push(Marker {
+                msg: format!(
+                    "No space left on device: the filesystem of {} is full",
+                    self.rundir.display()
+                ),
+                severity: Severity::Error,
+            });
+        }
+        Ending {
+            result,
+            by_stop_signal,
+        }
+    }
+}
+
+/// Whether the task died of a signal a scheduler uses to stop jobs
+/// (directly, or as a shell's 128 + signal). A crash (SIGSEGV, SIGABRT...)
+/// is the task's own failure and is reported at once.
+fn killed_by_stop_signal(status: &io::Result<ExitStatus>) -> bool {
+    const STOP_SIGNALS: [i32; 4] = [libc::SIGTERM, libc::SIGKILL, libc::SIGINT, libc::SIGHUP];
+    match status {
+        Ok(status) => status
+            .signal()
+            .or_else(|| status.code().filter(|c| *c > 128).map(|c| c - 128))
+            .is_some_and(|signal| STOP_SIGNALS.contains(&signal)),
+        Err(_) => false,
+    }
+}
+
+fn exit_code(status: io::Result<ExitStatus>) -> i32 {
+    match status {
+        Ok(status) => status
+            .code()
+            .or_else(|| status.signal().map(|sig| 128 + sig))
+            .unwrap_or(1),
+        Err(_) => 1,
+    }
+}
+
+fn filesystem_is_full(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: statvfs is plain data; the call only writes into it.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is a valid C string and `stat` a writable statvfs.
+    let rc = unsafe { libc::statvfs(path.as_ptr(), &mut stat) };
+    rc == 0 && stat.f_bavail == 0
+}

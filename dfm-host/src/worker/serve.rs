@@ -1,0 +1,189 @@
+//! The worker's I/O loop: it listens (the daemon, the running task, the
+//! heartbeat timer, signals), tells [`WorkerState`] what happened, and
+//! carries out what it decides.
+
+use std::os::fd::RawFd;
+use std::time::Duration;
+
+use dfm_wire::MAX_PREFETCH;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
+use super::executor::{Execution, Executors};
+use super::session::{next_message, send, Session};
+use super::state::{Effect, Input, WorkerState, DEFER, SIGNAL_GRACE, UNDISTURBED};
+
+/// How long a worker that has just reported a result waits on the CPU for
+/// its next task before it sleeps.
+const LINGER: Duration = Duration::from_micros(300);
+
+/// The termination signals, heard as inputs.
+struct StopSignals {
+    terminate: Signal,
+    interrupt: Signal,
+    hangup: Signal,
+}
+
+impl StopSignals {
+    fn new() -> std::io::Result<StopSignals> {
+        Ok(StopSignals {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.hangup.recv() => "SIGHUP",
+        }
+    }
+}
+
+/// Runs tasks for the daemon of `session` until it goes away, or the
+/// worker is told or signalled to stop. Returns why it stopped.
+pub async fn serve(mut session: Session, worker_id: &str) -> std::io::Result<String> {
+    let mut heartbeat = tokio::time::interval(session.heartbeat_every);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut signals = StopSignals::new()?;
+    // After the signal handlers: tasks must get them back to default.
+    let mut executors = Executors::new()?;
+    let silence_limit = session.heartbeat_every * 5 / 2;
+    let mut state = WorkerState::new(worker_id, MAX_PREFETCH, silence_limit);
+    let mut task: Option<Execution> = None;
+    let mut buf = Vec::new();
+    let mut last_heard = tokio::time::Instant::now();
+    loop {
+        let input = tokio::select! {
+            // What the daemon sent comes first: when a task ends, the tasks
+            // sent ahead meanwhile must be on hand.
+            biased;
+            message = next_message(&mut session.reader, &mut buf) => {
+                last_heard = tokio::time::Instant::now();
+                match message {
+                    Ok(Some(message)) => Input::Daemon(message),
+                    Ok(None) => Input::DaemonGone("lost the connection to the daemon".into()),
+                    Err(e) => Input::DaemonGone(format!("connection to the daemon failed: {e}")),
+                }
+            }
+            ending = ended(&mut task) => {
+                task = None;
+                Input::Ended(ending)
+            }
+            _ = heartbeat.tick() => Input::HeartbeatDue { silent: last_heard.elapsed() },
+            name = signals.next() => Input::Signal(name),
+        };
+        state.handle(input);
+        while let Some(effect) = state.next() {
+            let answer = match effect {
+                Effect::Start(spec) => match executors.start(&spec) {
+                    Ok(started) => {
+                        task = Some(started);
+                        Some(Input::Started)
+                    }
+                    Err(e) => Some(Input::StartFailed(e.to_string())),
+                },
+                Effect::Kill => {
+                    if let Some(running) = &task {
+                        running.kill();
+                    }
+                    None
+                }
+                Effect::Send(messages) => match send(&mut session.writer, &messages).await {
+                    Ok(()) => None,
+                    Err(e) => Some(Input::DaemonGone(format!(
+                        "lost the connection to the daemon: {e}"
+                    ))),
+                },
+                Effect::Defer => {
+                    // Messages already read are heard first.
+                    match task.as_mut().filter(|_| session.reader.buffer().is_empty()) {
+                        Some(running) => {
+                            running.give_time(DEFER);
+                            match running.try_ended() {
+                                Some(ending) => {
+                                    task = None;
+                                    Some(Input::Ended(ending))
+                                }
+                                None => Some(Input::StillRunning),
+                            }
+                        }
+                        None => Some(Input::StillRunning),
+                    }
+                }
+                Effect::Undisturbed => {
+                    if let Some(running) = task.as_ref() {
+                        if session.reader.buffer().is_empty() {
+                            running.give_time(UNDISTURBED);
+                            // The runtime looks for input before this task
+                            // resumes: what arrived during the wait is read
+                            // before the task's end is handled.
+                            tokio::task::yield_now().await;
+                        }
+                    }
+                    None
+                }
+                Effect::ConfirmStop => Some(tokio::select! {
+                    name = signals.next() => Input::Signal(name),
+                    _ = tokio::time::sleep(SIGNAL_GRACE) => Input::NoStopSignal,
+                }),
+                Effect::Linger => {
+                    if task.is_none() && session.reader.buffer().is_empty() {
+                        linger_for_next_task(session.fd);
+                    }
+                    None
+                }
+                Effect::Exit(why) => {
+                    if let Some(mut running) = task.take() {
+                        running.kill();
+                        let _ = running.ended().await;
+                    }
+                    return Ok(why);
+                }
+            };
+            if let Some(answer) = answer {
+                state.handle(answer);
+            }
+        }
+    }
+}
+
+async fn ended(task: &mut Option<Execution>) -> super::state::Ending {
+    match task {
+        Some(running) => running.ended().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// After a result, the next task of a busy pool follows within a few
+/// hundred microseconds. Waiting for it awake, rather than asleep in the
+/// kernel, spares a wakeup, and on a virtual machine keeps this CPU from
+/// halting, after which the next task starts measurably slower. The cost
+/// is bounded: at most [`LINGER`] of CPU per task, and only when no task
+/// is waiting. Returns as soon as the socket has data, an end or an error.
+fn linger_for_next_task(fd: RawFd) {
+    let deadline = std::time::Instant::now() + LINGER;
+    let mut byte = 0u8;
+    while std::time::Instant::now() < deadline {
+        // SAFETY: `fd` is the daemon connection, open for the worker's
+        // whole life; recv writes at most one byte into `byte`.
+        let n = unsafe {
+            libc::recv(
+                fd,
+                (&mut byte as *mut u8).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        if n >= 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::WouldBlock {
+            return;
+        }
+        // Anything else runnable on this CPU (the daemon, another task)
+        // goes first: lingering only ever uses a CPU nobody else wants.
+        // SAFETY: sched_yield has no preconditions.
+        unsafe {
+            libc::sched_yield();
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! A worker's connection to its daemon: connecting (the worker socket on
+//! the daemon's machine, else the TCP port) and the mutual proof of the
+//! secret, after which the daemon sends tasks.
+
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::Duration;
+
+use dfm_wire::{read_line, to_line, FrameError, FromWorker, Register, ToWorker, MAX_PREFETCH};
+use tokio::io::{AsyncBufRead, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use crate::auth;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub type ReadHalf = Box<dyn tokio::io::AsyncRead + Unpin + Send>;
+pub type WriteHalf = Box<dyn tokio::io::AsyncWrite + Unpin + Send>;
+
+/// Who the worker is, as it tells the daemon.
+pub struct Identity {
+    pub worker_id: String,
+    pub resource_class: String,
+    /// The scheduler's job id, or empty.
+    pub job_id: String,
+    pub secret: String,
+}
+
+/// A registered worker's connection.
+pub struct Session {
+    pub reader: BufReader<ReadHalf>,
+    pub writer: WriteHalf,
+    /// Where it goes, for messages.
+    pub daemon: String,
+    /// The connection's descriptor, to peek at without the runtime.
+    pub fd: RawFd,
+    pub heartbeat_every: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("cannot use the worker socket {path}: {source}")]
+    Socket {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("no answer from the daemon at {0} within {CONNECT_TIMEOUT:?}")]
+    NoAnswer(String),
+    #[error("cannot connect to the daemon at {address}: {source}")]
+    Connect {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("cannot read /dev/urandom: {0}")]
+    Randomness(std::io::Error),
+    #[error("the daemon at {0} did not send a challenge")]
+    NoChallenge(String),
+    #[error("no challenge from the daemon at {0}")]
+    ChallengeTimeout(String),
+    #[error("the listener at {0} could not prove it is our daemon; refusing its work")]
+    Impostor(String),
+    #[error("the daemon refused this worker: {0}")]
+    Refused(String),
+    #[error("unexpected answer to registration")]
+    Unexpected,
+    #[error("no answer to registration from {0}")]
+    RegistrationTimeout(String),
+    #[error("lost the connection to the daemon: {0}")]
+    Lost(std::io::Error),
+    #[error(transparent)]
+    Message(#[from] MessageError),
+}
+
+/// A line from the daemon that is not a message.
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error("invalid message from the daemon: {0}")]
+    Invalid(#[from] serde_json::Error),
+}
+
+/// Connects to the daemon and registers: on its worker socket when this
+/// worker runs on the daemon's machine (fewer kernel cycles per message
+/// than TCP), else, or if that fails, on its TCP port.
+pub async fn open(
+    address: &str,
+    local_socket: Option<String>,
+    me: &Identity,
+) -> Result<Session, SessionError> {
+    let (read, writer, daemon, fd) = connect(address, local_socket).await?;
+    let mut session = Session {
+        reader: BufReader::new(read),
+        writer,
+        daemon,
+        fd,
+        heartbeat_every: Duration::ZERO,
+    };
+    session.heartbeat_every = register(&mut session, me).await?;
+    Ok(session)
+}
+
+async fn connect(
+    address: &str,
+    local_socket: Option<String>,
+) -> Result<(ReadHalf, WriteHalf, String, RawFd), SessionError> {
+    if let Some(path) = local_socket {
+        match tokio::net::UnixStream::connect(&path).await {
+            Ok(stream) => {
+                let fd = stream.as_raw_fd();
+                let (read, write) =
+                    crate::quiet::split(stream).map_err(|source| SessionError::Socket {
+                        path: path.clone(),
+                        source,
+                    })?;
+                return Ok((Box::new(read), Box::new(write), path, fd));
+            }
+            Err(e) => eprintln!("worker socket {path} unusable ({e}); using {address}"),
+        }
+    }
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
+        .await
+        .map_err(|_| SessionError::NoAnswer(address.to_string()))?
+        .map_err(|source| SessionError::Connect {
+            address: address.to_string(),
+            source,
+        })?;
+    let _ = stream.set_nodelay(true);
+    let fd = stream.as_raw_fd();
+    let (read, write) = stream.into_split();
+    Ok((Box::new(read), Box::new(write), address.to_string(), fd))
+}
+
+/// The handshake: the daemon's challenge, our proof and nonce, its proof.
+/// Returns how often to send heartbeats.
+async fn register(session: &mut Session, me: &Identity) -> Result<Duration, SessionError> {
+    let daemon = session.daemon.clone();
+    let mut buf = Vec::new();
+    let challenge =
+        tokio::time::timeout(CONNECT_TIMEOUT, next_message(&mut session.reader, &mut buf)).await;
+    let nonce = match challenge {
+        Ok(Ok(Some(ToWorker::Challenge { nonce }))) => nonce,
+        Ok(Ok(_)) => return Err(SessionError::NoChallenge(daemon)),
+        Ok(Err(e)) => return Err(e.into()),
+        Err(_) => return Err(SessionError::ChallengeTimeout(daemon)),
+    };
+    let my_nonce = auth::random_hex(16).map_err(SessionError::Randomness)?;
+    let register = FromWorker::Register(Register {
+        worker_id: me.worker_id.clone(),
+        hostname: crate::procfs::hostname(),
+        pid: std::process::id(),
+        resource_class: me.resource_class.clone(),
+        job_id: me.job_id.clone(),
+        lsf_job_id: me.job_id.clone(),
+        auth: auth::worker_proof(&me.secret, &nonce, &me.worker_id, &my_nonce),
+        nonce: my_nonce.clone(),
+        prefetch: true,
+        prefetch_depth: MAX_PREFETCH as u32,
+    });
+    session
+        .writer
+        .write_all(to_line(&register).as_bytes())
+        .await
+        .map_err(SessionError::Lost)?;
+    let answer =
+        tokio::time::timeout(CONNECT_TIMEOUT, next_message(&mut session.reader, &mut buf)).await;
+    match answer {
+        Ok(Ok(Some(ToWorker::Registered {
+            auth: proof,
+            heartbeat_interval_ms,
+        }))) => {
+            let expected = auth::daemon_proof(&me.secret, &nonce, &me.worker_id, &my_nonce);
+            if !auth::proofs_match(&expected, &proof) {
+                return Err(SessionError::Impostor(daemon));
+            }
+            Ok(Duration::from_millis(heartbeat_interval_ms.max(10)))
+        }
+        Ok(Ok(Some(ToWorker::Rejected { reason }))) => Err(SessionError::Refused(reason)),
+        Ok(Ok(_)) => Err(SessionError::Unexpected),
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => Err(SessionError::RegistrationTimeout(daemon)),
+    }
+}
+
+/// The next message from the daemon; `None` at the end of the
+/// connection. Cancel-safe (see [`read_line`]).
+pub async fn next_message<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+) -> Result<Option<ToWorker>, MessageError> {
+    if !read_line(reader, buf).await? {
+        return Ok(None);
+    }
+    let message = ToWorker::parse(buf);
+    buf.clear();
+    Ok(Some(message?))
+}
+
+/// Sends `messages` in one write.
+pub async fn send<W: AsyncWriteExt + Unpin>(
+    writer: &mut W,
+    messages: &[FromWorker],
+) -> std::io::Result<()> {
+    let lines: String = messages.iter().map(to_line).collect();
+    writer.write_all(lines.as_bytes()).await
+}

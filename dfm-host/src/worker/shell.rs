@@ -1,0 +1,273 @@
+//! The native shell executor: a task's body run by its shell, in its
+//! rundir, with its output in `<rundir>/<name>.log`.
+//!
+//! Almost everything a spawn needs is the same from one task to the next
+//! and is prepared once:
+//! - the environment: the worker's own, overlaid with the client's. Each
+//!   distinct client environment becomes `NAME=value` strings once, not
+//!   for every task (std rebuilds the whole block on every spawn);
+//! - where the shell is: looked up in the `PATH` the task will have, once
+//!   per (shell, `PATH`);
+//! - `/dev/null` for stdin, opened once (in the [`Spawner`]).
+//!
+//! What is left per task is the log file, the arguments and the spawn.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::{CString, OsStr, OsString};
+use std::fs::{self, File};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use dfm_wire::{Environment, EnvironmentError, TaskSpec};
+
+use super::child::Child;
+use super::spawn::Spawner;
+
+/// Bodies longer than this run from a script file `<rundir>/<name>_cmd.sh`:
+/// Linux refuses a single argument over 128 KiB.
+const MAX_INLINE_BODY: usize = 64 * 1024;
+
+/// Where `execvp` looks when there is no `PATH` at all.
+const DEFAULT_PATH: &str = "/bin:/usr/bin";
+
+/// Variables the worker sets for each task.
+const PER_TASK: [&str; 3] = ["TASK_RUNDIR", "TASK_SRCDIR", "DFM_TASK_NAME"];
+
+/// Why a task could not be started; the message becomes its result.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create rundir {}: {source}", .dir.display())]
+    Rundir { dir: PathBuf, source: io::Error },
+    #[error("cannot create task log {}: {source}", .path.display())]
+    Log { path: PathBuf, source: io::Error },
+    #[error("cannot write task script {}: {source}", .path.display())]
+    Script { path: PathBuf, source: io::Error },
+    #[error("cannot start '{shell}' for task '{task}': {reason}")]
+    Shell {
+        shell: String,
+        task: String,
+        reason: Unstartable,
+    },
+}
+
+/// Why a shell could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum Unstartable {
+    #[error("an argument contains a NUL byte")]
+    NulInArgument,
+    #[error("an environment variable contains a NUL byte")]
+    NulInVariable,
+    #[error(transparent)]
+    Environment(#[from] EnvironmentError),
+    #[error("not found in the task's PATH ({0})")]
+    NotFound(String),
+    #[error(transparent)]
+    Spawn(#[from] io::Error),
+}
+
+/// A task name made safe as a file name.
+pub fn file_stem(name: &str) -> String {
+    name.replace('/', "_")
+}
+
+/// What the worker keeps from one shell task's spawn to the next.
+pub struct ShellExecutor {
+    /// The worker's own environment, which tasks inherit under the
+    /// client's variables.
+    base: BTreeMap<OsString, OsString>,
+    /// The environment the previous task came with, prepared.
+    env: Prepared,
+    /// Shells found, by (shell, `PATH`).
+    found: HashMap<(String, OsString), PathBuf>,
+    spawner: Spawner,
+}
+
+/// A client environment merged into the worker's, ready to hand to the
+/// spawner.
+struct Prepared {
+    of: Environment,
+    /// `NAME=value`, without the variables each task sets itself.
+    strings: Vec<CString>,
+    path: OsString,
+}
+
+impl ShellExecutor {
+    /// Takes the worker's environment and signal handlers as they are
+    /// now: make it after the worker has removed its private variables
+    /// and set up its signal handling.
+    pub fn new() -> io::Result<ShellExecutor> {
+        let base = std::env::vars_os().collect();
+        let env = merge(&base, &Environment::default())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        Ok(ShellExecutor {
+            base,
+            env,
+            found: HashMap::new(),
+            spawner: Spawner::new()?,
+        })
+    }
+
+    /// Starts `spec`'s shell in its rundir, with stdout and stderr in
+    /// `<rundir>/<name>.log`.
+    pub fn start(&mut self, spec: &TaskSpec) -> Result<Child, StartError> {
+        let cannot = |reason: Unstartable| StartError::Shell {
+            shell: spec.shell.clone(),
+            task: spec.name.clone(),
+            reason,
+        };
+        let rundir = Path::new(&spec.rundir);
+        let stem = file_stem(&spec.name);
+        let log_path = rundir.join(format!("{stem}.log"));
+        // The rundir usually exists already (a rerun, or tasks sharing it):
+        // make sure of it only when the log cannot be created.
+        let log = match File::create(&log_path) {
+            Ok(log) => Ok(log),
+            Err(_) => {
+                fs::create_dir_all(rundir).map_err(|source| StartError::Rundir {
+                    dir: rundir.to_path_buf(),
+                    source,
+                })?;
+                File::create(&log_path)
+            }
+        }
+        .map_err(|source| StartError::Log {
+            path: log_path.clone(),
+            source,
+        })?;
+
+        let mut argv = vec![c_string(spec.shell.as_bytes()).map_err(cannot)?];
+        if spec.body.len() <= MAX_INLINE_BODY {
+            argv.push(c"-c".to_owned());
+            argv.push(c_string(spec.body.as_bytes()).map_err(cannot)?);
+        } else {
+            let script = rundir.join(format!("{stem}_cmd.sh"));
+            fs::write(&script, &spec.body).map_err(|source| StartError::Script {
+                path: script.clone(),
+                source,
+            })?;
+            argv.push(c_string(script.as_os_str().as_bytes()).map_err(cannot)?);
+        }
+        let own = [
+            (PER_TASK[0], &spec.rundir),
+            (PER_TASK[1], &spec.srcdir),
+            (PER_TASK[2], &spec.name),
+        ]
+        .map(|(name, value)| c_string(format!("{name}={value}").as_bytes()));
+        let own: Vec<CString> = own.into_iter().collect::<Result<_, _>>().map_err(cannot)?;
+        let prepared = self.prepare(&spec.env).map_err(cannot)?;
+        let mut envp: Vec<*const libc::c_char> = prepared
+            .strings
+            .iter()
+            .chain(&own)
+            .map(|s| s.as_ptr())
+            .collect();
+        envp.push(std::ptr::null());
+        let path = prepared.path.clone();
+        let rundir_c = c_string(rundir.as_os_str().as_bytes()).map_err(cannot)?;
+
+        let mut retried = false;
+        loop {
+            let (program, cached) = self
+                .find(&spec.shell, &path, rundir)
+                .ok_or_else(|| cannot(Unstartable::NotFound(path.display().to_string())))?;
+            let program = c_string(program.as_os_str().as_bytes()).map_err(cannot)?;
+            let spawned = self
+                .spawner
+                .spawn(&program, &argv, &envp, &rundir_c, log.as_raw_fd());
+            match spawned {
+                Ok(pid) => return Ok(Child::new(pid)),
+                // The shell found earlier is gone: look again, once.
+                Err(e) if e.kind() == io::ErrorKind::NotFound && cached && !retried => {
+                    self.found.clear();
+                    retried = true;
+                }
+                Err(e) => return Err(cannot(Unstartable::Spawn(e))),
+            }
+        }
+    }
+
+    /// `env` merged into the worker's environment; kept for the tasks that
+    /// follow with the same one.
+    fn prepare(&mut self, env: &Environment) -> Result<&Prepared, Unstartable> {
+        if self.env.of != *env {
+            self.env = merge(&self.base, env)?;
+        }
+        Ok(&self.env)
+    }
+
+    /// Where `shell` is, looked up as `execvp` would in the task's `PATH`
+    /// and rundir, and whether that came from the cache. A relative entry
+    /// is relative to the rundir: what it finds is not cached.
+    fn find(&mut self, shell: &str, path: &OsStr, rundir: &Path) -> Option<(PathBuf, bool)> {
+        if shell.contains('/') {
+            return Some((PathBuf::from(shell), false));
+        }
+        let key = (shell.to_string(), path.to_os_string());
+        if let Some(found) = self.found.get(&key) {
+            return Some((found.clone(), true));
+        }
+        let mut relative = false;
+        for dir in std::env::split_paths(path) {
+            let candidate = dir.join(shell);
+            if dir.is_absolute() {
+                if is_executable(&candidate) {
+                    if !relative {
+                        if self.found.len() >= 64 {
+                            self.found.clear();
+                        }
+                        self.found.insert(key, candidate.clone());
+                    }
+                    return Some((candidate, false));
+                }
+            } else {
+                relative = true;
+                if is_executable(&rundir.join(&candidate)) {
+                    return Some((candidate, false));
+                }
+            }
+        }
+        None
+    }
+}
+
+fn merge(base: &BTreeMap<OsString, OsString>, env: &Environment) -> Result<Prepared, Unstartable> {
+    let mut merged = base.clone();
+    for (name, value) in env.variables()? {
+        merged.insert(name.into(), value.into());
+    }
+    for name in PER_TASK {
+        merged.remove(OsStr::new(name));
+    }
+    let path = merged
+        .get(OsStr::new("PATH"))
+        .cloned()
+        .unwrap_or_else(|| DEFAULT_PATH.into());
+    let strings = merged
+        .into_iter()
+        .map(|(name, value)| {
+            let mut entry = name.into_vec();
+            entry.push(b'=');
+            entry.extend_from_slice(value.as_bytes());
+            CString::new(entry).map_err(|_| Unstartable::NulInVariable)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Prepared {
+        of: env.clone(),
+        strings,
+        path,
+    })
+}
+
+fn c_string(bytes: &[u8]) -> Result<CString, Unstartable> {
+    CString::new(bytes).map_err(|_| Unstartable::NulInArgument)
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
