@@ -159,10 +159,3 @@ pub fn run(cli: Cli) -> Result<i32> {
         .map(|()| 0),
     }
 }
-
-pub(crate) fn key_value(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
-        _ => Err(format!("'{text}' is not KEY=VALUE")),
-    }
-}

@@ -2,6 +2,4 @@
 
 pub mod daemon;
 pub mod plugins;
-mod readiness;
 pub mod run;
-pub mod run_display;

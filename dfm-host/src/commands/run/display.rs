@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use super::run::{json_summary, tail, Outcome, TaskState};
+use super::outcome::{json_summary, tail, Outcome, TaskState};
 
 /// How many lines of a failed task's log the summary shows.
 const FAILED_LOG_LINES: usize = 10;

@@ -1,0 +1,121 @@
+//! `dfm run`: loads the flow, runs the selected tasks and what they need
+//! through the project's daemon (or an ephemeral pool of its own), and
+//! reports.
+//!
+//! `args.rs` is its command line, `target.rs` where tasks go,
+//! `driver.rs` what is submitted when (with `readiness.rs`), `outcome.rs`
+//! where each task stands, `display.rs` what the user sees.
+
+mod args;
+mod display;
+mod driver;
+mod outcome;
+mod readiness;
+mod target;
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use anyhow::{anyhow, Context as _, Result};
+use dfm_wire::ClientCall;
+
+pub use self::args::RunArgs;
+use self::display::{Display, Ui};
+use self::driver::Run;
+use self::outcome::TaskState;
+use self::target::Target;
+use crate::client::Connection;
+use crate::flow::{self, Flow};
+use crate::project::Project;
+
+pub fn run(args: RunArgs) -> Result<i32> {
+    let project = Project::at(args.root.as_deref())?;
+    let cwd = std::env::current_dir().context("cannot determine the current folder")?;
+    let file = flow::find_root_file(&project.root).ok_or_else(|| {
+        anyhow!(
+            "no flow file ({}) in {} or any folder above it",
+            flow::ROOT_FILES.join(", "),
+            project.root.display()
+        )
+    })?;
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    let rundir_base = cwd.join("rundir");
+    let flow = flow::load(
+        &file,
+        &flow::Context {
+            overrides: &args.defines,
+            rundir_base: &rundir_base,
+            env: &env,
+        },
+    )?;
+
+    if args.tasks.is_empty() {
+        println!("Root tasks of {} ({}):", flow.package, file.display());
+        for task in flow.root_tasks() {
+            println!("  {:<30} {}", task.name, task.desc);
+        }
+        println!("Run one with: dfm run TASK");
+        return Ok(0);
+    }
+    let selected = args
+        .tasks
+        .iter()
+        .map(|name| flow.resolve(name).map_err(|e| anyhow!(e)))
+        .collect::<Result<Vec<usize>>>()?;
+    let order = flow.closure(&selected);
+
+    if args.clean && rundir_base.exists() {
+        std::fs::remove_dir_all(&rundir_base)
+            .with_context(|| format!("cannot remove {}", rundir_base.display()))?;
+    }
+
+    let target = Target::choose(&project, &args)?;
+    let ui = if args.json {
+        Ui::Quiet
+    } else {
+        args.ui.unwrap_or(if std::io::stdout().is_terminal() {
+            Ui::Progress
+        } else {
+            Ui::Log
+        })
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(execute(&project, &flow, &order, target, &args, ui, &env))
+}
+
+async fn execute(
+    project: &Project,
+    flow: &Flow,
+    order: &[usize],
+    target: Target,
+    args: &RunArgs,
+    ui: Ui,
+    env: &BTreeMap<String, String>,
+) -> Result<i32> {
+    let started = Instant::now();
+    let pool = target.open(project, args).await?;
+    let mut connection = Connection::connect(&pool.socket).await?;
+    // Only to hear when our tasks start: the monitor's other events would
+    // cost both sides CPU on every task.
+    connection
+        .call(ClientCall::Subscribe { own_tasks: true })
+        .await?;
+    let mut display = Display::new(ui, order.len(), &pool.mode);
+    let mut run = Run::new(flow, order, pool.jobs.max(1), env);
+    let interrupted = run.drive(&mut connection, &mut display).await?;
+    pool.close(connection).await?;
+
+    let outcomes = run.outcomes();
+    display.summary(&flow.package, &outcomes, started.elapsed(), args.json);
+    if interrupted {
+        return Ok(130);
+    }
+    let failed = outcomes
+        .iter()
+        .any(|o| matches!(o.state, TaskState::Failed { .. }));
+    Ok(if failed { 1 } else { 0 })
+}

@@ -1,0 +1,128 @@
+//! `runner.pool`: the pool's settings, and what they become for the pool.
+
+use std::time::Duration;
+
+use dfm_wire::MAX_PREFETCH;
+use serde::Deserialize;
+
+use crate::pool::PoolConfig;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoolSettings {
+    pub min_workers: usize,
+    pub max_workers: usize,
+    /// Seconds.
+    pub idle_timeout: f64,
+    pub launch_batch_size: usize,
+    pub launch_timeout: f64,
+    pub heartbeat_interval: f64,
+    pub heartbeat_timeout: f64,
+    pub max_task_attempts: u32,
+    pub max_launch_failures: u32,
+    /// How often the runner is asked about its jobs, in seconds.
+    pub poll_interval: f64,
+    /// How many tasks a busy worker is sent ahead while tasks wait.
+    pub prefetch: Prefetch,
+}
+
+/// `pool.prefetch`: a number of tasks, or `true` (the default number) or
+/// `false` (none).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prefetch(pub usize);
+
+impl<'de> Deserialize<'de> for Prefetch {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            Flag(bool),
+            Depth(u64),
+        }
+        match Given::deserialize(deserializer) {
+            Ok(Given::Flag(true)) => Ok(Prefetch(crate::pool::DEFAULT_PREFETCH)),
+            Ok(Given::Flag(false)) => Ok(Prefetch(0)),
+            Ok(Given::Depth(n)) => Ok(Prefetch(usize::try_from(n).unwrap_or(usize::MAX))),
+            Err(_) => Err(serde::de::Error::custom(
+                "pool.prefetch is true, false or a number of tasks (0 for none)",
+            )),
+        }
+    }
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            min_workers: 0,
+            max_workers: 16,
+            idle_timeout: 300.0,
+            launch_batch_size: 4,
+            launch_timeout: 300.0,
+            heartbeat_interval: 10.0,
+            heartbeat_timeout: 30.0,
+            max_task_attempts: 3,
+            max_launch_failures: 3,
+            poll_interval: 1.0,
+            prefetch: Prefetch(crate::pool::DEFAULT_PREFETCH),
+        }
+    }
+}
+
+impl PoolSettings {
+    pub fn pool_config(&self) -> PoolConfig {
+        PoolConfig {
+            max_workers: self.max_workers,
+            min_workers: self.min_workers,
+            idle_timeout: secs(self.idle_timeout),
+            launch_batch_size: self.launch_batch_size,
+            launch_timeout: secs(self.launch_timeout),
+            heartbeat_timeout: secs(self.heartbeat_timeout),
+            max_task_attempts: self.max_task_attempts,
+            max_launch_failures: self.max_launch_failures,
+            prefetch: self.prefetch.0,
+        }
+    }
+
+    pub(super) fn validate(&self) -> Result<(), String> {
+        if self.max_workers == 0 {
+            return Err("pool.max_workers (--pool-size) must be at least 1".into());
+        }
+        if self.min_workers > self.max_workers {
+            return Err(format!(
+                "pool.min_workers ({}) is larger than pool.max_workers ({})",
+                self.min_workers, self.max_workers
+            ));
+        }
+        let times = [
+            ("idle_timeout", self.idle_timeout),
+            ("launch_timeout", self.launch_timeout),
+            ("heartbeat_interval", self.heartbeat_interval),
+            ("heartbeat_timeout", self.heartbeat_timeout),
+            ("poll_interval", self.poll_interval),
+        ];
+        for (name, value) in times {
+            if !(value > 0.0 && value.is_finite()) {
+                return Err(format!(
+                    "pool.{name} must be a positive number of seconds, not {value}"
+                ));
+            }
+        }
+        if self.prefetch.0 > MAX_PREFETCH {
+            return Err(format!(
+                "pool.prefetch ({}) may be at most {MAX_PREFETCH}",
+                self.prefetch.0
+            ));
+        }
+        if self.heartbeat_timeout <= self.heartbeat_interval {
+            return Err(format!(
+                "pool.heartbeat_timeout ({}) must be longer than pool.heartbeat_interval ({})",
+                self.heartbeat_timeout, self.heartbeat_interval
+            ));
+        }
+        Ok(())
+    }
+}
+
+pub fn secs(value: f64) -> Duration {
+    Duration::try_from_secs_f64(value).unwrap_or(Duration::MAX)
+}

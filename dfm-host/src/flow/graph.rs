@@ -1,0 +1,112 @@
+//! The flow as a graph: which tasks a run needs, in what order, and
+//! whether the needs form a cycle.
+
+use super::resolve::list_or_none;
+use super::{Flow, Task};
+
+pub(super) fn find_cycle(flow: &Flow) -> Option<Vec<usize>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Active,
+        Done,
+    }
+    let mut marks = vec![Mark::New; flow.tasks.len()];
+    for root in 0..flow.tasks.len() {
+        if marks[root] != Mark::New {
+            continue;
+        }
+        // The current path, each task with the index of its next need.
+        let mut path: Vec<(usize, usize)> = vec![(root, 0)];
+        marks[root] = Mark::Active;
+        while let Some(&mut (task, ref mut next)) = path.last_mut() {
+            let Some(&need) = flow.tasks[task].needs.get(*next) else {
+                marks[task] = Mark::Done;
+                path.pop();
+                continue;
+            };
+            *next += 1;
+            match marks[need] {
+                Mark::Active => {
+                    let start = path.iter().position(|&(t, _)| t == need).unwrap_or(0);
+                    let mut cycle: Vec<usize> = path[start..].iter().map(|&(t, _)| t).collect();
+                    cycle.push(need);
+                    return Some(cycle);
+                }
+                Mark::New => {
+                    marks[need] = Mark::Active;
+                    path.push((need, 0));
+                }
+                Mark::Done => {}
+            }
+        }
+    }
+    None
+}
+
+impl Flow {
+    /// Resolves a task name given on the command line: exactly
+    /// (`pkg.task` or `task`), else by unique suffix.
+    pub fn resolve(&self, given: &str) -> Result<usize, String> {
+        if let Some(i) = self.tasks.iter().position(|t| t.name == given) {
+            return Ok(i);
+        }
+        let short = |t: &Task| t.name[self.package.len() + 1..].to_string();
+        if let Some(i) = self.tasks.iter().position(|t| short(t) == given) {
+            return Ok(i);
+        }
+        let matches: Vec<usize> = (0..self.tasks.len())
+            .filter(|&i| self.tasks[i].name.ends_with(given))
+            .collect();
+        match matches.as_slice() {
+            [i] => Ok(*i),
+            [] => Err(format!(
+                "no task '{given}' in {} (root tasks: {})",
+                self.file.display(),
+                list_or_none(self.root_tasks().map(|t| &t.name))
+            )),
+            many => Err(format!(
+                "'{given}' is ambiguous: it could be {}",
+                many.iter()
+                    .map(|&i| self.tasks[i].name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+
+    pub fn root_tasks(&self) -> impl Iterator<Item = &Task> {
+        self.tasks.iter().filter(|t| t.root)
+    }
+
+    /// The tasks to run for `selected`, with everything they need, in
+    /// dependency order.
+    pub fn closure(&self, selected: &[usize]) -> Vec<usize> {
+        // Iterative post-order: needs before the tasks that need them.
+        let mut seen = vec![false; self.tasks.len()];
+        let mut order = Vec::new();
+        for &root in selected {
+            if seen[root] {
+                continue;
+            }
+            seen[root] = true;
+            let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+            while let Some(&mut (task, ref mut next)) = stack.last_mut() {
+                match self.tasks[task].needs.get(*next) {
+                    Some(&need) => {
+                        *next += 1;
+                        if !seen[need] {
+                            seen[need] = true;
+                            stack.push((need, 0));
+                        }
+                    }
+                    None => {
+                        order.push(task);
+                        stack.pop();
+                    }
+                }
+            }
+        }
+        order
+    }
+}
