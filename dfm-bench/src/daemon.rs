@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use dfm_wire::TaskSpec;
 
-use crate::{fail, COMMAND, SHELL};
+use crate::setup::{fail, COMMAND, SHELL};
 
 /// Connects to a socket a process just started listens on: its path appears
 /// at `bind`, a moment before it accepts connections.

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use crate::daemon::{connect_when_ready, read_line_from, unique, Client};
 use crate::limits::{spawn_once, spawn_p50, spawn_rate};
+use crate::setup::{fail, Options};
 use crate::stats::{between_limits, percentiles};
-use crate::{fail, Options};
 
 pub struct Floor {
     pub round_trip: Duration,

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use dfm_host::worker::ShellExecutor;
 use dfm_wire::{Environment, TaskSpec};
 
+use crate::setup::{fail, Options, COMMAND, SHELL};
 use crate::stats::{percentiles, Latency};
-use crate::{fail, Options, COMMAND, SHELL};
 
 pub(crate) fn spawn_once() {
     let status = Command::new(SHELL)

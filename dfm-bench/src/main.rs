@@ -11,6 +11,7 @@ mod floor;
 mod limits;
 mod measures;
 mod pool_core;
+mod setup;
 mod stats;
 
 use std::path::PathBuf;
@@ -21,16 +22,8 @@ use limits::{
 };
 use measures::{cold_start, flow_run, memory, throughput, warm_round_trip};
 use pool_core::pool_curve;
+use setup::{fail, Failure, Options, COMMAND, SHELL};
 use stats::{between_limits, median, ms, ms_range, rate, ratio};
-
-/// The command every task runs, and its shell.
-const COMMAND: &str = "true";
-const SHELL: &str = "bash";
-
-pub(crate) struct Options {
-    pub repeat: usize,
-    pub quick: bool,
-}
 
 const USAGE: &str = "usage: dfm-bench [--quick | --pool-core]
 
@@ -216,11 +209,3 @@ fn bench(quick: bool) {
 
     pool_curve(&options);
 }
-
-/// Gives up: unwinds to `main`, so that every daemon and floor process
-/// started so far is stopped on the way (their `Drop`s), then exits 1.
-pub(crate) fn fail(message: &str) -> ! {
-    std::panic::resume_unwind(Box::new(Failure(message.to_string())))
-}
-
-pub(crate) struct Failure(String);

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use crate::daemon::run_dfm;
 use crate::daemon::Daemon;
 use crate::limits::{join_all, spawn_p50};
+use crate::setup::{fail, Options, COMMAND};
 use crate::stats::{between_limits, percentiles, Latency};
-use crate::{fail, Options, COMMAND};
 
 /// Round trips of one task at a time on a warm pool of one, in rounds
 /// between rounds of as many plain spawns: the latency over all rounds,

@@ -7,8 +7,8 @@ use std::time::Instant;
 use dfm_host::pool::{Action, Pool, PoolConfig, WorkerInfo};
 use dfm_wire::TaskSpec;
 
+use crate::setup::Options;
 use crate::stats::{median, min_max};
-use crate::Options;
 
 /// The pool's decision core alone, over queue lengths and worker counts:
 /// the cost of one dispatch (with its result) should not follow either.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::{ConfigError, RunnerConfig};
+use super::runner::{ConfigError, RunnerConfig};
 
 /// Lists that add up across layers instead of being replaced.
 const ACCUMULATED_LISTS: &[&str] = &["resource_select", "bsub_extra", "sbatch_extra"];

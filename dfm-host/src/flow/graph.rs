@@ -1,8 +1,7 @@
 //! The flow as a graph: which tasks a run needs, in what order, and
 //! whether the needs form a cycle.
 
-use super::resolve::list_or_none;
-use super::{Flow, Task};
+use super::model::{Flow, Task};
 
 pub(super) fn find_cycle(flow: &Flow) -> Option<Vec<usize>> {
     #[derive(Clone, Copy, PartialEq)]
@@ -108,5 +107,14 @@ impl Flow {
             }
         }
         order
+    }
+}
+
+pub(super) fn list_or_none<S: AsRef<str>>(items: impl Iterator<Item = S>) -> String {
+    let names: Vec<String> = items.map(|s| s.as_ref().to_string()).collect();
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
     }
 }

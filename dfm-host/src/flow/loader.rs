@@ -5,9 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::expr::Value;
-use super::resolve::infer;
+use super::model::{Context, Flow, FlowError, Resources};
 use super::yaml::{self, Node};
-use super::{Context, Flow, FlowError, Resources};
 
 pub(super) struct Loader<'a> {
     pub(super) file: &'a Path,
@@ -323,5 +322,18 @@ impl<'a> Loader<'a> {
             }
         }
         Ok(resources)
+    }
+}
+
+/// A plain YAML scalar's value.
+pub(super) fn infer(text: &str) -> Value {
+    match text {
+        "true" | "True" => Value::Bool(true),
+        "false" | "False" => Value::Bool(false),
+        _ => text
+            .parse::<i64>()
+            .map(Value::Int)
+            .or_else(|_| text.parse::<f64>().map(Value::Float))
+            .unwrap_or_else(|_| Value::Str(text.to_string())),
     }
 }

@@ -7,10 +7,10 @@ use std::path::Path;
 use dfm_wire::SHELLS;
 
 use super::expr::{self, Scope, Value};
-use super::graph::find_cycle;
-use super::loader::{Loader, RawTask};
+use super::graph::{find_cycle, list_or_none};
+use super::loader::{infer, Loader, RawTask};
+use super::model::{Action, Flow, FlowError, Task};
 use super::yaml::Node;
-use super::{Action, Flow, FlowError, Task};
 
 impl Loader<'_> {
     pub(super) fn apply_package_overrides(
@@ -234,28 +234,6 @@ impl Loader<'_> {
             None => String::new(),
         };
         Ok(Action::Shell { shell, body })
-    }
-}
-
-pub(super) fn list_or_none<S: AsRef<str>>(items: impl Iterator<Item = S>) -> String {
-    let names: Vec<String> = items.map(|s| s.as_ref().to_string()).collect();
-    if names.is_empty() {
-        "none".to_string()
-    } else {
-        names.join(", ")
-    }
-}
-
-/// A plain YAML scalar's value.
-pub(super) fn infer(text: &str) -> Value {
-    match text {
-        "true" | "True" => Value::Bool(true),
-        "false" | "False" => Value::Bool(false),
-        _ => text
-            .parse::<i64>()
-            .map(Value::Int)
-            .or_else(|_| text.parse::<f64>().map(Value::Float))
-            .unwrap_or_else(|_| Value::Str(text.to_string())),
     }
 }
 

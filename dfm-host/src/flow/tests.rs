@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use super::*;
 
 fn load_text(text: &str, overrides: &[(&str, &str)]) -> Result<Flow, FlowError> {

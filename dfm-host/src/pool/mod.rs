@@ -23,6 +23,7 @@
 //! `workers` the life of a worker slot, from launch to retirement.
 
 mod dispatch;
+mod ids;
 #[cfg(test)]
 mod invariants;
 mod prefetch;
@@ -38,13 +39,10 @@ use std::time::{Duration, Instant};
 use dfm_wire::{PoolCounts, TaskResult, TaskSpec, WorkerCounts};
 
 use self::table::Table;
-use self::task::Task;
+use self::task::{Counter, Task, TaskState};
 
-pub type ClientId = u64;
-pub type SlotId = u64;
-type TaskId = u64;
-/// A resource class, as an index into the pool's `classes`.
-type ClassId = usize;
+use self::ids::{ClassId, TaskId};
+pub use self::ids::{ClientId, SlotId};
 
 /// Tasks a busy worker holds ahead unless configured otherwise. A worker
 /// reports its results in batches while it holds more tasks than it has
@@ -419,5 +417,49 @@ impl Pool {
             request_id,
             outcome,
         });
+    }
+}
+
+/// The one way a task's state changes: these keep the class counters.
+impl Pool {
+    /// Adds `state`'s count to `class` (`by` = 1), or takes it off (-1).
+    fn tally(&mut self, class: ClassId, state: TaskState, by: isize) {
+        let Some(counter) = state.counter() else {
+            return;
+        };
+        let class = &mut self.classes[class];
+        let count = match counter {
+            Counter::Queued => &mut class.queued,
+            Counter::Ahead => &mut class.ahead,
+            Counter::Withdrawing => &mut class.withdrawing,
+        };
+        *count = count.saturating_add_signed(by);
+    }
+
+    /// A new task, in `state`.
+    fn add_task(&mut self, id: TaskId, task: Task) {
+        self.tally(task.class, task.state, 1);
+        self.tasks.insert(id, task);
+    }
+
+    /// Moves task `id` to `state`; its previous state, if it exists.
+    fn set_task_state(&mut self, id: TaskId, state: TaskState) -> Option<TaskState> {
+        let task = self.tasks.get_mut(&id)?;
+        let (class, before) = (task.class, task.state);
+        task.state = state;
+        self.tally(class, before, -1);
+        self.tally(class, state, 1);
+        Some(before)
+    }
+
+    /// Takes task `id` out of the pool; its client can no longer name it.
+    fn forget_task(&mut self, id: TaskId) -> Option<Task> {
+        let task = self.tasks.remove(&id)?;
+        self.tally(task.class, task.state, -1);
+        let key = (task.client, task.spec.request_id.clone());
+        if self.by_request.get(&key) == Some(&id) {
+            self.by_request.remove(&key);
+        }
+        Some(task)
     }
 }

@@ -1,17 +1,17 @@
 //! A task in the pool: where it is, and the one way it moves.
 //!
 //! Every change of a task's [`TaskState`] goes through
-//! [`Pool::set_task_state`] (or, for a task that leaves the pool,
-//! [`Pool::forget_task`]): they alone keep the class counters that
-//! dispatch reads (`queued`, `ahead`, `withdrawing`), so those cannot
-//! drift from the tasks they count. `invariants.rs` checks that they agree
-//! after every step of every pool test.
+//! `Pool::set_task_state` (or, for a task that leaves the pool,
+//! `Pool::forget_task`): they alone keep the class counters that
+//! dispatch reads (the state's [`Counter`]), so those cannot drift from the
+//! tasks they count. `invariants.rs` checks that they agree after every
+//! step of every pool test.
 
 use std::sync::Arc;
 
 use dfm_wire::TaskSpec;
 
-use super::{ClassId, ClientId, Pool, SlotId, TaskId};
+use super::ids::{ClassId, ClientId, SlotId};
 
 #[derive(Debug)]
 pub(super) struct Task {
@@ -44,7 +44,7 @@ pub(super) enum TaskState {
 
 /// The class counter a state counts in.
 #[derive(Clone, Copy)]
-enum Counter {
+pub(super) enum Counter {
     Queued,
     Ahead,
     Withdrawing,
@@ -78,55 +78,12 @@ impl TaskState {
         )
     }
 
-    fn counter(self) -> Option<Counter> {
+    pub fn counter(self) -> Option<Counter> {
         match self {
             TaskState::Queued => Some(Counter::Queued),
             TaskState::Held(_) => Some(Counter::Ahead),
             TaskState::Withdrawing(_) | TaskState::CancelledAhead(_) => Some(Counter::Withdrawing),
             TaskState::Running(_) | TaskState::Killing(_) => None,
         }
-    }
-}
-
-impl Pool {
-    /// Adds `state`'s count to `class` (`by` = 1), or takes it off (-1).
-    fn tally(&mut self, class: ClassId, state: TaskState, by: isize) {
-        let Some(counter) = state.counter() else {
-            return;
-        };
-        let class = &mut self.classes[class];
-        let count = match counter {
-            Counter::Queued => &mut class.queued,
-            Counter::Ahead => &mut class.ahead,
-            Counter::Withdrawing => &mut class.withdrawing,
-        };
-        *count = count.saturating_add_signed(by);
-    }
-
-    /// A new task, in `state`.
-    pub(super) fn add_task(&mut self, id: TaskId, task: Task) {
-        self.tally(task.class, task.state, 1);
-        self.tasks.insert(id, task);
-    }
-
-    /// Moves task `id` to `state`; its previous state, if it exists.
-    pub(super) fn set_task_state(&mut self, id: TaskId, state: TaskState) -> Option<TaskState> {
-        let task = self.tasks.get_mut(&id)?;
-        let (class, before) = (task.class, task.state);
-        task.state = state;
-        self.tally(class, before, -1);
-        self.tally(class, state, 1);
-        Some(before)
-    }
-
-    /// Takes task `id` out of the pool; its client can no longer name it.
-    pub(super) fn forget_task(&mut self, id: TaskId) -> Option<Task> {
-        let task = self.tasks.remove(&id)?;
-        self.tally(task.class, task.state, -1);
-        let key = (task.client, task.spec.request_id.clone());
-        if self.by_request.get(&key) == Some(&id) {
-            self.by_request.remove(&key);
-        }
-        Some(task)
     }
 }

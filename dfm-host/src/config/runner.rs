@@ -1,0 +1,165 @@
+//! The merged `runner:` section, and what the daemon and plugins read
+//! from it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::pool::PoolSettings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: invalid YAML: {message}")]
+    Yaml { path: PathBuf, message: String },
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+/// The merged `runner:` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunnerConfig {
+    /// The runner plugin to use: a name or a path to a `.so`.
+    pub runner: String,
+    pub pool: PoolSettings,
+    pub defaults: ResourceSpec,
+    pub resource_classes: BTreeMap<String, ResourceSpec>,
+    /// `runner.worker_bind`: the address the worker port listens on.
+    worker_bind: Option<String>,
+    /// `runner.worker_host`: the host name workers are told to connect to.
+    worker_host: Option<String>,
+    /// The whole merged section, for the plugin's own keys.
+    pub(super) raw: Map<String, Value>,
+}
+
+impl RunnerConfig {
+    pub(super) fn from_merged(
+        raw: Map<String, Value>,
+        origin: &str,
+    ) -> Result<RunnerConfig, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            origin: origin.to_string(),
+            message,
+        };
+        let section = |key: &str| raw.get(key).cloned().unwrap_or(Value::Object(Map::new()));
+        let runner = match raw.get("default") {
+            None => "local".to_string(),
+            Some(Value::String(name)) if !name.is_empty() => name.clone(),
+            Some(other) => {
+                return Err(invalid(format!(
+                    "runner.default must be a runner name, not {other}"
+                )))
+            }
+        };
+        let pool: PoolSettings = serde_json::from_value(section("pool"))
+            .map_err(|e| invalid(format!("runner.pool: {e}")))?;
+        pool.validate().map_err(invalid)?;
+        let defaults: ResourceSpec = serde_json::from_value(section("defaults"))
+            .map_err(|e| invalid(format!("runner.defaults: {e}")))?;
+        let resource_classes: BTreeMap<String, ResourceSpec> =
+            serde_json::from_value(section("resource_classes"))
+                .map_err(|e| invalid(format!("runner.resource_classes: {e}")))?;
+        let address = |key: &str| match raw.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) if !text.trim().is_empty() => {
+                Ok(Some(text.trim().to_string()))
+            }
+            Some(other) => Err(invalid(format!(
+                "runner.{key} must be a host name or address, not {other}"
+            ))),
+        };
+        Ok(RunnerConfig {
+            runner,
+            pool,
+            defaults,
+            resource_classes,
+            worker_bind: address("worker_bind")?,
+            worker_host: address("worker_host")?,
+            raw,
+        })
+    }
+
+    /// The runner's short name (`local` for `/x/libdfm_runner_local.so`).
+    pub fn runner_name(&self) -> &str {
+        crate::plugin::runner_name(&self.runner)
+    }
+
+    /// Workers of the `local` runner run on this machine; any other
+    /// runner's run on compute nodes that must reach the worker port.
+    fn is_local(&self) -> bool {
+        self.runner_name() == "local"
+    }
+
+    /// The address the worker port listens on: `runner.worker_bind`, else
+    /// loopback for `local` and all interfaces for cluster runners.
+    pub fn worker_bind(&self) -> String {
+        self.worker_bind.clone().unwrap_or_else(|| {
+            if self.is_local() {
+                "127.0.0.1"
+            } else {
+                "0.0.0.0"
+            }
+            .to_string()
+        })
+    }
+
+    /// The host workers connect to: `runner.worker_host`, else 127.0.0.1
+    /// for `local` and this machine's host name for cluster runners.
+    pub fn worker_host(&self) -> String {
+        self.worker_host.clone().unwrap_or_else(|| {
+            if self.is_local() {
+                "127.0.0.1".to_string()
+            } else {
+                crate::procfs::hostname()
+            }
+        })
+    }
+
+    /// The JSON handed to the plugin: its own section (`runner.<name>`),
+    /// with `defaults` and `resource_classes` alongside.
+    pub fn plugin_config_json(&self) -> String {
+        let mut config = match self.raw.get(self.runner_name()) {
+            Some(Value::Object(own)) => own.clone(),
+            _ => Map::new(),
+        };
+        for key in ["defaults", "resource_classes"] {
+            if let Some(value) = self.raw.get(key) {
+                config.entry(key).or_insert_with(|| value.clone());
+            }
+        }
+        Value::Object(config).to_string()
+    }
+
+    /// The resources of a worker for `class`: `defaults` overlaid with the
+    /// class's own.
+    pub fn resources_for(&self, class: &str) -> ResourceSpec {
+        let mut spec = self.defaults.clone();
+        if let Some(own) = self.resource_classes.get(class) {
+            spec.cores = own.cores.or(spec.cores);
+            spec.memory = own.memory.clone().or(spec.memory);
+            spec.walltime = own.walltime.clone().or(spec.walltime);
+            spec.queue = own.queue.clone().or(spec.queue);
+            spec.extra.extend(own.extra.clone());
+        }
+        spec
+    }
+}
+
+/// Resources of a worker job (`defaults`, or one of `resource_classes`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ResourceSpec {
+    pub cores: Option<u32>,
+    pub memory: Option<String>,
+    pub walltime: Option<String>,
+    pub queue: Option<String>,
+    /// Anything else (e.g. `resource_select`) is for the plugin.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}

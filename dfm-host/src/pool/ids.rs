@@ -1,0 +1,11 @@
+//! The pool's ids.
+
+/// A client connection, as the daemon numbers them.
+pub type ClientId = u64;
+/// A worker slot: a job launched for the pool, and its worker once it
+/// registers.
+pub type SlotId = u64;
+/// A task in the pool (not the id its client gave it).
+pub(super) type TaskId = u64;
+/// A resource class, as an index into the pool's `classes`.
+pub(super) type ClassId = usize;
