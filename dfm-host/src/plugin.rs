@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use abi_stable::library::{lib_header_from_path, LibraryError};
 use abi_stable::std_types::RResult;
-use dfm_plugin_api::{RunnerBox, RunnerModuleRef, API_VERSION};
+use dfm_plugin_api::host::{RunnerBox, RunnerModuleRef};
+use dfm_plugin_api::API_VERSION;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {

@@ -25,12 +25,21 @@
 //! export_runner!("mysite", new_runner);
 //! ```
 //!
+//! A plugin reads its [`LaunchRequest`] through accessors
+//! ([`LaunchRequest::program`], [`LaunchRequest::args`],
+//! [`LaunchRequest::env_pairs`], [`LaunchRequest::resources`], ...) and makes
+//! [`JobHandle`]s with [`JobHandle::new`]: it never names an `abi_stable`
+//! type.
+//!
 //! Every call crosses the boundary synchronously, with `abi_stable` types
 //! only. The host calls plugins from blocking threads, so a plugin may block
 //! (run `bsub`, wait for a process) but must not assume any async runtime,
 //! thread-local or logger of the host. Panics are caught on the plugin side
 //! and reported to the host as errors: a faulty plugin never takes the
 //! daemon down.
+//!
+//! The types a plugin never names (the ABI-stable trait object the host
+//! calls, the root module it loads) are in [`host`].
 
 // The impls that `#[sabi_trait]` generates inside a const trip this lint.
 #![allow(non_local_definitions)]
@@ -40,6 +49,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub mod command;
 pub mod units;
 
+#[doc(hidden)]
 pub use abi_stable;
 use abi_stable::{
     declare_root_module_statics,
@@ -88,11 +98,99 @@ pub struct LaunchRequest {
 }
 
 impl LaunchRequest {
+    /// A request, from plain Rust values (the host builds these; a
+    /// plugin's tests may too).
+    pub fn new(
+        job_name: &str,
+        argv: &[&str],
+        env: &[(&str, &str)],
+        resources: Resources,
+        log_path: &str,
+    ) -> LaunchRequest {
+        LaunchRequest {
+            job_name: job_name.into(),
+            argv: argv.iter().map(|arg| RString::from(*arg)).collect(),
+            env: env
+                .iter()
+                .map(|(name, value)| Tuple2(RString::from(*name), RString::from(*value)))
+                .collect(),
+            resources,
+            log_path: log_path.into(),
+        }
+    }
+
+    pub fn job_name(&self) -> &str {
+        &self.job_name
+    }
+
+    /// The program to run: the first element of the command line.
+    pub fn program(&self) -> Option<&str> {
+        self.argv.first().map(RString::as_str)
+    }
+
+    /// The command line after the program.
+    pub fn args(&self) -> impl Iterator<Item = &str> {
+        self.argv.iter().skip(1).map(RString::as_str)
+    }
+
     /// The environment additions as string pairs.
     pub fn env_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
         self.env
             .iter()
             .map(|pair| (pair.0.as_str(), pair.1.as_str()))
+    }
+
+    pub fn resources(&self) -> &Resources {
+        &self.resources
+    }
+
+    pub fn log_path(&self) -> &str {
+        &self.log_path
+    }
+}
+
+impl Resources {
+    /// Resources from plain Rust values; empty strings and 0 mean the
+    /// backend's default.
+    pub fn new(
+        cores: u32,
+        memory: &str,
+        walltime: &str,
+        queue: &str,
+        resource_class: &str,
+    ) -> Resources {
+        Resources {
+            cores,
+            memory: memory.into(),
+            walltime: walltime.into(),
+            queue: queue.into(),
+            resource_class: resource_class.into(),
+        }
+    }
+
+    /// Number of cores; 0 means the backend's default.
+    pub fn cores(&self) -> u32 {
+        self.cores
+    }
+
+    /// Memory with a unit suffix; empty means the default.
+    pub fn memory(&self) -> &str {
+        &self.memory
+    }
+
+    /// Run limit (see [`units::walltime_minutes`]); empty means the default.
+    pub fn walltime(&self) -> &str {
+        &self.walltime
+    }
+
+    /// Queue or partition; empty means the default.
+    pub fn queue(&self) -> &str {
+        &self.queue
+    }
+
+    /// The resource class the worker serves; empty for the default class.
+    pub fn resource_class(&self) -> &str {
+        &self.resource_class
     }
 }
 
@@ -104,6 +202,32 @@ pub struct JobHandle {
     pub job_id: RString,
     /// The process id, where the backend knows it.
     pub pid: ROption<u32>,
+}
+
+impl JobHandle {
+    /// A job the scheduler knows by `job_id`.
+    pub fn new(job_id: &str) -> JobHandle {
+        JobHandle {
+            job_id: job_id.into(),
+            pid: ROption::RNone,
+        }
+    }
+
+    /// A job that is a process of this machine.
+    pub fn with_pid(job_id: &str, pid: u32) -> JobHandle {
+        JobHandle {
+            job_id: job_id.into(),
+            pid: ROption::RSome(pid),
+        }
+    }
+
+    pub fn job_id(&self) -> &str {
+        &self.job_id
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.pid.into_option()
+    }
 }
 
 /// What the backend knows about a job.
@@ -122,7 +246,9 @@ pub enum JobState {
 
 /// The ABI-stable runner object the host talks to. Plugins do not implement
 /// this directly: they implement [`RunnerPlugin`], and [`export_runner!`]
-/// wraps it so that panics become errors.
+/// wraps it so that panics become errors. (Stays at the crate's root: its
+/// path is part of its ABI layout; [`host`] is where to find it.)
+#[doc(hidden)]
 #[sabi_trait]
 pub trait Runner: Send + Sync {
     /// Start one worker job.
@@ -138,9 +264,11 @@ pub trait Runner: Send + Sync {
 }
 
 /// A boxed runner, as returned by a plugin.
+#[doc(hidden)]
 pub type RunnerBox = Runner_TO<'static, RBox<()>>;
 
 /// The root module every runner plugin exports.
+#[doc(hidden)]
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = RunnerModuleRef)))]
@@ -171,8 +299,15 @@ pub trait RunnerPlugin: Send + Sync + 'static {
     fn poll(&self, jobs: &[JobHandle]) -> Result<Vec<JobState>, String>;
 }
 
+/// What the host uses to load and call a plugin; a plugin never names
+/// these.
+pub mod host {
+    pub use crate::{Runner, RunnerBox, RunnerModule, RunnerModuleRef, Runner_TO};
+}
+
 /// Runs `f`, turning a panic into an error message. No unwind may cross the
 /// plugin boundary.
+#[doc(hidden)]
 pub fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, String>) -> RResult<T, RString> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(value)) => RResult::ROk(value),
@@ -190,6 +325,7 @@ pub fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, String>) -> RResult<
 
 /// Adapts a [`RunnerPlugin`] to the ABI-stable [`Runner`] trait, catching
 /// panics in every call.
+#[doc(hidden)]
 pub struct Guarded<P>(pub P);
 
 impl<P: RunnerPlugin> Runner for Guarded<P> {
@@ -218,6 +354,7 @@ impl<P: RunnerPlugin> Runner for Guarded<P> {
 
 /// Builds the ABI-stable runner object from a plugin constructor; used by
 /// [`export_runner!`].
+#[doc(hidden)]
 pub fn build_runner<P: RunnerPlugin>(
     config_json: RStr<'_>,
     ctor: fn(&str) -> Result<P, String>,

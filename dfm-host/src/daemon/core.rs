@@ -4,7 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use dfm_plugin_api::{JobState, RunnerBox};
+use dfm_plugin_api::host::RunnerBox;
+use dfm_plugin_api::JobState;
 use dfm_wire::{
     reply_error, reply_result, Completion, DaemonStatus, FromWorker, MonitorEvent, Register,
     RunningTask, TaskStarted, ToWorker, WorkerStatus,

@@ -95,7 +95,7 @@ pub async fn serve(
     project: &Project,
     config: RunnerConfig,
     runner_name: String,
-    runner: dfm_plugin_api::RunnerBox,
+    runner: dfm_plugin_api::host::RunnerBox,
     listen: Listen,
 ) -> Result<()> {
     let secret = Arc::new(auth::random_hex(32).context("cannot read /dev/urandom")?);

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use dfm_plugin_api::abi_stable::std_types::{RResult, RString, RVec, Tuple2};
-use dfm_plugin_api::{JobHandle, LaunchRequest, Resources, RunnerBox};
+use dfm_plugin_api::abi_stable::std_types::{RResult, RString, RVec};
+use dfm_plugin_api::host::RunnerBox;
+use dfm_plugin_api::{JobHandle, LaunchRequest, Resources};
 use dfm_wire::worker::job_env;
 use dfm_wire::ResourceRequest;
 use tokio::sync::mpsc;
@@ -146,52 +147,124 @@ impl LaunchSetup {
         class: &str,
         asked: Option<&ResourceRequest>,
     ) -> LaunchRequest {
-        let setup = self;
-        let mut spec = setup.config.resources_for(class);
+        let mut spec = self.config.resources_for(class);
         if let Some(asked) = asked {
             spec.cores = asked.cores.or(spec.cores);
             spec.memory = asked.memory.clone().or(spec.memory);
             spec.queue = asked.queue.clone().or(spec.queue);
             spec.walltime = asked.walltime.clone().or(spec.walltime);
         }
-        let mut argv: Vec<RString> = vec![
-            setup.worker_program.to_string_lossy().into_owned().into(),
-            "worker".into(),
-            "--connect".into(),
-            setup.worker_address.as_str().into(),
+        let program = self.worker_program.to_string_lossy();
+        let mut argv = vec![
+            program.as_ref(),
+            "worker",
+            "--connect",
+            self.worker_address.as_str(),
         ];
         if !class.is_empty() {
-            argv.push("--resource-class".into());
-            argv.push(class.into());
+            argv.extend(["--resource-class", class]);
         }
         let mut env = vec![
-            Tuple2(job_env::SECRET.into(), setup.secret.as_str().into()),
-            Tuple2(job_env::WORKER_ID.into(), worker_id.into()),
+            (job_env::SECRET, self.secret.as_str()),
+            (job_env::WORKER_ID, worker_id),
         ];
-        if let Some((socket, boot_id)) = &setup.local_worker_socket {
-            env.push(Tuple2(
-                job_env::SOCKET.into(),
-                socket.to_string_lossy().into_owned().into(),
-            ));
-            env.push(Tuple2(job_env::BOOT_ID.into(), boot_id.as_str().into()));
+        let local_socket = self
+            .local_worker_socket
+            .as_ref()
+            .map(|(socket, boot_id)| (socket.to_string_lossy(), boot_id));
+        if let Some((socket, boot_id)) = &local_socket {
+            env.push((job_env::SOCKET, socket.as_ref()));
+            env.push((job_env::BOOT_ID, boot_id.as_str()));
         }
-        LaunchRequest {
-            job_name: format!("dfm-worker-{worker_id}").into(),
-            argv: RVec::from(argv),
-            env: RVec::from(env),
-            resources: Resources {
-                cores: spec.cores.unwrap_or(0),
-                memory: spec.memory.unwrap_or_default().into(),
-                walltime: spec.walltime.unwrap_or_default().into(),
-                queue: spec.queue.unwrap_or_default().into(),
-                resource_class: class.into(),
-            },
-            log_path: setup
-                .workers_log_dir
-                .join(format!("worker_{worker_id}.log"))
-                .to_string_lossy()
-                .into_owned()
-                .into(),
+        let log_path = self.workers_log_dir.join(format!("worker_{worker_id}.log"));
+        LaunchRequest::new(
+            &format!("dfm-worker-{worker_id}"),
+            &argv,
+            &env,
+            Resources::new(
+                spec.cores.unwrap_or(0),
+                spec.memory.as_deref().unwrap_or_default(),
+                spec.walltime.as_deref().unwrap_or_default(),
+                spec.queue.as_deref().unwrap_or_default(),
+                class,
+            ),
+            &log_path.to_string_lossy(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{CliOverrides, Layers};
+
+    fn setup(local_socket: bool) -> LaunchSetup {
+        let layers = Layers {
+            files: Vec::new(),
+            env_runner: None,
+        };
+        let config = layers.load(&CliOverrides::default()).expect("defaults");
+        LaunchSetup {
+            config: Arc::new(config),
+            secret: Arc::new("s3cret".into()),
+            worker_program: PathBuf::from("/opt/dfm/bin/dfm-worker"),
+            worker_address: "head:4000".into(),
+            local_worker_socket: local_socket
+                .then(|| (PathBuf::from("/p/.dfm/daemon.workers.sock"), "boot".into())),
+            workers_log_dir: PathBuf::from("/p/.dfm/workers"),
         }
+    }
+
+    #[test]
+    fn a_worker_job_gets_the_secret_in_its_environment_never_on_its_command_line() {
+        let request = setup(true).request("w1", "large", None);
+        let argv: Vec<&str> = request
+            .program()
+            .into_iter()
+            .chain(request.args())
+            .collect();
+        assert_eq!(
+            argv,
+            [
+                "/opt/dfm/bin/dfm-worker",
+                "worker",
+                "--connect",
+                "head:4000",
+                "--resource-class",
+                "large"
+            ]
+        );
+        let env: Vec<(&str, &str)> = request.env_pairs().collect();
+        assert_eq!(
+            env,
+            [
+                (job_env::SECRET, "s3cret"),
+                (job_env::WORKER_ID, "w1"),
+                (job_env::SOCKET, "/p/.dfm/daemon.workers.sock"),
+                (job_env::BOOT_ID, "boot"),
+            ]
+        );
+        assert!(!request.job_name().contains("s3cret"));
+        assert_eq!(request.job_name(), "dfm-worker-w1");
+        assert_eq!(request.log_path(), "/p/.dfm/workers/worker_w1.log");
+    }
+
+    #[test]
+    fn what_a_class_s_first_task_asked_for_fills_what_the_configuration_leaves_open() {
+        let asked = ResourceRequest {
+            cores: Some(4),
+            memory: Some("8G".into()),
+            queue: None,
+            walltime: Some("2:00".into()),
+        };
+        let request = setup(false).request("w2", "", Some(&asked));
+        let resources = request.resources();
+        assert_eq!(
+            (resources.cores(), resources.memory(), resources.walltime()),
+            (4, "8G", "2:00")
+        );
+        assert_eq!(resources.resource_class(), "");
+        assert!(!request.args().any(|arg| arg == "--resource-class"));
+        assert_eq!(request.env_pairs().count(), 2, "no local socket to hand on");
     }
 }

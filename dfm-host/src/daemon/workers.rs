@@ -90,7 +90,7 @@ impl Workers {
             .by_slot
             .get(&slot)
             .and_then(|link| link.job.as_ref())
-            .map(|job| job.job_id.to_string())
+            .map(|job| job.job_id().to_string())
             .unwrap_or_else(|| s.info.job_id.clone());
         let state = match s.state {
             SlotState::Launching | SlotState::Starting => WorkerActivity::Launching,

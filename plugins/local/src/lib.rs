@@ -15,7 +15,6 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use dfm_plugin_api::abi_stable::std_types::{ROption, RString};
 use dfm_plugin_api::{export_runner, JobHandle, JobState, LaunchRequest, RunnerPlugin};
 
 /// How long a worker gets to exit after SIGTERM before it is killed.
@@ -43,10 +42,9 @@ fn exit_code(status: ExitStatus) -> i32 {
 }
 
 fn parse_pid(job: &JobHandle) -> Result<u32, String> {
-    job.job_id
-        .as_str()
+    job.job_id()
         .parse()
-        .map_err(|_| format!("'{}' is not a local job id (a pid)", job.job_id))
+        .map_err(|_| format!("'{}' is not a local job id (a pid)", job.job_id()))
 }
 
 impl LocalRunner {
@@ -148,11 +146,10 @@ fn has_exited(pid: u32) -> bool {
 
 impl RunnerPlugin for LocalRunner {
     fn launch(&self, request: &LaunchRequest) -> Result<JobHandle, String> {
-        let (program, args) = request
-            .argv
-            .split_first()
+        let program = request
+            .program()
             .ok_or("launch request has an empty command line")?;
-        let log_path = Path::new(request.log_path.as_str());
+        let log_path = Path::new(request.log_path());
         if let Some(dir) = log_path.parent() {
             fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create log folder {}: {e}", dir.display()))?;
@@ -162,8 +159,8 @@ impl RunnerPlugin for LocalRunner {
         let log_err = log
             .try_clone()
             .map_err(|e| format!("cannot duplicate worker log handle: {e}"))?;
-        let child = Command::new(program.as_str())
-            .args(args.iter().map(RString::as_str))
+        let child = Command::new(program)
+            .args(request.args())
             .envs(request.env_pairs())
             .stdin(Stdio::null())
             .stdout(log)
@@ -172,10 +169,7 @@ impl RunnerPlugin for LocalRunner {
             .map_err(|e| format!("cannot start worker '{program}': {e}"))?;
         let pid = child.id();
         self.jobs().running.insert(pid, child);
-        Ok(JobHandle {
-            job_id: pid.to_string().into(),
-            pid: ROption::RSome(pid),
-        })
+        Ok(JobHandle::with_pid(&pid.to_string(), pid))
     }
 
     fn terminate(&self, job: &JobHandle) -> Result<(), String> {

@@ -20,7 +20,6 @@
 
 use std::collections::BTreeMap;
 
-use dfm_plugin_api::abi_stable::std_types::{ROption, RString};
 use dfm_plugin_api::command::{self, CommandOutput};
 use dfm_plugin_api::units::{memory_mb, walltime_minutes};
 use dfm_plugin_api::{export_runner, JobHandle, JobState, LaunchRequest, RunnerPlugin};
@@ -116,12 +115,12 @@ impl Config {
 
     /// The arguments of `bsub` for one worker job.
     fn bsub_args(&self, request: &LaunchRequest) -> Result<Vec<String>, String> {
-        let resources = &request.resources;
-        let mut args = vec!["-J".to_string(), request.job_name.to_string()];
-        let queue = if resources.queue.is_empty() {
+        let resources = request.resources();
+        let mut args = vec!["-J".to_string(), request.job_name().to_string()];
+        let queue = if resources.queue().is_empty() {
             self.queue.as_str()
         } else {
-            resources.queue.as_str()
+            resources.queue()
         };
         if !queue.is_empty() {
             args.extend(["-q".into(), queue.into()]);
@@ -129,13 +128,13 @@ impl Config {
         if !self.project.is_empty() {
             args.extend(["-P".into(), self.project.clone()]);
         }
-        if resources.cores > 0 {
-            args.extend(["-n".into(), resources.cores.to_string()]);
+        if resources.cores() > 0 {
+            args.extend(["-n".into(), resources.cores().to_string()]);
         }
-        if !resources.memory.is_empty() {
+        if !resources.memory().is_empty() {
             let limit = self
                 .lsf_unit_for_limits
-                .of_megabytes(memory_mb(&resources.memory)?);
+                .of_megabytes(memory_mb(resources.memory())?);
             args.extend([
                 "-M".into(),
                 limit.to_string(),
@@ -143,28 +142,27 @@ impl Config {
                 format!("rusage[mem={limit}]"),
             ]);
         }
-        let select = self.select_terms(&resources.resource_class);
+        let select = self.select_terms(resources.resource_class());
         if !select.is_empty() {
             args.extend(["-R".into(), format!("select[{}]", select.join(" && "))]);
         }
-        if !resources.walltime.is_empty() {
-            let minutes = walltime_minutes(&resources.walltime)?;
+        if !resources.walltime().is_empty() {
+            let minutes = walltime_minutes(resources.walltime())?;
             args.extend(["-W".into(), format!("{}:{:02}", minutes / 60, minutes % 60)]);
         }
-        let log = request.log_path.to_string();
+        let log = request.log_path().to_string();
         args.extend(["-oo".into(), log.clone(), "-eo".into(), log]);
         args.extend(self.bsub_extra.iter().cloned());
         args.push("--".into());
-        let (program, rest) = request
-            .argv
-            .split_first()
+        let program = request
+            .program()
             .ok_or("launch request has an empty command line")?;
         args.push(if self.worker_dfm_path.is_empty() {
             program.to_string()
         } else {
             self.worker_dfm_path.clone()
         });
-        args.extend(rest.iter().map(RString::to_string));
+        args.extend(request.args().map(str::to_string));
         Ok(args)
     }
 }
@@ -255,16 +253,13 @@ impl RunnerPlugin for LsfRunner {
                 output.failure()
             )
         })?;
-        Ok(JobHandle {
-            job_id: job_id.into(),
-            pid: ROption::RNone,
-        })
+        Ok(JobHandle::new(&job_id))
     }
 
     fn terminate(&self, job: &JobHandle) -> Result<(), String> {
         let output = command::run(
             &self.config.bkill_cmd,
-            &[job.job_id.to_string()],
+            &[job.job_id().to_string()],
             [],
             self.config.command_timeout,
         )?;
@@ -279,7 +274,7 @@ impl RunnerPlugin for LsfRunner {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<&str> = jobs.iter().map(|job| job.job_id.as_str()).collect();
+        let ids: Vec<&str> = jobs.iter().map(|job| job.job_id()).collect();
         let mut args = vec!["-o".to_string(), "jobid stat".into(), "-noheader".into()];
         args.extend(ids.iter().map(|id| id.to_string()));
         let output = command::run(
@@ -303,7 +298,6 @@ export_runner!("lsf", new_runner);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dfm_plugin_api::abi_stable::std_types::RVec;
     use dfm_plugin_api::Resources;
 
     fn request(
@@ -313,27 +307,13 @@ mod tests {
         walltime: &str,
         queue: &str,
     ) -> LaunchRequest {
-        LaunchRequest {
-            job_name: "dfm-worker-ab12".into(),
-            argv: RVec::from(vec![
-                RString::from("/opt/dfm/bin/dfm"),
-                "worker".into(),
-                "--connect".into(),
-                "head:4000".into(),
-            ]),
-            env: RVec::from(vec![dfm_plugin_api::abi_stable::std_types::Tuple2(
-                RString::from("DFM_WORKER_TOKEN"),
-                RString::from("s3cret"),
-            )]),
-            resources: Resources {
-                cores,
-                memory: memory.into(),
-                walltime: walltime.into(),
-                queue: queue.into(),
-                resource_class: class.into(),
-            },
-            log_path: "/p/.dfm/workers/worker_ab12.log".into(),
-        }
+        LaunchRequest::new(
+            "dfm-worker-ab12",
+            &["/opt/dfm/bin/dfm", "worker", "--connect", "head:4000"],
+            &[("DFM_WORKER_TOKEN", "s3cret")],
+            Resources::new(cores, memory, walltime, queue, class),
+            "/p/.dfm/workers/worker_ab12.log",
+        )
     }
 
     fn output(code: i32, stdout: &str, stderr: &str) -> CommandOutput {

@@ -19,7 +19,6 @@
 
 use std::collections::BTreeMap;
 
-use dfm_plugin_api::abi_stable::std_types::{ROption, RString};
 use dfm_plugin_api::command::{self, CommandOutput};
 use dfm_plugin_api::units::{memory_mb, walltime_minutes};
 use dfm_plugin_api::{export_runner, JobHandle, JobState, LaunchRequest, RunnerPlugin};
@@ -89,17 +88,17 @@ impl Config {
 
     /// The arguments of `sbatch` for one worker job.
     fn sbatch_args(&self, request: &LaunchRequest) -> Result<Vec<String>, String> {
-        let resources = &request.resources;
+        let resources = request.resources();
         let mut args = vec![
             "--parsable".to_string(),
             "--export=ALL".into(),
             "-J".into(),
-            request.job_name.to_string(),
+            request.job_name().to_string(),
         ];
-        let partition = if resources.queue.is_empty() {
+        let partition = if resources.queue().is_empty() {
             self.partition.as_str()
         } else {
-            resources.queue.as_str()
+            resources.queue()
         };
         if !partition.is_empty() {
             args.extend(["-p".into(), partition.into()]);
@@ -107,37 +106,36 @@ impl Config {
         if !self.account.is_empty() {
             args.extend(["-A".into(), self.account.clone()]);
         }
-        if resources.cores > 0 {
-            args.extend(["-c".into(), resources.cores.to_string()]);
+        if resources.cores() > 0 {
+            args.extend(["-c".into(), resources.cores().to_string()]);
         }
-        if !resources.memory.is_empty() {
+        if !resources.memory().is_empty() {
             args.extend([
                 "--mem".into(),
-                format!("{}M", memory_mb(&resources.memory)?),
+                format!("{}M", memory_mb(resources.memory())?),
             ]);
         }
-        if !resources.walltime.is_empty() {
+        if !resources.walltime().is_empty() {
             args.extend([
                 "-t".into(),
-                walltime_minutes(&resources.walltime)?.to_string(),
+                walltime_minutes(resources.walltime())?.to_string(),
             ]);
         }
-        let log = request.log_path.to_string();
+        let log = request.log_path().to_string();
         args.extend(["-o".into(), log.clone(), "-e".into(), log]);
         args.extend(self.sbatch_extra.iter().cloned());
-        let (program, rest) = request
-            .argv
-            .split_first()
+        let program = request
+            .program()
             .ok_or("launch request has an empty command line")?;
         let program = if self.worker_dfm_path.is_empty() {
-            program.as_str()
+            program
         } else {
             self.worker_dfm_path.as_str()
         };
         // exec: the worker is the job's main process, so scancel's signal
         // reaches it and its exit status is the job's.
         let words: Vec<String> = std::iter::once(program)
-            .chain(rest.iter().map(RString::as_str))
+            .chain(request.args())
             .map(shell_quote)
             .collect();
         args.extend(["--wrap".into(), format!("exec {}", words.join(" "))]);
@@ -224,16 +222,13 @@ impl RunnerPlugin for SlurmRunner {
                 output.failure()
             )
         })?;
-        Ok(JobHandle {
-            job_id: job_id.into(),
-            pid: ROption::RNone,
-        })
+        Ok(JobHandle::new(&job_id))
     }
 
     fn terminate(&self, job: &JobHandle) -> Result<(), String> {
         let output = command::run(
             &self.config.scancel_cmd,
-            &[job.job_id.to_string()],
+            &[job.job_id().to_string()],
             [],
             self.config.command_timeout,
         )?;
@@ -248,7 +243,7 @@ impl RunnerPlugin for SlurmRunner {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<&str> = jobs.iter().map(|job| job.job_id.as_str()).collect();
+        let ids: Vec<&str> = jobs.iter().map(|job| job.job_id()).collect();
         let args = [
             "-h".to_string(),
             "-t".into(),
@@ -279,33 +274,23 @@ export_runner!("slurm", new_runner);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dfm_plugin_api::abi_stable::std_types::{RVec, Tuple2};
     use dfm_plugin_api::Resources;
 
     fn request(cores: u32, memory: &str, walltime: &str, queue: &str) -> LaunchRequest {
-        LaunchRequest {
-            job_name: "dfm-worker-ab12".into(),
-            argv: RVec::from(vec![
-                RString::from("/opt/my dfm/dfm"),
-                "worker".into(),
-                "--connect".into(),
-                "head:4000".into(),
-                "--resource-class".into(),
-                "it's".into(),
-            ]),
-            env: RVec::from(vec![Tuple2(
-                RString::from("DFM_WORKER_TOKEN"),
-                RString::from("s3cret"),
-            )]),
-            resources: Resources {
-                cores,
-                memory: memory.into(),
-                walltime: walltime.into(),
-                queue: queue.into(),
-                resource_class: String::new().into(),
-            },
-            log_path: "/p/.dfm/workers/worker_ab12.log".into(),
-        }
+        LaunchRequest::new(
+            "dfm-worker-ab12",
+            &[
+                "/opt/my dfm/dfm",
+                "worker",
+                "--connect",
+                "head:4000",
+                "--resource-class",
+                "it's",
+            ],
+            &[("DFM_WORKER_TOKEN", "s3cret")],
+            Resources::new(cores, memory, walltime, queue, ""),
+            "/p/.dfm/workers/worker_ab12.log",
+        )
     }
 
     fn output(code: i32, stdout: &str, stderr: &str) -> CommandOutput {

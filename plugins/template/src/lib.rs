@@ -23,7 +23,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use dfm_plugin_api::abi_stable::std_types::{ROption, RString};
 use dfm_plugin_api::command::run_with_timeout;
 use dfm_plugin_api::{export_runner, JobHandle, JobState, LaunchRequest, RunnerPlugin};
 
@@ -53,11 +52,10 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
 
 impl RunnerPlugin for TemplateRunner {
     fn launch(&self, request: &LaunchRequest) -> Result<JobHandle, String> {
-        let (program, args) = request
-            .argv
-            .split_first()
+        let program = request
+            .program()
             .ok_or("launch request has an empty command line")?;
-        let log_path = std::path::Path::new(request.log_path.as_str());
+        let log_path = std::path::Path::new(request.log_path());
         if let Some(dir) = log_path.parent() {
             fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
@@ -66,9 +64,9 @@ impl RunnerPlugin for TemplateRunner {
         let log_err = log
             .try_clone()
             .map_err(|e| format!("cannot duplicate the log handle: {e}"))?;
-        let child = Command::new(program.as_str())
-            .args(args.iter().map(RString::as_str))
-            .envs(request.env.iter().map(|p| (p.0.as_str(), p.1.as_str())))
+        let child = Command::new(program)
+            .args(request.args())
+            .envs(request.env_pairs())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err)
@@ -78,18 +76,15 @@ impl RunnerPlugin for TemplateRunner {
             .map_err(|e| format!("cannot start worker '{program}': {e}"))?;
         let job_id = child.id().to_string();
         self.children().insert(job_id.clone(), child);
-        Ok(JobHandle {
-            job_id: job_id.into(),
-            pid: ROption::RNone,
-        })
+        Ok(JobHandle::new(&job_id))
     }
 
     fn terminate(&self, job: &JobHandle) -> Result<(), String> {
-        let Some(mut child) = self.children().remove(job.job_id.as_str()) else {
+        let Some(mut child) = self.children().remove(job.job_id()) else {
             return Ok(()); // already ended
         };
         // Where a real plugin runs its scheduler's cancel command.
-        let group = format!("-{}", job.job_id);
+        let group = format!("-{}", job.job_id());
         let output = run_with_timeout(
             Command::new("kill").args(["-TERM", "--", &group]),
             Duration::from_secs(10),
@@ -99,9 +94,9 @@ impl RunnerPlugin for TemplateRunner {
         }
         let status = child
             .wait()
-            .map_err(|e| format!("cannot reap worker {}: {e}", job.job_id))?;
+            .map_err(|e| format!("cannot reap worker {}: {e}", job.job_id()))?;
         self.exited()
-            .insert(job.job_id.to_string(), exit_code(status));
+            .insert(job.job_id().to_string(), exit_code(status));
         Ok(())
     }
 
@@ -111,7 +106,7 @@ impl RunnerPlugin for TemplateRunner {
         Ok(jobs
             .iter()
             .map(|job| {
-                let id = job.job_id.as_str();
+                let id = job.job_id();
                 if let Some(child) = children.get_mut(id) {
                     match child.try_wait() {
                         Ok(None) => return JobState::Running,
