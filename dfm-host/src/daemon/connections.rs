@@ -8,26 +8,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dfm_wire::{
-    read_line, reply_error, reply_result, to_line, ClientCall, ClientRequest, FrameError,
-    FromWorker, ToWorker, MAX_LINE_BYTES,
+    read_line, reply_error, reply_result, to_line, ClientCall, ClientRequest, FrameError, ToWorker,
+    MAX_LINE_BYTES,
 };
 use serde_json::Value;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncWrite, BufReader};
 use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
 
 use super::environments::Environments;
 use super::event::{Event, Request};
+use super::handshake::{self, HandshakeError};
 use super::lines::{spawn_writer, Hold};
 use crate::pool::{ClientId, SlotId};
-use crate::{auth, quiet};
+use crate::quiet;
 
 /// Replies a client may leave unread before the daemon stops reading its
 /// requests.
 const MAX_CLIENT_BACKLOG: usize = 10_000;
-
-/// How long a worker has to answer the challenge.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Accepts clients; `hold` is the core's "the pool is saturated" word
 /// (see [`spawn_writer`]).
@@ -219,75 +217,21 @@ pub async fn accept_workers(
     }
 }
 
-async fn send_now<W: AsyncWrite + Unpin>(write: &mut W, message: &ToWorker) -> Result<(), String> {
-    write
-        .write_all(to_line(message).as_bytes())
-        .await
-        .map_err(|e| format!("write failed: {e}"))
-}
-
-async fn read_message<R: tokio::io::AsyncBufRead + Unpin>(
-    reader: &mut R,
-    buf: &mut Vec<u8>,
-) -> Result<Option<FromWorker>, String> {
-    match read_line(reader, buf).await {
-        Ok(true) => {
-            let message = serde_json::from_slice(buf).map_err(|e| format!("invalid message: {e}"));
-            buf.clear();
-            message.map(Some)
-        }
-        Ok(false) => Ok(None),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
 async fn serve_worker<R, W>(
     read: R,
-    mut write: W,
+    write: W,
     events: mpsc::UnboundedSender<Event>,
     secret: &str,
     heartbeat_interval: Duration,
-) -> Result<(), String>
+) -> Result<(), HandshakeError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let mut reader = BufReader::new(read);
     let mut buf = Vec::new();
-
-    let nonce = auth::random_hex(16).map_err(|e| format!("no randomness: {e}"))?;
-    send_now(
-        &mut write,
-        &ToWorker::Challenge {
-            nonce: nonce.clone(),
-        },
-    )
-    .await?;
-    let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_message(&mut reader, &mut buf))
-        .await
-        .map_err(|_| "no registration within the handshake timeout".to_string())??;
-    let register = match first {
-        Some(FromWorker::Register(register)) => register,
-        Some(_) => return Err("first message was not worker.register".into()),
-        None => return Err("closed before registering".into()),
-    };
-    let expected = auth::worker_proof(secret, &nonce, &register.worker_id, &register.nonce);
-    if !auth::proofs_match(&expected, &register.auth) {
-        let reason =
-            "authentication failed: the worker does not know this daemon's secret".to_string();
-        let _ = send_now(
-            &mut write,
-            &ToWorker::Rejected {
-                reason: reason.clone(),
-            },
-        )
-        .await;
-        return Err(reason);
-    }
-    let welcome = to_line(&ToWorker::Registered {
-        auth: auth::daemon_proof(secret, &nonce, &register.worker_id, &register.nonce),
-        heartbeat_interval_ms: heartbeat_interval.as_millis() as u64,
-    });
+    let (register, welcome, write) =
+        handshake::prove(&mut reader, &mut buf, write, secret, heartbeat_interval).await?;
 
     let (tx, _writer) = spawn_writer(write, None);
     let (answer_tx, answer) = oneshot::channel();
@@ -299,21 +243,21 @@ where
             lines: tx.clone(),
             answer: answer_tx,
         })
-        .map_err(|_| "daemon is stopping".to_string())?;
+        .map_err(|_| HandshakeError::Stopping)?;
     let slot: SlotId = match answer.await {
         Ok(Ok(slot)) => slot,
-        Ok(Err(reason)) => {
+        Ok(Err(refused)) => {
             let _ = tx.send(to_line(&ToWorker::Rejected {
-                reason: reason.clone(),
+                reason: refused.to_string(),
             }));
-            return Err(format!("worker {worker_id}: {reason}"));
+            return Err(HandshakeError::Refused { worker_id, refused });
         }
-        Err(_) => return Err("daemon is stopping".into()),
+        Err(_) => return Err(HandshakeError::Stopping),
     };
     drop(tx);
 
     let reason = loop {
-        match read_message(&mut reader, &mut buf).await {
+        match handshake::read_message(&mut reader, &mut buf).await {
             Ok(Some(message)) => {
                 if events.send(Event::FromWorker { slot, message }).is_err() {
                     return Ok(());

@@ -20,7 +20,7 @@ use super::feed::{CatchUp, Feed};
 use super::lines::{Hold, Lines};
 use super::runner_calls::{LaunchSetup, RunnerCalls};
 use super::workers::Workers;
-use crate::pool::{Action, ClientId, Outcome, Pool, SlotId, WorkerInfo};
+use crate::pool::{Action, ClientId, Outcome, Pool, RegisterError, SlotId, WorkerInfo};
 
 /// What the core needs to know about the world outside the pool.
 pub struct Setup {
@@ -187,7 +187,7 @@ impl Core {
         register: Register,
         welcome: String,
         lines: Lines,
-        answer: oneshot::Sender<Result<SlotId, String>>,
+        answer: oneshot::Sender<Result<SlotId, RegisterError>>,
         now: Instant,
     ) {
         let info = WorkerInfo {
@@ -212,8 +212,8 @@ impl Core {
                 );
                 self.publish_worker(slot);
             }
-            Err(e) => {
-                let _ = answer.send(Err(e.to_string()));
+            Err(refused) => {
+                let _ = answer.send(Err(refused));
             }
         }
     }

@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::lines::Lines;
-use crate::pool::{ClientId, SlotId};
+use crate::pool::{ClientId, RegisterError, SlotId};
 
 pub enum Event {
     ClientConnected {
@@ -32,7 +32,7 @@ pub enum Event {
         register: Register,
         welcome: String,
         lines: Lines,
-        answer: oneshot::Sender<Result<SlotId, String>>,
+        answer: oneshot::Sender<Result<SlotId, RegisterError>>,
     },
     FromWorker {
         slot: SlotId,

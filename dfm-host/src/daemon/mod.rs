@@ -8,6 +8,7 @@ mod core;
 mod environments;
 mod event;
 mod feed;
+mod handshake;
 mod lines;
 mod runner_calls;
 mod workers;

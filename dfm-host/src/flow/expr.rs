@@ -24,12 +24,12 @@ impl fmt::Display for Value {
 }
 
 impl Value {
-    fn truthy(&self) -> Result<bool, String> {
+    fn truthy(&self) -> Result<bool, ExprError> {
         match self {
             Value::Bool(b) => Ok(*b),
             Value::Str(s) if s == "true" => Ok(true),
             Value::Str(s) if s == "false" => Ok(false),
-            other => Err(format!("'{other}' is not a boolean")),
+            other => Err(ExprError::NotBoolean(other.to_string())),
         }
     }
 
@@ -43,6 +43,37 @@ impl Value {
     }
 }
 
+/// What is wrong with an expression. `expr` is the expression as written.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ExprError {
+    #[error("'{0}' is not a boolean")]
+    NotBoolean(String),
+    #[error("'${{{{' without a closing '}}}}' in: {0}")]
+    Unclosed(String),
+    #[error("unexpected '{found}' in expression '{expr}'")]
+    Unexpected { found: String, expr: String },
+    #[error("unterminated string in expression '{0}'")]
+    UnterminatedString(String),
+    #[error("empty expression")]
+    Empty,
+    #[error("expression '{0}' nests more than {MAX_DEPTH} deep")]
+    TooDeep(String),
+    #[error("expression '{0}' ends too early")]
+    EndsEarly(String),
+    #[error("'{0}' is not a number")]
+    NotNumber(String),
+    #[error("unknown name '{name}' in expression (known: {known})")]
+    UnknownName { name: String, known: String },
+    #[error("missing ')' in expression '{0}'")]
+    MissingParen(String),
+    #[error("cannot order '{left}' and '{right}': '{op}' needs numbers")]
+    Unordered {
+        left: String,
+        right: String,
+        op: String,
+    },
+}
+
 /// What names mean where an expression is evaluated.
 pub trait Scope {
     fn lookup(&self, name: &str) -> Option<Value>;
@@ -51,18 +82,15 @@ pub trait Scope {
 }
 
 /// Replaces every `${{ expr }}` in `template` with its value.
-pub fn expand(template: &str, scope: &dyn Scope) -> Result<String, String> {
+pub fn expand(template: &str, scope: &dyn Scope) -> Result<String, ExprError> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find("${{") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 3..];
-        let end = after.find("}}").ok_or_else(|| {
-            format!(
-                "'${{{{' without a closing '}}}}' in: {}",
-                first_line(&rest[start..])
-            )
-        })?;
+        let end = after
+            .find("}}")
+            .ok_or_else(|| ExprError::Unclosed(first_line(&rest[start..]).to_string()))?;
         out.push_str(&eval(&after[..end], scope)?.to_string());
         rest = &after[end + 2..];
     }
@@ -75,7 +103,7 @@ fn first_line(s: &str) -> &str {
 }
 
 /// Evaluates one expression.
-pub fn eval(source: &str, scope: &dyn Scope) -> Result<Value, String> {
+pub fn eval(source: &str, scope: &dyn Scope) -> Result<Value, ExprError> {
     let tokens = tokenize(source)?;
     let mut parser = ExprParser {
         tokens,
@@ -87,10 +115,10 @@ pub fn eval(source: &str, scope: &dyn Scope) -> Result<Value, String> {
     let value = parser.or()?;
     match parser.tokens.get(parser.pos) {
         None => Ok(value),
-        Some(token) => Err(format!(
-            "unexpected '{token}' in expression '{}'",
-            source.trim()
-        )),
+        Some(token) => Err(ExprError::Unexpected {
+            found: token.to_string(),
+            expr: source.trim().to_string(),
+        }),
     }
 }
 
@@ -114,7 +142,7 @@ impl fmt::Display for Token {
 
 const OPERATORS: &[&str] = &["==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "(", ")"];
 
-fn tokenize(source: &str) -> Result<Vec<Token>, String> {
+fn tokenize(source: &str) -> Result<Vec<Token>, ExprError> {
     let mut tokens = Vec::new();
     let chars: Vec<char> = source.chars().collect();
     let mut i = 0;
@@ -126,7 +154,7 @@ fn tokenize(source: &str) -> Result<Vec<Token>, String> {
             let end = chars[i + 1..]
                 .iter()
                 .position(|&d| d == c)
-                .ok_or_else(|| format!("unterminated string in expression '{}'", source.trim()))?;
+                .ok_or_else(|| ExprError::UnterminatedString(source.trim().to_string()))?;
             tokens.push(Token::Str(chars[i + 1..i + 1 + end].iter().collect()));
             i += end + 2;
         } else if c.is_ascii_digit()
@@ -151,13 +179,16 @@ fn tokenize(source: &str) -> Result<Vec<Token>, String> {
             let op = OPERATORS
                 .iter()
                 .find(|op| rest.starts_with(**op))
-                .ok_or_else(|| format!("unexpected '{c}' in expression '{}'", source.trim()))?;
+                .ok_or_else(|| ExprError::Unexpected {
+                    found: c.to_string(),
+                    expr: source.trim().to_string(),
+                })?;
             tokens.push(Token::Op(op));
             i += op.len();
         }
     }
     if tokens.is_empty() {
-        return Err("empty expression".into());
+        return Err(ExprError::Empty);
     }
     Ok(tokens)
 }
@@ -176,15 +207,17 @@ struct ExprParser<'a> {
 }
 
 impl ExprParser<'_> {
-    fn nest(&mut self) -> Result<(), String> {
+    fn nest(&mut self) -> Result<(), ExprError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(format!(
-                "expression '{}' nests more than {MAX_DEPTH} deep",
-                self.source.trim()
-            ));
+            return Err(ExprError::TooDeep(self.expr()));
         }
         Ok(())
+    }
+
+    /// The expression as written, for errors.
+    fn expr(&self) -> String {
+        self.source.trim().to_string()
     }
 
     fn eat(&mut self, op: &str) -> bool {
@@ -195,7 +228,7 @@ impl ExprParser<'_> {
         found
     }
 
-    fn or(&mut self) -> Result<Value, String> {
+    fn or(&mut self) -> Result<Value, ExprError> {
         let mut value = self.and()?;
         while self.eat("||") {
             let right = self.and()?;
@@ -204,7 +237,7 @@ impl ExprParser<'_> {
         Ok(value)
     }
 
-    fn and(&mut self) -> Result<Value, String> {
+    fn and(&mut self) -> Result<Value, ExprError> {
         let mut value = self.not()?;
         while self.eat("&&") {
             let right = self.not()?;
@@ -213,7 +246,7 @@ impl ExprParser<'_> {
         Ok(value)
     }
 
-    fn not(&mut self) -> Result<Value, String> {
+    fn not(&mut self) -> Result<Value, ExprError> {
         if self.eat("!") {
             self.nest()?;
             let value = !self.not()?.truthy()?;
@@ -223,7 +256,7 @@ impl ExprParser<'_> {
         self.comparison()
     }
 
-    fn comparison(&mut self) -> Result<Value, String> {
+    fn comparison(&mut self) -> Result<Value, ExprError> {
         let left = self.primary()?;
         for op in ["==", "!=", "<=", ">=", "<", ">"] {
             if self.eat(op) {
@@ -234,12 +267,12 @@ impl ExprParser<'_> {
         Ok(left)
     }
 
-    fn primary(&mut self) -> Result<Value, String> {
+    fn primary(&mut self) -> Result<Value, ExprError> {
         let token = self
             .tokens
             .get(self.pos)
             .cloned()
-            .ok_or_else(|| format!("expression '{}' ends too early", self.source.trim()))?;
+            .ok_or_else(|| ExprError::EndsEarly(self.expr()))?;
         self.pos += 1;
         match token {
             Token::Str(s) => Ok(Value::Str(s)),
@@ -247,38 +280,35 @@ impl ExprParser<'_> {
                 .parse::<i64>()
                 .map(Value::Int)
                 .or_else(|_| n.parse::<f64>().map(Value::Float))
-                .map_err(|_| format!("'{n}' is not a number")),
+                .map_err(|_| ExprError::NotNumber(n)),
             Token::Name(name) if name == "true" => Ok(Value::Bool(true)),
             Token::Name(name) if name == "false" => Ok(Value::Bool(false)),
             Token::Name(name) => self.scope.lookup(&name).ok_or_else(|| {
                 let mut known = self.scope.known();
                 known.sort();
-                format!(
-                    "unknown name '{name}' in expression (known: {})",
-                    known.join(", ")
-                )
+                ExprError::UnknownName {
+                    name: name.clone(),
+                    known: known.join(", "),
+                }
             }),
             Token::Op("(") => {
                 self.nest()?;
                 let value = self.or()?;
                 self.depth -= 1;
                 if !self.eat(")") {
-                    return Err(format!(
-                        "missing ')' in expression '{}'",
-                        self.source.trim()
-                    ));
+                    return Err(ExprError::MissingParen(self.expr()));
                 }
                 Ok(value)
             }
-            Token::Op(op) => Err(format!(
-                "unexpected '{op}' in expression '{}'",
-                self.source.trim()
-            )),
+            Token::Op(op) => Err(ExprError::Unexpected {
+                found: op.to_string(),
+                expr: self.expr(),
+            }),
         }
     }
 }
 
-fn compare(left: &Value, op: &str, right: &Value) -> Result<bool, String> {
+fn compare(left: &Value, op: &str, right: &Value) -> Result<bool, ExprError> {
     if let (Some(a), Some(b)) = (left.as_number(), right.as_number()) {
         if !matches!((left, right), (Value::Str(_), Value::Str(_))) {
             return Ok(match op {
@@ -295,9 +325,11 @@ fn compare(left: &Value, op: &str, right: &Value) -> Result<bool, String> {
     match op {
         "==" => Ok(a == b),
         "!=" => Ok(a != b),
-        _ => Err(format!(
-            "cannot order '{a}' and '{b}': '{op}' needs numbers"
-        )),
+        _ => Err(ExprError::Unordered {
+            left: a,
+            right: b,
+            op: op.to_string(),
+        }),
     }
 }
 
@@ -368,10 +400,12 @@ mod tests {
             ("", "empty expression"),
         ];
         for (expr, expected) in cases {
-            let error = eval(expr, &s).expect_err(expr);
+            let error = eval(expr, &s).expect_err(expr).to_string();
             assert!(error.contains(expected), "{expr}: {error}");
         }
-        let error = expand("echo ${{ seed", &s).expect_err("unclosed");
+        let error = expand("echo ${{ seed", &s)
+            .expect_err("unclosed")
+            .to_string();
         assert!(error.contains("without a closing"), "{error}");
     }
 
@@ -382,10 +416,10 @@ mod tests {
         let s = scope();
         for n in [MAX_DEPTH + 1, 100_000] {
             let parens = "(".repeat(n) + "seed" + &")".repeat(n);
-            let error = eval(&parens, &s).expect_err("too deep");
+            let error = eval(&parens, &s).expect_err("too deep").to_string();
             assert!(error.contains("nests more than"), "{error}");
             let nots = "!".repeat(n) + "debug";
-            let error = eval(&nots, &s).expect_err("too deep");
+            let error = eval(&nots, &s).expect_err("too deep").to_string();
             assert!(error.contains("nests more than"), "{error}");
         }
         let ok = "(".repeat(MAX_DEPTH) + "seed" + &")".repeat(MAX_DEPTH);

@@ -43,10 +43,23 @@ pub(super) fn find_cycle(flow: &Flow) -> Option<Vec<usize>> {
     None
 }
 
+/// A task name on the command line that names no one task.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnknownTask {
+    #[error("no task '{given}' in {file} (root tasks: {roots})")]
+    NoSuchTask {
+        given: String,
+        file: String,
+        roots: String,
+    },
+    #[error("'{given}' is ambiguous: it could be {candidates}")]
+    Ambiguous { given: String, candidates: String },
+}
+
 impl Flow {
     /// Resolves a task name given on the command line: exactly
     /// (`pkg.task` or `task`), else by unique suffix.
-    pub fn resolve(&self, given: &str) -> Result<usize, String> {
+    pub fn resolve(&self, given: &str) -> Result<usize, UnknownTask> {
         if let Some(i) = self.tasks.iter().position(|t| t.name == given) {
             return Ok(i);
         }
@@ -59,18 +72,19 @@ impl Flow {
             .collect();
         match matches.as_slice() {
             [i] => Ok(*i),
-            [] => Err(format!(
-                "no task '{given}' in {} (root tasks: {})",
-                self.file.display(),
-                list_or_none(self.root_tasks().map(|t| &t.name))
-            )),
-            many => Err(format!(
-                "'{given}' is ambiguous: it could be {}",
-                many.iter()
+            [] => Err(UnknownTask::NoSuchTask {
+                given: given.to_string(),
+                file: self.file.display().to_string(),
+                roots: list_or_none(self.root_tasks().map(|t| &t.name)),
+            }),
+            many => Err(UnknownTask::Ambiguous {
+                given: given.to_string(),
+                candidates: many
+                    .iter()
                     .map(|&i| self.tasks[i].name.as_str())
                     .collect::<Vec<_>>()
-                    .join(", ")
-            )),
+                    .join(", "),
+            }),
         }
     }
 

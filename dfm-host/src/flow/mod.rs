@@ -25,6 +25,7 @@ mod yaml;
 
 use std::path::{Path, PathBuf};
 
+pub use self::graph::UnknownTask;
 pub use self::model::{Action, Context, Flow, FlowError, Resources, Task, ROOT_FILES};
 
 /// Finds the root flow file, searching up from `start`.

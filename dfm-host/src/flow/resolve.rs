@@ -199,7 +199,8 @@ impl Loader<'_> {
                             .to_string(),
                         other => self.string(other, "msg")?,
                     };
-                    expr::expand(&text, scope).map_err(|e| self.error(node.line(), e))?
+                    expr::expand(&text, scope)
+                        .map_err(|e| self.error(node.line(), e.to_string()))?
                 }
                 None => String::new(),
             };

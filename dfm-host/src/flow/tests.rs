@@ -105,7 +105,7 @@ fn resolves_names_exactly_or_by_unique_suffix() {
     assert_eq!(flow.resolve("demo.build"), Ok(0));
     assert_eq!(flow.resolve("build"), Ok(0));
     assert_eq!(flow.resolve("llo"), Ok(2));
-    let error = flow.resolve("nope").expect_err("unknown");
+    let error = flow.resolve("nope").expect_err("unknown").to_string();
     assert!(
         error.contains("root tasks: demo.test, demo.hello"),
         "{error}"

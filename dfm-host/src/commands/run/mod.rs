@@ -61,7 +61,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
     let selected = args
         .tasks
         .iter()
-        .map(|name| flow.resolve(name).map_err(|e| anyhow!(e)))
+        .map(|name| flow.resolve(name).map_err(anyhow::Error::from))
         .collect::<Result<Vec<usize>>>()?;
     let order = flow.closure(&selected);
 

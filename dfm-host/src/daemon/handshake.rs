@@ -1,0 +1,117 @@
+//! The daemon's side of a worker's handshake: a fresh nonce, the worker's
+//! proof that it knows the secret (and its own nonce), the daemon's proof
+//! in return. Nothing is sent to a worker before it has proved itself.
+
+use std::time::Duration;
+
+use dfm_wire::{read_line, to_line, FrameError, FromWorker, Register, ToWorker};
+use tokio::io::{AsyncBufRead, AsyncWrite, AsyncWriteExt};
+
+use crate::auth;
+use crate::pool::RegisterError;
+
+/// How long a worker has to answer the challenge.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a worker connection was refused or ended before it joined.
+#[derive(Debug, thiserror::Error)]
+pub enum HandshakeError {
+    #[error("no randomness: {0}")]
+    Randomness(std::io::Error),
+    #[error("write failed: {0}")]
+    Write(std::io::Error),
+    #[error("no registration within the handshake timeout")]
+    Timeout,
+    #[error("first message was not worker.register")]
+    NotRegister,
+    #[error("closed before registering")]
+    Closed,
+    #[error("authentication failed: the worker does not know this daemon's secret")]
+    BadProof,
+    #[error(transparent)]
+    Message(#[from] MessageError),
+    #[error("worker {worker_id}: {refused}")]
+    Refused {
+        worker_id: String,
+        refused: RegisterError,
+    },
+    #[error("daemon is stopping")]
+    Stopping,
+}
+
+/// A line from a worker that is not a message.
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error("invalid message: {0}")]
+    Invalid(#[from] serde_json::Error),
+}
+
+/// Challenges the worker and checks its proof. Returns its registration,
+/// the welcome line (with the daemon's own proof) to send once the pool
+/// accepts it, and the write half back.
+pub async fn prove<R, W>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    mut write: W,
+    secret: &str,
+    heartbeat_interval: Duration,
+) -> Result<(Register, String, W), HandshakeError>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let nonce = auth::random_hex(16).map_err(HandshakeError::Randomness)?;
+    send_now(
+        &mut write,
+        &ToWorker::Challenge {
+            nonce: nonce.clone(),
+        },
+    )
+    .await?;
+    let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_message(reader, buf))
+        .await
+        .map_err(|_| HandshakeError::Timeout)??;
+    let register = match first {
+        Some(FromWorker::Register(register)) => register,
+        Some(_) => return Err(HandshakeError::NotRegister),
+        None => return Err(HandshakeError::Closed),
+    };
+    let expected = auth::worker_proof(secret, &nonce, &register.worker_id, &register.nonce);
+    if !auth::proofs_match(&expected, &register.auth) {
+        let rejected = ToWorker::Rejected {
+            reason: HandshakeError::BadProof.to_string(),
+        };
+        let _ = send_now(&mut write, &rejected).await;
+        return Err(HandshakeError::BadProof);
+    }
+    let welcome = to_line(&ToWorker::Registered {
+        auth: auth::daemon_proof(secret, &nonce, &register.worker_id, &register.nonce),
+        heartbeat_interval_ms: heartbeat_interval.as_millis() as u64,
+    });
+    Ok((register, welcome, write))
+}
+
+async fn send_now<W: AsyncWrite + Unpin>(
+    write: &mut W,
+    message: &ToWorker,
+) -> Result<(), HandshakeError> {
+    write
+        .write_all(to_line(message).as_bytes())
+        .await
+        .map_err(HandshakeError::Write)
+}
+
+/// The next message from a worker; `None` at the end of the connection.
+pub async fn read_message<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+) -> Result<Option<FromWorker>, MessageError> {
+    if !read_line(reader, buf).await? {
+        return Ok(None);
+    }
+    let message = serde_json::from_slice(buf);
+    buf.clear();
+    Ok(Some(message?))
+}
