@@ -1,6 +1,7 @@
-//! The `dfm` host: CLI, plugin loader, daemon, pool, protocol, worker, run
-//! client and monitor. A library so that benchmarks and fuzz targets can
-//! reach the same code the binary runs.
+//! The `dfm` host: CLI, plugin loader, daemon, pool, worker, run client and
+//! monitor (the messages they exchange are in `dfm-wire`). A library so that
+//! the benchmarks and fuzz targets reach the same code the binary runs; see
+//! ARCHITECTURE.md for where each concept lives.
 
 pub mod auth;
 pub mod cli;
