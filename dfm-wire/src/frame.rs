@@ -48,6 +48,30 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(
     }
 }
 
+/// A line that is not a message.
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error("invalid message: {0}")]
+    Invalid(#[from] serde_json::Error),
+}
+
+/// The next line, read by `parse`; `None` at a clean end of stream.
+/// Cancel-safe, as [`read_line`].
+pub async fn read_message<R: AsyncBufRead + Unpin, T>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    parse: impl FnOnce(&[u8]) -> serde_json::Result<T>,
+) -> Result<Option<T>, MessageError> {
+    if !read_line(reader, buf).await? {
+        return Ok(None);
+    }
+    let message = parse(buf);
+    buf.clear();
+    Ok(Some(message?))
+}
+
 /// Serialises a message as one protocol line, newline included.
 pub fn to_line<T: Serialize>(message: &T) -> String {
     to_line_of_size(message, 256)

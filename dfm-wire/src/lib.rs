@@ -22,7 +22,7 @@ pub use client::{
     reply_error, reply_result, BadRequest, ClientCall, ClientRequest, Reply, ReplyError,
 };
 pub use events::{Completion, MonitorEvent, RunningTask, Snapshot, TaskStarted};
-pub use frame::{read_line, to_line, FrameError, MAX_LINE_BYTES};
+pub use frame::{read_line, read_message, to_line, FrameError, MessageError, MAX_LINE_BYTES};
 pub use status::{DaemonStatus, PoolCounts, WorkerActivity, WorkerCounts, WorkerStatus};
 pub use task::{
     Env, Environment, EnvironmentError, InvalidTask, Marker, ResourceRequest, Severity, TaskResult,

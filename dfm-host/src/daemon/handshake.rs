@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use dfm_wire::{read_line, to_line, FrameError, FromWorker, Register, ToWorker};
+use dfm_wire::{to_line, FromWorker, MessageError, Register, ToWorker};
 use tokio::io::{AsyncBufRead, AsyncWrite, AsyncWriteExt};
 
 use crate::auth;
@@ -37,15 +37,6 @@ pub enum HandshakeError {
     },
     #[error("daemon is stopping")]
     Stopping,
-}
-
-/// A line from a worker that is not a message.
-#[derive(Debug, thiserror::Error)]
-pub enum MessageError {
-    #[error(transparent)]
-    Frame(#[from] FrameError),
-    #[error("invalid message: {0}")]
-    Invalid(#[from] serde_json::Error),
 }
 
 /// Challenges the worker and checks its proof. Returns its registration,
@@ -108,10 +99,5 @@ pub async fn read_message<R: AsyncBufRead + Unpin>(
     reader: &mut R,
     buf: &mut Vec<u8>,
 ) -> Result<Option<FromWorker>, MessageError> {
-    if !read_line(reader, buf).await? {
-        return Ok(None);
-    }
-    let message = serde_json::from_slice(buf);
-    buf.clear();
-    Ok(Some(message?))
+    dfm_wire::read_message(reader, buf, |line| serde_json::from_slice(line)).await
 }

@@ -5,7 +5,7 @@
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-use dfm_wire::{read_line, to_line, FrameError, FromWorker, Register, ToWorker, MAX_PREFETCH};
+use dfm_wire::{read_message, to_line, FromWorker, MessageError, Register, ToWorker, MAX_PREFETCH};
 use tokio::io::{AsyncBufRead, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -68,15 +68,6 @@ pub enum SessionError {
     Lost(std::io::Error),
     #[error(transparent)]
     Message(#[from] MessageError),
-}
-
-/// A line from the daemon that is not a message.
-#[derive(Debug, thiserror::Error)]
-pub enum MessageError {
-    #[error(transparent)]
-    Frame(#[from] FrameError),
-    #[error("invalid message from the daemon: {0}")]
-    Invalid(#[from] serde_json::Error),
 }
 
 /// Connects to the daemon and registers: on its worker socket when this
@@ -187,12 +178,7 @@ pub async fn next_message<R: AsyncBufRead + Unpin>(
     reader: &mut R,
     buf: &mut Vec<u8>,
 ) -> Result<Option<ToWorker>, MessageError> {
-    if !read_line(reader, buf).await? {
-        return Ok(None);
-    }
-    let message = ToWorker::parse(buf);
-    buf.clear();
-    Ok(Some(message?))
+    read_message(reader, buf, ToWorker::parse).await
 }
 
 /// Sends `messages` in one write.
