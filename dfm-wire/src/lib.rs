@@ -25,7 +25,7 @@ pub use events::{Completion, MonitorEvent, RunningTask, Snapshot, TaskStarted};
 pub use frame::{read_line, read_message, to_line, FrameError, MessageError, MAX_LINE_BYTES};
 pub use status::{DaemonStatus, PoolCounts, WorkerActivity, WorkerCounts, WorkerStatus};
 pub use task::{
-    Env, Environment, EnvironmentError, InvalidTask, Marker, ResourceRequest, Severity, TaskResult,
-    TaskSpec, SHELLS,
+    Dialect, Env, Environment, EnvironmentError, InvalidTask, Marker, ResourceRequest, Severity,
+    TaskResult, TaskSpec, PYTASK, SHELLS,
 };
 pub use worker::{FromWorker, Register, ToWorker, MAX_PREFETCH};

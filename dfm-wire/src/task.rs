@@ -192,16 +192,21 @@ impl<'de> Deserialize<'de> for TaskSpec {
                     ..TaskSpec::default()
                 };
                 let mut request_id = None;
+                // The original's client sends `"body": null` for Python
+                // tasks: a null text is an empty one.
+                fn text<'de, A: MapAccess<'de>>(map: &mut A) -> Result<String, A::Error> {
+                    Ok(map.next_value::<Option<String>>()?.unwrap_or_default())
+                }
                 while let Some(field) = map.next_key::<Field>()? {
                     match field {
                         Field::RequestId => request_id = Some(map.next_value()?),
-                        Field::Name => spec.name = map.next_value()?,
-                        Field::Shell => spec.shell = map.next_value()?,
-                        Field::Body => spec.body = map.next_value()?,
-                        Field::Srcdir => spec.srcdir = map.next_value()?,
-                        Field::Rundir => spec.rundir = map.next_value()?,
+                        Field::Name => spec.name = text(&mut map)?,
+                        Field::Shell => spec.shell = text(&mut map)?,
+                        Field::Body => spec.body = text(&mut map)?,
+                        Field::Srcdir => spec.srcdir = text(&mut map)?,
+                        Field::Rundir => spec.rundir = text(&mut map)?,
                         Field::Env => spec.env = map.next_value()?,
-                        Field::ResourceClass => spec.resource_class = map.next_value()?,
+                        Field::ResourceClass => spec.resource_class = text(&mut map)?,
                         Field::Resources => spec.resources = map.next_value()?,
                         Field::Other(name) => {
                             spec.extra.insert(name.into_owned(), map.next_value()?);
@@ -230,9 +235,25 @@ pub struct ResourceRequest {
     pub walltime: Option<String>,
 }
 
-/// Shells a task may name. The original also has `pytask` (Python
-/// callables), which dfm does not run.
+/// Shells a task of dfm's own clients may name.
 pub const SHELLS: &[&str] = &["bash", "sh", "dash", "zsh", "ksh", "csh", "tcsh"];
+
+/// The `shell` of the original's Python tasks: `callable_spec` names the
+/// function to run.
+pub const PYTASK: &str = "pytask";
+
+/// Whose task this is, which decides how a worker runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// dfm's own clients (`dfm run`, plain protocol clients): a shell
+    /// body, already expanded, run as it is.
+    Native,
+    /// The original dv-flow-mgr's `dfm run`, which always sends
+    /// `callable_spec` and `pythonpath`: a Python callable (`pytask`), or a
+    /// shell step with its `${{ }}` expansion and data_io contract, run as
+    /// its own worker would.
+    Original,
+}
 
 /// What makes a submitted task one a worker cannot run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -241,13 +262,47 @@ pub enum InvalidTask {
     NoRequestId,
     #[error("task.submit needs a non-empty 'name'")]
     NoName,
-    #[error("shell '{0}' is not supported: dfm runs shell tasks with one of {shells}", shells = SHELLS.join(", "))]
+    #[error("shell '{0}' is not supported: dfm runs shell tasks with one of {shells}, and the original dv-flow-mgr's tasks (which send 'callable_spec' and 'pythonpath')", shells = SHELLS.join(", "))]
     UnknownShell(String),
+    #[error(
+        "task '{0}' has shell 'pytask' but no 'callable_spec' naming the Python function to run"
+    )]
+    PytaskWithoutCallable(String),
+    #[error("task '{0}' has an empty 'shell'")]
+    NoShell(String),
     #[error("task '{name}' needs an absolute 'rundir' (got '{rundir}')")]
     RelativeRundir { name: String, rundir: String },
 }
 
 impl TaskSpec {
+    /// Whose task this is (see [`Dialect`]).
+    pub fn dialect(&self) -> Dialect {
+        if self.extra.contains_key("pythonpath") || self.extra.contains_key("callable_spec") {
+            Dialect::Original
+        } else {
+            Dialect::Native
+        }
+    }
+
+    /// `callable_spec`, for the original's tasks; empty for shell steps.
+    pub fn callable_spec(&self) -> &str {
+        self.extra
+            .get("callable_spec")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    /// `pythonpath`, for the original's tasks: the client's `sys.path`,
+    /// its project first.
+    pub fn pythonpath(&self) -> impl Iterator<Item = &str> {
+        self.extra
+            .get("pythonpath")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+    }
+
     /// Checks what a worker needs; the error says what to fix.
     pub fn validate(&self) -> Result<(), InvalidTask> {
         if self.request_id.is_empty() {
@@ -256,8 +311,18 @@ impl TaskSpec {
         if self.name.is_empty() {
             return Err(InvalidTask::NoName);
         }
-        if !SHELLS.contains(&self.shell.as_str()) {
-            return Err(InvalidTask::UnknownShell(self.shell.clone()));
+        match self.dialect() {
+            Dialect::Native if !SHELLS.contains(&self.shell.as_str()) => {
+                return Err(InvalidTask::UnknownShell(self.shell.clone()));
+            }
+            Dialect::Original if self.shell == PYTASK && self.callable_spec().is_empty() => {
+                return Err(InvalidTask::PytaskWithoutCallable(self.name.clone()));
+            }
+            // The original's worker runs any shell as /bin/<shell>.
+            Dialect::Original if self.shell.is_empty() => {
+                return Err(InvalidTask::NoShell(self.name.clone()));
+            }
+            _ => {}
         }
         if self.rundir.is_empty() || !self.rundir.starts_with('/') {
             return Err(InvalidTask::RelativeRundir {
@@ -281,6 +346,10 @@ pub enum Severity {
 pub struct Marker {
     pub msg: String,
     pub severity: Severity,
+    /// Where it points (`{path, line, pos}`), as the original's tasks
+    /// report it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loc: Option<Value>,
 }
 
 /// What a task produced, in the original's shape.
@@ -317,6 +386,7 @@ impl TaskResult {
         result.markers.push(Marker {
             msg: message,
             severity: Severity::Error,
+            loc: None,
         });
         result
     }

@@ -139,3 +139,27 @@ fn requests_round_trip() {
         assert_eq!(parse(line.trim_end()), Ok(request));
     }
 }
+
+#[test]
+fn the_originals_python_tasks_are_accepted_and_known_by_their_dialect() {
+    // As dv-flow-mgr 1.20's DaemonClientBackend sends a pytask.
+    let line = r#"{"method": "task.submit", "id": "c1", "params": {"request_id": "c1",
+        "name": "regress.rtl", "callable_spec": "dv_flow.mgr.std.fileset.FileSet",
+        "shell": "pytask", "body": null, "srcdir": "/p", "rundir": "/p/rundir/regress.rtl",
+        "pythonpath": ["/p"], "params": {"include": "*.v"}, "inputs": [], "env": {},
+        "resource_class": ""}}"#;
+    let request = parse(line).expect("a valid pytask");
+    let ClientCall::Submit(spec) = request.call else {
+        panic!("not a submit");
+    };
+    assert_eq!(spec.dialect(), crate::task::Dialect::Original);
+    assert_eq!(spec.callable_spec(), "dv_flow.mgr.std.fileset.FileSet");
+    // A null body reads as none.
+    assert_eq!(spec.body, "");
+    let ours = r#"{"method": "task.submit", "id": 2, "params": {"request_id": "r",
+        "name": "t", "rundir": "/x", "body": "true"}}"#;
+    let ClientCall::Submit(spec) = parse(ours).expect("valid").call else {
+        panic!("not a submit");
+    };
+    assert_eq!(spec.dialect(), crate::task::Dialect::Native);
+}

@@ -28,8 +28,10 @@ pub mod job_env {
     /// matches, that is, on the same machine (a shared filesystem may show
     /// the socket's path on other hosts too).
     pub const BOOT_ID: &str = "DFM_DAEMON_BOOT_ID";
+    /// `runner.python`: the Python the original's tasks run with.
+    pub const PYTHON: &str = "DFM_WORKER_PYTHON";
     /// All of the above.
-    pub const PRIVATE: &[&str] = &[SECRET, WORKER_ID, SOCKET, BOOT_ID];
+    pub const PRIVATE: &[&str] = &[SECRET, WORKER_ID, SOCKET, BOOT_ID, PYTHON];
 }
 
 /// Worker → daemon.
