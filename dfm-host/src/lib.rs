@@ -9,6 +9,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod daemon;
+pub mod data_out;
 pub mod flow;
 pub mod monitor;
 pub mod plugin;

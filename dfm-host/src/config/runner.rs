@@ -34,6 +34,10 @@ pub struct RunnerConfig {
     worker_bind: Option<String>,
     /// `runner.worker_host`: the host name workers are told to connect to.
     worker_host: Option<String>,
+    /// `runner.python`: the Python the original dv-flow-mgr's tasks run
+    /// with on the workers (default: `python3` in each task's `PATH`), and
+    /// that `dfm run` hands flows dfm does not run itself to.
+    pub python: Option<String>,
     /// The whole merged section, for the plugin's own keys.
     pub(super) raw: Map<String, Value>,
 }
@@ -65,6 +69,15 @@ impl RunnerConfig {
         let resource_classes: BTreeMap<String, ResourceSpec> =
             serde_json::from_value(section("resource_classes"))
                 .map_err(|e| invalid(format!("runner.resource_classes: {e}")))?;
+        let python = match raw.get("python") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(path)) if !path.trim().is_empty() => Some(path.trim().to_string()),
+            Some(other) => {
+                return Err(invalid(format!(
+                    "runner.python must be the path or name of a Python interpreter, not {other}"
+                )))
+            }
+        };
         let address = |key: &str| match raw.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(text)) if !text.trim().is_empty() => {
@@ -81,6 +94,7 @@ impl RunnerConfig {
             resource_classes,
             worker_bind: address("worker_bind")?,
             worker_host: address("worker_host")?,
+            python,
             raw,
         })
     }

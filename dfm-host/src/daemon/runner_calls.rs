@@ -176,6 +176,9 @@ impl LaunchSetup {
             env.push((job_env::SOCKET, socket.as_ref()));
             env.push((job_env::BOOT_ID, boot_id.as_str()));
         }
+        if let Some(python) = &self.config.python {
+            env.push((job_env::PYTHON, python.as_str()));
+        }
         let log_path = self.workers_log_dir.join(format!("worker_{worker_id}.log"));
         LaunchRequest::new(
             &format!("dfm-worker-{worker_id}"),

@@ -12,10 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use dfm_wire::{Marker, Severity, TaskResult, TaskSpec};
+use dfm_wire::{Dialect, Marker, Severity, TaskResult, TaskSpec};
 
 use super::child::Child;
-use super::shell::{ShellExecutor, StartError};
+use super::python::{PythonExecutor, PythonRun};
+use super::shell::ShellExecutor;
+use super::start::StartError;
 use super::state::Ending;
 
 /// How a task is run.
@@ -23,27 +25,51 @@ use super::state::Ending;
 pub enum TaskKind {
     /// Its body, by its shell, as a process of its own.
     Shell,
+    /// By dv-flow-mgr's own code, in the worker's Python interpreter.
+    Python,
 }
 
 impl TaskKind {
-    pub fn of(_spec: &TaskSpec) -> TaskKind {
-        TaskKind::Shell
+    pub fn of(spec: &TaskSpec) -> TaskKind {
+        match spec.dialect() {
+            Dialect::Native => TaskKind::Shell,
+            Dialect::Original => TaskKind::Python,
+        }
     }
+}
+
+/// What the worker was told about running tasks, at its start.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutorSettings {
+    /// `runner.python`: the Python for the original's tasks.
+    pub python: Option<PathBuf>,
+    /// dfm's dfm-out, for the original's shell steps.
+    pub native_dfm_out: Option<PathBuf>,
 }
 
 /// The worker's executors, one per kind of task, each made once.
 pub struct Executors {
     shell: ShellExecutor,
+    python: PythonExecutor,
 }
 
 impl Executors {
     /// Takes the worker's environment and signal handlers as they are now:
     /// make it after the worker has removed its private variables and set
     /// up its signal handling.
-    pub fn new() -> io::Result<Executors> {
+    pub fn new(settings: ExecutorSettings) -> io::Result<Executors> {
         Ok(Executors {
             shell: ShellExecutor::new()?,
+            python: PythonExecutor::new(settings.python, settings.native_dfm_out),
         })
+    }
+
+    /// Takes back what a task that has ended borrowed from its executor.
+    pub fn reclaim(&mut self, ended: Execution) {
+        match ended {
+            Execution::Process(_) => {}
+            Execution::Python(run) => self.python.reclaim(run),
+        }
     }
 
     /// Starts `spec` with the executor of its kind.
@@ -57,6 +83,7 @@ impl Executors {
                     child,
                 }))
             }
+            TaskKind::Python => Ok(Execution::Python(self.python.start(spec)?)),
         }
     }
 }
@@ -64,6 +91,7 @@ impl Executors {
 /// A task that has started.
 pub enum Execution {
     Process(ProcessRun),
+    Python(PythonRun),
 }
 
 /// A task run as a process of its own: its result is its exit status.
@@ -81,6 +109,7 @@ impl Execution {
                 let status = run.child.wait().await;
                 run.ending(status)
             }
+            Execution::Python(run) => run.ended().await,
         }
     }
 
@@ -92,6 +121,7 @@ impl Execution {
                 // Still running; an error shows when it is waited for.
                 Ok(None) | Err(_) => None,
             },
+            Execution::Python(run) => run.try_ended(),
         }
     }
 
@@ -100,6 +130,7 @@ impl Execution {
     pub fn give_time(&self, limit: Duration) {
         match self {
             Execution::Process(run) => run.child.wait_for_end(limit),
+            Execution::Python(run) => run.give_time(limit),
         }
     }
 
@@ -107,6 +138,7 @@ impl Execution {
     pub fn kill(&self) {
         match self {
             Execution::Process(run) => run.child.kill(),
+            Execution::Python(run) => run.kill(),
         }
     }
 }
@@ -123,6 +155,7 @@ impl ProcessRun {
                     self.rundir.display()
                 ),
                 severity: Severity::Error,
+                loc: None,
             });
         }
         Ending {

@@ -10,25 +10,34 @@
 //! - `state.rs`: what the worker decides (pure, unit-tested);
 //! - `serve.rs`: the I/O loop that carries it out;
 //! - `session.rs`: connecting and the handshake;
-//! - `executor.rs`: running a task by its kind (today: `shell.rs`, the
-//!   native shell), on `spawn.rs` (a vfork and exec of its own) and
-//!   `child.rs` (waiting for a task's process).
+//! - `executor.rs`: running a task by its kind: `shell` (dfm's own
+//!   clients' shell bodies, on `spawn.rs`, a vfork and exec of its own, and
+//!   `child.rs`) or `python` (the original dv-flow-mgr's tasks, in a warm
+//!   interpreter); `environment.rs` and `start.rs` serve both.
 
 mod child;
+mod environment;
 mod executor;
+mod python;
 mod serve;
 mod session;
 mod shell;
 mod spawn;
+mod start;
 mod state;
+
+use std::path::PathBuf;
 
 use anyhow::{anyhow, Context, Result};
 use dfm_wire::worker::job_env;
 
 use crate::auth;
 
+use self::executor::ExecutorSettings;
+
 pub use self::child::Child;
-pub use self::shell::{file_stem, ShellExecutor, StartError};
+pub use self::shell::{file_stem, ShellExecutor};
+pub use self::start::StartError;
 
 pub struct WorkerArgs {
     pub connect: String,
@@ -55,6 +64,12 @@ pub fn run(args: WorkerArgs) -> Result<()> {
                 .ok()
                 .is_some_and(|daemon| crate::procfs::boot_id().is_some_and(|mine| mine == daemon))
         });
+    let settings = ExecutorSettings {
+        python: std::env::var_os(job_env::PYTHON)
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
+        native_dfm_out: native_dfm_out(),
+    };
     for name in job_env::PRIVATE {
         // Single-threaded here: the runtime has not started.
         std::env::remove_var(name);
@@ -72,10 +87,16 @@ pub fn run(args: WorkerArgs) -> Result<()> {
     runtime.block_on(async {
         let session = session::open(&args.connect, local_socket, &me).await?;
         eprintln!("worker {} registered with {}", me.worker_id, session.daemon);
-        let why = serve::serve(session, &me.worker_id)
+        let why = serve::serve(session, &me.worker_id, settings)
             .await
             .context("cannot prepare to run tasks")?;
         eprintln!("worker {} exiting: {why}", me.worker_id);
         Ok(())
     })
+}
+
+/// dfm's dfm-out, beside this worker's program (`dfm-worker` or `dfm`).
+fn native_dfm_out() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.with_file_name("dfm-out")).filter(|p| p.is_file())
 }

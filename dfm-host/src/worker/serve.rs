@@ -8,7 +8,7 @@ use std::time::Duration;
 use dfm_wire::MAX_PREFETCH;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
-use super::executor::{Execution, Executors};
+use super::executor::{Execution, ExecutorSettings, Executors};
 use super::session::{next_message, send, Session};
 use super::state::{Effect, Input, WorkerState, DEFER, SIGNAL_GRACE, UNDISTURBED};
 
@@ -43,12 +43,16 @@ impl StopSignals {
 
 /// Runs tasks for the daemon of `session` until it goes away, or the
 /// worker is told or signalled to stop. Returns why it stopped.
-pub async fn serve(mut session: Session, worker_id: &str) -> std::io::Result<String> {
+pub async fn serve(
+    mut session: Session,
+    worker_id: &str,
+    settings: ExecutorSettings,
+) -> std::io::Result<String> {
     let mut heartbeat = tokio::time::interval(session.heartbeat_every);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut signals = StopSignals::new()?;
     // After the signal handlers: tasks must get them back to default.
-    let mut executors = Executors::new()?;
+    let mut executors = Executors::new(settings)?;
     let silence_limit = session.heartbeat_every * 5 / 2;
     let mut state = WorkerState::new(worker_id, MAX_PREFETCH, silence_limit);
     let mut task: Option<Execution> = None;
@@ -68,7 +72,9 @@ pub async fn serve(mut session: Session, worker_id: &str) -> std::io::Result<Str
                 }
             }
             ending = ended(&mut task) => {
-                task = None;
+                if let Some(ended) = task.take() {
+                    executors.reclaim(ended);
+                }
                 Input::Ended(ending)
             }
             _ = heartbeat.tick() => Input::HeartbeatDue { silent: last_heard.elapsed() },
@@ -103,7 +109,9 @@ pub async fn serve(mut session: Session, worker_id: &str) -> std::io::Result<Str
                             running.give_time(DEFER);
                             match running.try_ended() {
                                 Some(ending) => {
-                                    task = None;
+                                    if let Some(ended) = task.take() {
+                                        executors.reclaim(ended);
+                                    }
                                     Some(Input::Ended(ending))
                                 }
                                 None => Some(Input::StillRunning),

@@ -12,60 +12,23 @@
 //!
 //! What is left per task is the log file, the arguments and the spawn.
 
-use std::collections::{BTreeMap, HashMap};
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CString, OsString};
 use std::fs::{self, File};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use dfm_wire::{Environment, EnvironmentError, TaskSpec};
+use dfm_wire::{Environment, TaskSpec};
 
 use super::child::Child;
+use super::environment::{path_of, ProgramFinder, WorkerEnvironment, PER_TASK};
 use super::spawn::Spawner;
+use super::start::{StartError, Unstartable};
 
 /// Bodies longer than this run from a script file `<rundir>/<name>_cmd.sh`:
 /// Linux refuses a single argument over 128 KiB.
 const MAX_INLINE_BODY: usize = 64 * 1024;
-
-/// Where `execvp` looks when there is no `PATH` at all.
-const DEFAULT_PATH: &str = "/bin:/usr/bin";
-
-/// Variables the worker sets for each task.
-const PER_TASK: [&str; 3] = ["TASK_RUNDIR", "TASK_SRCDIR", "DFM_TASK_NAME"];
-
-/// Why a task could not be started; the message becomes its result.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("cannot create rundir {}: {source}", .dir.display())]
-    Rundir { dir: PathBuf, source: io::Error },
-    #[error("cannot create task log {}: {source}", .path.display())]
-    Log { path: PathBuf, source: io::Error },
-    #[error("cannot write task script {}: {source}", .path.display())]
-    Script { path: PathBuf, source: io::Error },
-    #[error("cannot start '{shell}' for task '{task}': {reason}")]
-    Shell {
-        shell: String,
-        task: String,
-        reason: Unstartable,
-    },
-}
-
-/// Why a shell could not be started.
-#[derive(Debug, thiserror::Error)]
-pub enum Unstartable {
-    #[error("an argument contains a NUL byte")]
-    NulInArgument,
-    #[error("an environment variable contains a NUL byte")]
-    NulInVariable,
-    #[error(transparent)]
-    Environment(#[from] EnvironmentError),
-    #[error("not found in the task's PATH ({0})")]
-    NotFound(String),
-    #[error(transparent)]
-    Spawn(#[from] io::Error),
-}
 
 /// A task name made safe as a file name.
 pub fn file_stem(name: &str) -> String {
@@ -74,13 +37,10 @@ pub fn file_stem(name: &str) -> String {
 
 /// What the worker keeps from one shell task's spawn to the next.
 pub struct ShellExecutor {
-    /// The worker's own environment, which tasks inherit under the
-    /// client's variables.
-    base: BTreeMap<OsString, OsString>,
+    base: WorkerEnvironment,
     /// The environment the previous task came with, prepared.
     env: Prepared,
-    /// Shells found, by (shell, `PATH`).
-    found: HashMap<(String, OsString), PathBuf>,
+    shells: ProgramFinder,
     spawner: Spawner,
 }
 
@@ -98,13 +58,13 @@ impl ShellExecutor {
     /// now: make it after the worker has removed its private variables
     /// and set up its signal handling.
     pub fn new() -> io::Result<ShellExecutor> {
-        let base = std::env::vars_os().collect();
-        let env = merge(&base, &Environment::default())
+        let base = WorkerEnvironment::now();
+        let env = prepare(&base, &Environment::default())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         Ok(ShellExecutor {
             base,
             env,
-            found: HashMap::new(),
+            shells: ProgramFinder::default(),
             spawner: Spawner::new()?,
         })
     }
@@ -170,6 +130,7 @@ impl ShellExecutor {
         let mut retried = false;
         loop {
             let (program, cached) = self
+                .shells
                 .find(&spec.shell, &path, rundir)
                 .ok_or_else(|| cannot(Unstartable::NotFound(path.display().to_string())))?;
             let program = c_string(program.as_os_str().as_bytes()).map_err(cannot)?;
@@ -180,7 +141,7 @@ impl ShellExecutor {
                 Ok(pid) => return Ok(Child::new(pid)),
                 // The shell found earlier is gone: look again, once.
                 Err(e) if e.kind() == io::ErrorKind::NotFound && cached && !retried => {
-                    self.found.clear();
+                    self.shells.forget();
                     retried = true;
                 }
                 Err(e) => return Err(cannot(Unstartable::Spawn(e))),
@@ -192,58 +153,16 @@ impl ShellExecutor {
     /// follow with the same one.
     fn prepare(&mut self, env: &Environment) -> Result<&Prepared, Unstartable> {
         if self.env.of != *env {
-            self.env = merge(&self.base, env)?;
+            self.env = prepare(&self.base, env)?;
         }
         Ok(&self.env)
     }
-
-    /// Where `shell` is, looked up as `execvp` would in the task's `PATH`
-    /// and rundir, and whether that came from the cache. A relative entry
-    /// is relative to the rundir: what it finds is not cached.
-    fn find(&mut self, shell: &str, path: &OsStr, rundir: &Path) -> Option<(PathBuf, bool)> {
-        if shell.contains('/') {
-            return Some((PathBuf::from(shell), false));
-        }
-        let key = (shell.to_string(), path.to_os_string());
-        if let Some(found) = self.found.get(&key) {
-            return Some((found.clone(), true));
-        }
-        let mut relative = false;
-        for dir in std::env::split_paths(path) {
-            let candidate = dir.join(shell);
-            if dir.is_absolute() {
-                if is_executable(&candidate) {
-                    if !relative {
-                        if self.found.len() >= 64 {
-                            self.found.clear();
-                        }
-                        self.found.insert(key, candidate.clone());
-                    }
-                    return Some((candidate, false));
-                }
-            } else {
-                relative = true;
-                if is_executable(&rundir.join(&candidate)) {
-                    return Some((candidate, false));
-                }
-            }
-        }
-        None
-    }
 }
 
-fn merge(base: &BTreeMap<OsString, OsString>, env: &Environment) -> Result<Prepared, Unstartable> {
-    let mut merged = base.clone();
-    for (name, value) in env.variables()? {
-        merged.insert(name.into(), value.into());
-    }
-    for name in PER_TASK {
-        merged.remove(OsStr::new(name));
-    }
-    let path = merged
-        .get(OsStr::new("PATH"))
-        .cloned()
-        .unwrap_or_else(|| DEFAULT_PATH.into());
+/// `env` merged into the worker's environment, as `NAME=value` strings.
+fn prepare(base: &WorkerEnvironment, env: &Environment) -> Result<Prepared, Unstartable> {
+    let merged = base.with(env)?;
+    let path = path_of(&merged);
     let strings = merged
         .into_iter()
         .map(|(name, value)| {
@@ -262,11 +181,6 @@ fn merge(base: &BTreeMap<OsString, OsString>, env: &Environment) -> Result<Prepa
 
 fn c_string(bytes: &[u8]) -> Result<CString, Unstartable> {
     CString::new(bytes).map_err(|_| Unstartable::NulInArgument)
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 #[cfg(test)]

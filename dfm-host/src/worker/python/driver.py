@@ -1,0 +1,187 @@
+"""The driver of a dfm worker's warm Python interpreter.
+
+It runs the original DV Flow Manager's tasks (Python callables, and shell
+steps with its data_io contract) one at a time, with dv-flow-mgr's own
+code, as dv-flow-mgr's worker does (dv_flow.mgr.worker.execute_request,
+1.20): the same request, the same callables, the same result.
+
+One JSON object per line. The dfm worker writes {"params": {...}} (a
+task.execute's params) on stdin; the driver answers on the descriptor that
+was its stdout when it started, {"result": {...}} or {"error": "..."}. What
+tasks print, and what their commands print, goes to stderr, which the
+worker keeps in its log.
+
+Where dv-flow-mgr's worker gives a task a different answer than its
+in-process runner would, the driver gives the in-process one:
+- a Python task runs through ExecCallable, as in-process (dotted paths,
+  `file.py::function` and inline bodies alike, std.Env inputs applied);
+- the markers a task's context collects (`Command failed: ...`) are kept;
+- a task that raises fails with in-process's "Task implementation raised an
+  exception: ...";
+- its environment is the worker's own overlaid with the one its client
+  sent (dv-flow-mgr's worker ignores that).
+And the dfm-out shim a shell step finds on its PATH runs dfm's native
+dfm-out (DFM_OUT_NATIVE), which writes the same lines and hands anything it
+does not do itself to dv_flow.mgr.out.
+"""
+import asyncio
+import json
+import os
+import sys
+
+
+def _answer(out, message):
+    out.write(json.dumps(message) + "\n")
+    out.flush()
+
+
+def _add_to_path(pythonpath):
+    # As execute_request does: each entry in front, unless already there.
+    for entry in pythonpath or []:
+        if entry and entry not in sys.path:
+            sys.path.insert(0, entry)
+
+
+def _native_dfm_out(native):
+    """Makes ShellCallable's dfm-out shim run `native` (dfm's dfm-out)."""
+    from dv_flow.mgr import shell_callable
+
+    package_root = os.path.dirname(
+        os.path.dirname(os.path.dirname(os.path.abspath(shell_callable.__file__))))
+
+    def ensure_shim(rundir):
+        bindir = os.path.join(rundir, ".dfm-bin")
+        shim = os.path.join(bindir, "dfm-out")
+        try:
+            os.makedirs(bindir, exist_ok=True)
+            with open(shim, "w") as fp:
+                fp.write(
+                    "#!/bin/sh\n"
+                    'PYTHONPATH="%s${PYTHONPATH:+%s$PYTHONPATH}"\n'
+                    "export PYTHONPATH\n"
+                    'DFM_OUT_PYTHON="%s" exec "%s" "$@"\n'
+                    % (package_root, os.pathsep, sys.executable, native))
+            os.chmod(shim, 0o755)
+        except OSError:
+            return None
+        return bindir
+
+    shell_callable.ShellCallable._ensure_dfm_out_shim = staticmethod(ensure_shim)
+
+
+async def _execute(params):
+    """execute_request of dv-flow-mgr 1.20, with in-process's answers."""
+    from dv_flow.mgr import worker
+    from dv_flow.mgr.exec_callable import ExecCallable
+    from dv_flow.mgr.shell_callable import ShellCallable
+    from dv_flow.mgr.task_data import TaskDataInput, TaskDataResult, TaskMarker, SeverityE
+    from dv_flow.mgr.task_run_ctxt import TaskRunCtxt
+
+    name = params.get("name", "")
+    _add_to_path(params.get("pythonpath"))
+    rundir = params.get("rundir", "")
+    srcdir = params.get("srcdir", "")
+    if rundir:
+        os.makedirs(rundir, exist_ok=True)
+    shell = params.get("shell", "pytask")
+    body = params.get("body")
+    ctxt = None
+    try:
+        if shell == "pytask":
+            spec = params.get("callable_spec", "") or body
+            if not spec:
+                raise ValueError("pytask requires callable_spec")
+            task = ExecCallable(body=spec, srcdir=srcdir, shell="pytask")
+        else:
+            if not body:
+                raise ValueError("Shell task '%s' has no body" % name)
+            task = ShellCallable(body=body, srcdir=srcdir, shell=shell)
+        task_input = TaskDataInput(
+            name=name,
+            changed=True,
+            srcdir=srcdir,
+            rundir=rundir,
+            params=worker._dict_to_ns(params.get("params", {})),
+            inputs=[
+                worker._dict_to_ns(item) if isinstance(item, dict) else item
+                for item in params.get("inputs", [])
+            ],
+            memento=params.get("memento"),
+        )
+        ctxt = TaskRunCtxt(runner=worker._WorkerRunnerShim(), ctxt=None, rundir=rundir)
+        result = await task(ctxt, task_input)
+        if result is None:
+            result = TaskDataResult()
+    except Exception as e:
+        print("== Task threw exception ==", file=sys.stderr)
+        result = TaskDataResult(
+            status=1,
+            changed=False,
+            output=[],
+            markers=[TaskMarker(
+                msg="Task implementation raised an exception: %s" % str(e),
+                severity=SeverityE.Error)],
+            memento=None)
+    if ctxt is not None:
+        result.markers.extend(ctxt._markers)
+
+    def plain(value):
+        return value.model_dump(mode="json") if hasattr(value, "model_dump") else value
+
+    return {
+        "status": result.status,
+        "changed": result.changed,
+        "output": [plain(i) for i in result.output if hasattr(i, "model_dump") or isinstance(i, dict)],
+        "markers": [plain(m) for m in result.markers if hasattr(m, "model_dump") or isinstance(m, dict)],
+        "memento": plain(result.memento) if result.memento is not None else None,
+    }
+
+
+def _load(params, native_dfm_out):
+    """dv-flow-mgr, imported with the task's pythonpath."""
+    _add_to_path(params.get("pythonpath"))
+    try:
+        import dv_flow.mgr.worker  # noqa: F401
+        if native_dfm_out:
+            _native_dfm_out(native_dfm_out)
+        return _execute, None
+    except Exception as e:
+        return None, (
+            "cannot import dv_flow.mgr (dv-flow-mgr) in %s (Python %s): %s: %s. "
+            "It looked in: %s. Install dv-flow-mgr for this Python (pip install "
+            "dv-flow-mgr), or set runner.python in the dfm configuration to a "
+            "Python that has it."
+            % (sys.executable, sys.version.split()[0], type(e).__name__, e,
+               ", ".join(p for p in sys.path if p)))
+
+
+def main():
+    answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    # What tasks print must not mix with the answers.
+    os.dup2(2, 1)
+    native_dfm_out = os.environ.pop("DFM_OUT_NATIVE", "")
+    base_env = dict(os.environ)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    execute = None
+    for line in iter(sys.stdin.readline, ""):
+        try:
+            params = json.loads(line)["params"]
+        except Exception as e:
+            _answer(answers, {"error": "unreadable request: %s" % e})
+            continue
+        env = dict(base_env)
+        env.update(params.get("env") or {})
+        os.environ.clear()
+        os.environ.update(env)
+        if execute is None:
+            execute, error = _load(params, native_dfm_out)
+            if execute is None:
+                _answer(answers, {"error": error})
+                continue
+        result = loop.run_until_complete(execute(params))
+        _answer(answers, {"result": result})
+
+
+if __name__ == "__main__":
+    main()
