@@ -1,5 +1,6 @@
 //! The command line, defined once; each subcommand hands off to its module.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -51,6 +52,10 @@ enum Command {
         #[arg(long, value_name = "CLASS", default_value = "")]
         resource_class: String,
     },
+    /// Any other subcommand (graph, show, validate, cache, ...) is the
+    /// original dv-flow-mgr's, which runs it with the same arguments.
+    #[command(external_subcommand)]
+    Original(Vec<OsString>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,6 +94,20 @@ enum DaemonAction {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// A command line of the original dv-flow-mgr's that dfm's own parser
+/// would refuse (one that starts with the original's global options), handed
+/// over whole.
+pub fn hand_over_if_original(args: &[OsString]) -> Option<Result<i32>> {
+    let first = args.first()?.to_str()?;
+    let option = first.split('=').next().unwrap_or(first);
+    if !commands::original::GLOBAL_OPTIONS.contains(&option) {
+        return None;
+    }
+    let why = format!("'{first}' is an option of the original dv-flow-mgr");
+    let root = std::env::current_dir().unwrap_or_default();
+    Some(commands::original::hand_over(&root, args, &why))
 }
 
 impl Cli {
@@ -157,5 +176,14 @@ pub fn run(cli: Cli) -> Result<i32> {
             resource_class,
         })
         .map(|()| 0),
+        Command::Original(args) => {
+            let name = args
+                .first()
+                .map(|a| a.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let why = format!("'dfm {name}' is a command of the original dv-flow-mgr");
+            let root = std::env::current_dir().unwrap_or_default();
+            commands::original::hand_over(&root, &args, &why)
+        }
     }
 }

@@ -7,9 +7,17 @@ use clap::Parser;
 use dfm_host::cli;
 
 fn main() -> ExitCode {
+    let args: Vec<_> = std::env::args_os().skip(1).collect();
+    if let Some(outcome) = cli::hand_over_if_original(&args) {
+        return exit_code(outcome);
+    }
     let cli = cli::Cli::parse();
     init_logging(&cli);
-    match cli::run(cli) {
+    exit_code(cli::run(cli))
+}
+
+fn exit_code(outcome: anyhow::Result<i32>) -> ExitCode {
+    match outcome {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(error) => {
             eprintln!("dfm: {error:#}");

@@ -1,5 +1,6 @@
 //! One module per `dfm` subcommand family.
 
 pub mod daemon;
+pub mod original;
 pub mod plugins;
 pub mod run;

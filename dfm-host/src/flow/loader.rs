@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::expr::Value;
 use super::model::{Context, Flow, FlowError, Resources};
+use super::original;
 use super::yaml::{self, Node};
 
 pub(super) struct Loader<'a> {
@@ -37,6 +38,20 @@ impl<'a> Loader<'a> {
             file: self.file.to_path_buf(),
             line: Some(line),
             message: message.into(),
+            theirs: None,
+        }
+    }
+
+    /// The flow uses `feature`, which the original runs and dfm's engine
+    /// does not.
+    pub(super) fn theirs(&self, line: usize, feature: String) -> FlowError {
+        FlowError {
+            file: self.file.to_path_buf(),
+            line: Some(line),
+            message: format!(
+                "{feature}: a feature of the original dv-flow-mgr that dfm's own engine does not run"
+            ),
+            theirs: Some(feature),
         }
     }
 
@@ -71,18 +86,23 @@ impl<'a> Loader<'a> {
         }
     }
 
-    /// Checks keys against `allowed`; returns (key, value) pairs.
+    /// Checks keys against `allowed`; returns (key, value) pairs. A key
+    /// the original accepts there (`theirs`) is its feature, not a mistake.
     fn keys<'n>(
         &self,
         entries: Entries<'n>,
         what: &str,
         allowed: &[&str],
+        theirs: &[&str],
     ) -> Result<Vec<(&'n str, &'n Node)>, FlowError> {
         let mut seen = Vec::new();
         for (key, value) in entries {
             let name = key
                 .as_str()
                 .ok_or_else(|| self.error(key.line(), format!("keys of {what} must be strings")))?;
+            if !allowed.contains(&name) && original::accepts(theirs, name) {
+                return Err(self.theirs(key.line(), format!("'{name}' in {what}")));
+            }
             if !allowed.contains(&name) {
                 return Err(self.error(
                     key.line(),
@@ -108,6 +128,7 @@ impl<'a> Loader<'a> {
             self.map(&root, "the flow file")?,
             "the flow file",
             &["package"],
+            original::TOP,
         )?;
         let Some((_, package)) = top.first() else {
             return Err(self.error(root.line(), "the flow file needs a 'package:' mapping"));
@@ -117,6 +138,7 @@ impl<'a> Loader<'a> {
             self.map(package, "package")?,
             "package",
             &["name", "desc", "with", "tasks"],
+            original::PACKAGE,
         )?;
         let mut name = None;
         let mut package_params = BTreeMap::new();
@@ -152,6 +174,7 @@ impl<'a> Loader<'a> {
                         entries,
                         &format!("parameter '{name}'"),
                         &["type", "value", "desc"],
+                        original::PARAM,
                     )?;
                     let mut kind = None;
                     let mut raw = None;
@@ -218,7 +241,7 @@ impl<'a> Loader<'a> {
             "name", "root", "desc", "shell", "run", "needs", "with", "uses", "tags", "iff", "scope",
         ];
         let line = node.line();
-        let fields = self.keys(self.map(node, "a task")?, "a task", KEYS)?;
+        let fields = self.keys(self.map(node, "a task")?, "a task", KEYS, original::TASK)?;
         let mut task = RawTask {
             short: String::new(),
             line,
@@ -296,11 +319,13 @@ impl<'a> Loader<'a> {
         let mut resources = Resources::default();
         for tag in self.seq(node, "tags")? {
             let entries = self.map(tag, "a tag")?;
-            for (_, value) in self.keys(entries, "a tag", &["std.ResourceTag"])? {
+            let tags = self.keys(entries, "a tag", &["std.ResourceTag"], original::ANY_TAG)?;
+            for (_, value) in tags {
                 let fields = self.keys(
                     self.map(value, "std.ResourceTag")?,
                     "std.ResourceTag",
                     &["resource_class", "cores", "memory", "queue", "walltime"],
+                    &[],
                 )?;
                 for (key, v) in fields {
                     let text = self.string(v, key)?;

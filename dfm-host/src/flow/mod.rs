@@ -20,6 +20,7 @@ pub mod expr;
 mod graph;
 mod loader;
 mod model;
+pub mod original;
 mod resolve;
 mod yaml;
 
@@ -48,6 +49,7 @@ pub fn load(file: &Path, context: &Context<'_>) -> Result<Flow, FlowError> {
         file: file.to_path_buf(),
         line: None,
         message: format!("cannot read: {e}"),
+        theirs: None,
     })?;
     parse(file, &text, context)
 }

@@ -14,6 +14,9 @@ pub struct FlowError {
     pub file: PathBuf,
     pub line: Option<usize>,
     pub message: String,
+    /// The flow is fine, but uses this feature of the original
+    /// dv-flow-mgr, which dfm's own engine does not run.
+    pub theirs: Option<String>,
 }
 
 impl fmt::Display for FlowError {

@@ -31,6 +31,7 @@ impl Loader<'_> {
                             "-D {name}={value}: the package has no parameter '{name}' (it has: {})",
                             list_or_none(params.keys())
                         ),
+                        theirs: None,
                     })
                 }
             }
@@ -64,6 +65,7 @@ impl Loader<'_> {
                 file: self.file.to_path_buf(),
                 line: None,
                 message: format!("-D {name}={value}: no task '{task}' in package '{package}'"),
+                theirs: None,
             })?;
             task_overrides
                 .entry(i)
@@ -104,6 +106,7 @@ impl Loader<'_> {
                         task.short,
                         list_or_none(params.keys())
                     ),
+                    theirs: None,
                 })?;
                 params.insert(param.clone(), override_value(&current, value));
             }
@@ -174,13 +177,7 @@ impl Loader<'_> {
     fn action(&self, task: &RawTask<'_>, scope: &TaskScope<'_>) -> Result<Action, FlowError> {
         if let Some((uses, line)) = &task.uses {
             if uses != "std.Message" {
-                return Err(self.error(
-                    *line,
-                    format!(
-                        "task '{}': unknown 'uses: {uses}' (dfm runs shell tasks and std.Message)",
-                        task.short
-                    ),
-                ));
+                return Err(self.theirs(*line, format!("task '{}': 'uses: {uses}'", task.short)));
             }
             if task.run.is_some() {
                 return Err(self.error(
@@ -209,14 +206,9 @@ impl Loader<'_> {
         let shell = match &task.shell {
             Some((shell, line)) => {
                 if !SHELLS.contains(&shell.as_str()) {
-                    return Err(self.error(
-                        *line,
-                        format!(
-                            "task '{}': shell '{shell}' is not supported (use one of {})",
-                            task.short,
-                            SHELLS.join(", ")
-                        ),
-                    ));
+                    return Err(
+                        self.theirs(*line, format!("task '{}': 'shell: {shell}'", task.short))
+                    );
                 }
                 shell.clone()
             }

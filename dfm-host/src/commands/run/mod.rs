@@ -25,6 +25,7 @@ use self::display::{Display, Ui};
 use self::driver::Run;
 use self::outcome::TaskState;
 use self::target::Target;
+use super::original;
 use crate::client::Connection;
 use crate::flow::{self, Flow};
 use crate::project::Project;
@@ -41,14 +42,29 @@ pub fn run(args: RunArgs) -> Result<i32> {
     })?;
     let env: BTreeMap<String, String> = std::env::vars().collect();
     let rundir_base = cwd.join("rundir");
-    let flow = flow::load(
+    let loaded = flow::load(
         &file,
         &flow::Context {
             overrides: &args.defines,
             rundir_base: &rundir_base,
             env: &env,
         },
-    )?;
+    );
+    let flow = match loaded {
+        Ok(flow) => flow,
+        Err(error) if error.theirs.is_some() => {
+            let feature = error.theirs.as_deref().unwrap_or_default();
+            let place = match error.line {
+                Some(line) => format!("{}:{line}", error.file.display()),
+                None => error.file.display().to_string(),
+            };
+            let why =
+                format!("this flow uses {feature} ({place}), which dfm's own engine does not run");
+            let args: Vec<_> = std::env::args_os().skip(1).collect();
+            return original::hand_over(&project.root, &args, &why);
+        }
+        Err(error) => return Err(error.into()),
+    };
 
     if args.tasks.is_empty() {
         println!("Root tasks of {} ({}):", flow.package, file.display());
