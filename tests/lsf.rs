@@ -145,6 +145,17 @@ fn a_task_whose_lsf_job_is_killed_runs_again_elsewhere() {
 }
 
 #[test]
+fn the_originals_flow_runs_on_lsf_jobs_as_in_process() {
+    let Some(original) = dfm_e2e::upstream::Original::find() else {
+        return;
+    };
+    let project = TestProject::new("lsf-orig-b");
+    let lsf = FakeLsf::new(&project, &[]);
+    let alone = TestProject::new("lsf-orig-a");
+    cluster::originals_flow(&lsf, &project, &alone, &original);
+}
+
+#[test]
 fn killing_the_daemon_ends_its_lsf_jobs() {
     let project = TestProject::new("lsf-daemonkill");
     let lsf = FakeLsf::new(&project, &[]);

@@ -92,6 +92,18 @@ fn a_task_whose_slurm_job_is_cancelled_runs_again_elsewhere() {
 }
 
 #[test]
+fn the_originals_flow_runs_on_slurm_jobs_as_in_process() {
+    let Some(original) = dfm_e2e::upstream::Original::find() else {
+        return;
+    };
+    if slurm_running() {
+        let project = TestProject::new("slurm-orig-b");
+        let alone = TestProject::new("slurm-orig-a");
+        cluster::originals_flow(&Slurm, &project, &alone, &original);
+    }
+}
+
+#[test]
 fn killing_the_daemon_ends_its_slurm_jobs() {
     if slurm_running() {
         cluster::killed_daemon_jobs_end(&Slurm, &TestProject::new("slurm-daemonkill"));

@@ -1,11 +1,13 @@
 //! The same end-to-end checks for every batch-scheduler runner (SLURM, LSF):
 //! a flow through a warm pool of batch jobs, reuse without new submits, a
-//! worker's job killed mid-task, and a stop that leaves no job behind.
+//! worker's job killed mid-task, a stop that leaves no job behind, and the
+//! original dv-flow-mgr's flows on batch jobs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use crate::upstream::{assert_worker_decided_same, copy_flow, rundir_files, Original};
 use crate::{describe, wait_for, TestProject};
 
 /// Batch jobs start slowly after a scheduler restart; these bound hangs only.
@@ -251,4 +253,57 @@ pub fn killed_daemon_jobs_end(scheduler: &dyn Scheduler, project: &TestProject) 
     wait_for(LONG, "the orphaned workers' jobs to end", || {
         scheduler.live_jobs(&jobs).is_empty().then_some(())
     });
+}
+
+/// The original's own `dfm run` on a real flow (`tests/upstream/flows/
+/// regress`: a FileSet, library Python tasks, shell steps passing data)
+/// with our daemon on batch jobs: the results are those in-process gives,
+/// and the warm interpreters run inside the workers' jobs.
+pub fn originals_flow(
+    scheduler: &dyn Scheduler,
+    project: &TestProject,
+    alone: &TestProject,
+    original: &Original,
+) {
+    copy_flow(alone, "regress");
+    copy_flow(project, "regress");
+    let in_process = original.run(alone, "summary");
+    start(scheduler, project);
+    let through_jobs = original.run(project, "summary");
+    assert!(
+        in_process.output.status.success() && through_jobs.output.status.success(),
+        "{}\n{}",
+        describe(&in_process.output),
+        describe(&through_jobs.output)
+    );
+    assert_eq!(through_jobs.summary, in_process.summary_without_locations());
+    assert_worker_decided_same(
+        &rundir_files(alone),
+        &rundir_files(project),
+        "in-process vs batch jobs",
+    );
+    let jobs = worker_jobs(project);
+    assert!(!jobs.is_empty(), "no worker job");
+    let interpreters = crate::processes_matching("warm Python interpreter");
+    let in_jobs: Vec<String> = interpreters
+        .iter()
+        .filter_map(|(pid, _)| job_of(*pid))
+        .filter(|job| jobs.contains(job))
+        .collect();
+    assert!(
+        !in_jobs.is_empty(),
+        "no interpreter runs in the jobs {jobs:?}: {interpreters:?}"
+    );
+    stop_leaves_no_job(scheduler, project, &jobs);
+}
+
+/// The batch job a process runs in, from its environment.
+fn job_of(pid: u32) -> Option<String> {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    environ.split(|b| *b == 0).find_map(|entry| {
+        let entry = String::from_utf8_lossy(entry);
+        ["SLURM_JOB_ID=", "LSB_JOBID="]
+            .iter()
+            .find_map(|prefix| entry.strip_prefix(prefix).map(str::to_string))
+    })
 }

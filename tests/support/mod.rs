@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 pub mod cluster;
+pub mod upstream;
 
 /// `target/debug` (or whichever profile built these tests).
 pub fn bin_dir() -> PathBuf {
@@ -94,6 +95,11 @@ impl TestProject {
             root: root.canonicalize().expect("canonical project path"),
             home,
         }
+    }
+
+    /// The HOME its commands run with.
+    pub fn home(&self) -> &Path {
+        &self.home
     }
 
     pub fn dfm_dir(&self) -> PathBuf {

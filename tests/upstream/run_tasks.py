@@ -7,8 +7,12 @@ async def main(root):
     backend = DaemonClientBackend.discover(root)
     assert backend is not None, "no daemon discovered"
     await backend.start()
+    # As its `dfm run` fills them (task_exec_serialize.py): pythonpath is the
+    # project, then the client's sys.path, which tells the worker's Python.
+    pythonpath = [root] + [p for p in sys.path if p and p != root]
     reqs = [TaskExecRequest(name=f"up.t{i}", shell="bash", body=f"echo hi {i} > out.txt; exit {i % 2}",
-                            srcdir=root, rundir=os.path.join(root, "rundir", f"t{i}")) for i in range(4)]
+                            srcdir=root, rundir=os.path.join(root, "rundir", f"t{i}"),
+                            pythonpath=pythonpath) for i in range(4)]
     results = await asyncio.gather(*(backend.execute_task(r) for r in reqs))
     for i, r in enumerate(results):
         print(f"t{i} status={r.status}")
