@@ -279,20 +279,47 @@ fn a_cancelled_python_task_and_a_stopped_daemon_take_the_tasks_children_with_the
 }
 
 #[test]
+fn each_python_task_sees_its_own_clients_environment_on_a_shared_interpreter() {
+    let Some(original) = Original::find() else {
+        return;
+    };
+    let sys_path = original.sys_path();
+    let project = project_with("faults", "environ");
+    project.start_daemon(&["--pool-size", "1"]);
+    let environ_of = |id: &str, env: Value| -> Value {
+        let mut client = project.client();
+        let mut task = python_task(&project, id, "fault_tasks.Probe", &sys_path);
+        task["env"] = env;
+        client.submit(task);
+        let reply = &client.results(1)[id];
+        assert_eq!(reply["result"]["status"], 0, "{reply}");
+        let path = project
+            .root
+            .join(format!("rundir/faults.{id}/environ.json"));
+        serde_json::from_str(&std::fs::read_to_string(path).expect("environ.json"))
+            .expect("environ.json is JSON")
+    };
+    let first = environ_of("first", json!({"ONLY_FIRST": "1", "SHARED": "first"}));
+    let second = environ_of("second", json!({"SHARED": "second"}));
+    assert_eq!(first["ONLY_FIRST"], "1");
+    assert_eq!(first["SHARED"], "first");
+    assert_eq!(second["SHARED"], "second");
+    assert!(
+        second.get("ONLY_FIRST").is_none(),
+        "the first client's variable leaked"
+    );
+    // One interpreter ran both.
+    let pid = |id: &str| pid_in(&project, &format!("faults.{id}"), "interpreter.pid");
+    assert_eq!(pid("first"), pid("second"));
+}
+
+#[test]
 fn a_python_without_the_original_fails_the_task_at_once_saying_what_to_change() {
     let Some(original) = Original::find() else {
         return;
     };
     let project = project_with("faults", "nopkg");
-    // A Python of the same version without dv-flow-mgr: a bare venv.
-    let bare = project.root.join("bare-venv");
-    let made = std::process::Command::new(original.base_python())
-        .args(["-m", "venv", "--without-pip"])
-        .arg(&bare)
-        .output()
-        .expect("make a bare venv");
-    assert!(made.status.success(), "{}", describe(&made));
-    let python = bare.join("bin/python3");
+    let python = original.bare_venv(&project.root.join("bare-venv"));
     project.configure(&format!("runner:\n  python: {}\n", python.display()));
     project.start_daemon(&["--pool-size", "1"]);
     let mut client = project.client();
@@ -404,14 +431,7 @@ fn without_the_original_a_handover_says_what_to_install() {
         return;
     };
     let project = project_with("regress", "nohandover");
-    let bare = project.root.join("bare-venv");
-    let made = std::process::Command::new(original.base_python())
-        .args(["-m", "venv", "--without-pip"])
-        .arg(&bare)
-        .output()
-        .expect("make a bare venv");
-    assert!(made.status.success(), "{}", describe(&made));
-    let python = bare.join("bin/python3");
+    let python = original.bare_venv(&project.root.join("bare-venv"));
     project.configure(&format!("runner:\n  python: {}\n", python.display()));
     for args in [&["run", "summary"][..], &["graph", "summary"]] {
         let output = project.dfm(args);

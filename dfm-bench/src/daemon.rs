@@ -1,6 +1,7 @@
 //! A dfm daemon started for a measurement, and a plain client of its
 //! socket, as any client speaks the protocol.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -44,25 +45,46 @@ impl Daemon {
             fail(&format!("cannot create {}: {e}", root.display()));
         }
         let started = Instant::now();
-        run_dfm(
-            dfm,
-            &root,
-            &["daemon", "start", "--pool-size", &pool.to_string()],
-        );
-        let elapsed = started.elapsed();
+        let daemon = Daemon::launch(dfm, root, pool, None);
+        (daemon, started.elapsed())
+    }
+
+    /// A daemon in `root` (made already), started with this `PATH`.
+    pub(crate) fn start_in(dfm: &Path, root: &Path, pool: usize, path: &OsStr) -> Daemon {
+        Daemon::launch(dfm, root.to_path_buf(), pool, Some(path))
+    }
+
+    fn launch(dfm: &Path, root: PathBuf, pool: usize, path: Option<&OsStr>) -> Daemon {
+        let mut command = Command::new(dfm);
+        command
+            .args(["daemon", "start", "--pool-size", &pool.to_string()])
+            .current_dir(&root);
+        if let Some(path) = path {
+            command.env("PATH", path);
+        }
+        run_to_end(command, "dfm daemon start");
         let state: Value = std::fs::read_to_string(root.join(".dfm/daemon.json"))
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok())
             .unwrap_or_else(|| fail("no daemon.json"));
         let pid = state["pid"].as_u64().unwrap_or(0) as u32;
-        (
-            Daemon {
-                dfm: dfm.to_path_buf(),
-                root,
-                pid,
-            },
-            elapsed,
-        )
+        Daemon {
+            dfm: dfm.to_path_buf(),
+            root,
+            pid,
+        }
+    }
+
+    /// The pid of its first worker, from `status.get`.
+    pub(crate) fn worker_pid(&self) -> u32 {
+        let mut status = self.client();
+        status.send("{\"method\": \"status.get\", \"id\": \"s\"}\n");
+        status.line.clear();
+        let _ = status.reader.read_line(&mut status.line);
+        serde_json::from_str::<Value>(&status.line)
+            .ok()
+            .and_then(|v| v["result"]["workers"][0]["pid"].as_u64())
+            .unwrap_or_else(|| fail("no worker in status.get")) as u32
     }
 
     pub(crate) fn client(&self) -> Client {
@@ -199,13 +221,18 @@ impl Client {
 
 /// Runs `dfm ARGS` in `dir` to its end; fails the bench if it fails.
 pub(crate) fn run_dfm(dfm: &Path, dir: &Path, args: &[&str]) {
-    match Command::new(dfm).args(args).current_dir(dir).output() {
+    let mut command = Command::new(dfm);
+    command.args(args).current_dir(dir);
+    run_to_end(command, &format!("dfm {}", args.join(" ")));
+}
+
+fn run_to_end(mut command: Command, what: &str) {
+    match command.output() {
         Ok(o) if o.status.success() => {}
         Ok(o) => fail(&format!(
-            "dfm {} failed: {}",
-            args.join(" "),
+            "{what} failed: {}",
             String::from_utf8_lossy(&o.stderr)
         )),
-        Err(e) => fail(&format!("cannot run dfm: {e}")),
+        Err(e) => fail(&format!("cannot run {what}: {e}")),
     }
 }

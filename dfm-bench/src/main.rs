@@ -10,11 +10,12 @@ mod daemon;
 mod floor;
 mod limits;
 mod measures;
+mod original;
 mod pool_core;
 mod setup;
 mod stats;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use daemon::remove_leftovers;
 use limits::{
@@ -25,12 +26,15 @@ use pool_core::pool_curve;
 use setup::{fail, Failure, Options, COMMAND, SHELL};
 use stats::{between_limits, median, ms, ms_range, rate, ratio};
 
-const USAGE: &str = "usage: dfm-bench [--quick | --pool-core]
+const USAGE: &str = "usage: dfm-bench [--quick] [--original] | --pool-core
 
 Measures the spawn limit, a no-logic floor and dfm on `bash -c true`
-tasks; see README.md. A full run takes about 25 minutes, --quick about
-a minute. Run it on an otherwise idle machine. --pool-core measures only
-the pool's decision core (seconds, no processes).";
+tasks, then the original dv-flow-mgr's tasks through dfm's daemon and the
+original's (with DFM_UPSTREAM_PYTHON, a Python with dv-flow-mgr 1.20);
+see README.md. A full run takes about 25 minutes, --quick about two.
+--original measures only the original's tasks; --pool-core only the
+pool's decision core (seconds, no processes). Run it on an otherwise
+idle machine.";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -43,8 +47,14 @@ fn main() {
             quick: false,
         }),
         Some("-h" | "--help") => println!("{USAGE}"),
-        Some("--quick") | None if args.len() <= 1 => bench(!args.is_empty()),
-        _ => fail(&format!("unexpected arguments {args:?}\n{USAGE}")),
+        _ => {
+            let quick = args.iter().any(|a| a == "--quick");
+            let only_original = args.iter().any(|a| a == "--original");
+            if args.iter().any(|a| a != "--quick" && a != "--original") {
+                fail(&format!("unexpected arguments {args:?}\n{USAGE}"));
+            }
+            bench(quick, only_original)
+        }
     });
     remove_leftovers();
     if let Err(payload) = outcome {
@@ -56,7 +66,7 @@ fn main() {
     }
 }
 
-fn bench(quick: bool) {
+fn bench(quick: bool, only_original: bool) {
     let options = Options {
         repeat: if quick { 3 } else { 5 },
         quick,
@@ -79,6 +89,10 @@ fn bench(quick: bool) {
         options.repeat
     );
     println!();
+    if only_original {
+        original::side_by_side(&dfm, Path::new("/dev/shm"), &options);
+        return;
+    }
 
     let limit_1 = spawn_latency(&options);
     let lanes = cores.min(2);
@@ -205,6 +219,9 @@ fn bench(quick: bool) {
         rss.daemon_idle, rss.worker_idle, rss.daemon_queued
     );
     println!("DFM    files written per task: {}", rss.files_per_task);
+    println!();
+
+    original::side_by_side(&dfm, &base_dirs[0].1, &options);
     println!();
 
     pool_curve(&options);

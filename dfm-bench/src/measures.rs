@@ -1,7 +1,5 @@
 //! What dfm costs, measured through the daemon's real socket protocol.
 
-use serde_json::Value;
-use std::io::BufRead;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -180,14 +178,7 @@ pub(crate) fn memory(dfm: &Path, base: &Path) -> Memory {
         client.expect_pass();
     }
     let files = walk_count(&daemon.root.join("rundir"));
-    let mut status = daemon.client();
-    status.send("{\"method\": \"status.get\", \"id\": \"s\"}\n");
-    status.line.clear();
-    let _ = status.reader.read_line(&mut status.line);
-    let worker_pid = serde_json::from_str::<Value>(&status.line)
-        .ok()
-        .and_then(|v| v["result"]["workers"][0]["pid"].as_u64())
-        .unwrap_or(0) as u32;
+    let worker_pid = daemon.worker_pid();
     std::thread::sleep(Duration::from_millis(200));
     let worker_idle = dfm_host::procfs::rss_kib(worker_pid);
     // One long task holds the only worker; 10000 more wait behind it.

@@ -61,9 +61,17 @@ impl Original {
         )
     }
 
-    /// The interpreter its venv was made from.
-    pub fn base_python(&self) -> PathBuf {
-        PathBuf::from(self.ask("import sys; print(sys._base_executable)"))
+    /// A venv at `dir` of the interpreter its own was made from (so the same
+    /// Python version) without dv-flow-mgr; returns its `python3`.
+    pub fn bare_venv(&self, dir: &Path) -> PathBuf {
+        let base = self.ask("import sys; print(sys._base_executable)");
+        let made = Command::new(base)
+            .args(["-m", "venv", "--without-pip"])
+            .arg(dir)
+            .output()
+            .expect("make a bare venv");
+        assert!(made.status.success(), "{}", describe(&made));
+        dir.join("bin/python3")
     }
 
     fn ask(&self, code: &str) -> String {

@@ -197,63 +197,65 @@ impl Reader<'_> {
             b'I' if self.word("Infinity") => Some(Json::Float(f64::INFINITY)),
             b'-' if self.word("-Infinity") => Some(Json::Float(f64::NEG_INFINITY)),
             b'"' => self.string().map(Json::Str),
-            b'[' => {
-                self.at += 1;
-                let mut items = Vec::new();
-                self.space();
-                if self.peek() == Some(b']') {
-                    self.at += 1;
-                    return Some(Json::Array(items));
-                }
-                loop {
-                    self.space();
-                    items.push(self.value(depth + 1)?);
-                    self.space();
-                    match self.peek()? {
-                        b',' => self.at += 1,
-                        b']' => {
-                            self.at += 1;
-                            return Some(Json::Array(items));
-                        }
-                        _ => return None,
-                    }
-                }
-            }
-            b'{' => {
-                self.at += 1;
-                let mut pairs = Vec::new();
-                self.space();
-                if self.peek() == Some(b'}') {
-                    self.at += 1;
-                    return Some(Json::object(pairs));
-                }
-                loop {
-                    self.space();
-                    if self.peek()? != b'"' {
+            b'[' => self
+                .items(b']', |reader| reader.value(depth + 1))
+                .map(Json::Array),
+            b'{' => self
+                .items(b'}', |reader| {
+                    if reader.peek()? != b'"' {
                         return None;
                     }
-                    let key = self.string()?;
-                    self.space();
-                    if self.peek()? != b':' {
+                    let key = reader.string()?;
+                    reader.space();
+                    if reader.peek()? != b':' {
                         return None;
                     }
-                    self.at += 1;
-                    self.space();
-                    pairs.push((key, self.value(depth + 1)?));
-                    self.space();
-                    match self.peek()? {
-                        b',' => self.at += 1,
-                        b'}' => {
-                            self.at += 1;
-                            return Some(Json::object(pairs));
-                        }
-                        _ => return None,
-                    }
-                }
-            }
+                    reader.at += 1;
+                    reader.space();
+                    Some((key, reader.value(depth + 1)?))
+                })
+                .map(Json::object),
             b'-' | b'0'..=b'9' => self.number(),
             _ => None,
         }
+    }
+
+    /// The items of an array or object whose opening bracket is next, up to
+    /// its `close`: `item` reads one, from its first byte.
+    fn items<T>(
+        &mut self,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        self.at += 1;
+        let mut items = Vec::new();
+        self.space();
+        if self.peek() == Some(close) {
+            self.at += 1;
+            return Some(items);
+        }
+        loop {
+            self.space();
+            items.push(item(self)?);
+            self.space();
+            match self.peek()? {
+                b',' => self.at += 1,
+                c if c == close => {
+                    self.at += 1;
+                    return Some(items);
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Skips one or more digits; `None` if there is none.
+    fn digits(&mut self) -> Option<()> {
+        let start = self.at;
+        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+            self.at += 1;
+        }
+        (self.at > start).then_some(())
     }
 
     fn number(&mut self) -> Option<Json> {
@@ -274,13 +276,7 @@ impl Reader<'_> {
         if self.peek() == Some(b'.') {
             float = true;
             self.at += 1;
-            let digits = self.at;
-            while self.peek().is_some_and(|b| b.is_ascii_digit()) {
-                self.at += 1;
-            }
-            if self.at == digits {
-                return None;
-            }
+            self.digits()?;
         }
         if matches!(self.peek(), Some(b'e' | b'E')) {
             float = true;
@@ -288,13 +284,7 @@ impl Reader<'_> {
             if matches!(self.peek(), Some(b'+' | b'-')) {
                 self.at += 1;
             }
-            let digits = self.at;
-            while self.peek().is_some_and(|b| b.is_ascii_digit()) {
-                self.at += 1;
-            }
-            if self.at == digits {
-                return None;
-            }
+            self.digits()?;
         }
         let text = std::str::from_utf8(&self.text[start..self.at]).ok()?;
         if float {

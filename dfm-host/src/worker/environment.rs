@@ -43,6 +43,29 @@ impl WorkerEnvironment {
     }
 }
 
+impl WorkerEnvironment {
+    /// Its variables as a JSON object (names and values that are not UTF-8
+    /// made so, lossily), without those the worker sets for each task.
+    pub fn to_json(&self) -> String {
+        let variables: serde_json::Map<String, serde_json::Value> = self
+            .0
+            .iter()
+            .filter(|(name, _)| {
+                !PER_TASK
+                    .iter()
+                    .any(|own| OsStr::new(own) == name.as_os_str())
+            })
+            .map(|(name, value)| {
+                (
+                    name.to_string_lossy().into_owned(),
+                    value.to_string_lossy().into_owned().into(),
+                )
+            })
+            .collect();
+        serde_json::Value::Object(variables).to_string()
+    }
+}
+
 /// The `PATH` of an environment, or `execvp`'s default.
 pub fn path_of(env: &BTreeMap<OsString, OsString>) -> OsString {
     env.get(OsStr::new("PATH"))

@@ -13,7 +13,10 @@ use super::session::{next_message, send, Session};
 use super::state::{Effect, Input, WorkerState, DEFER, SIGNAL_GRACE, UNDISTURBED};
 
 /// How long a worker that has just reported a result waits on the CPU for
-/// its next task before it sleeps.
+/// its next task before it sleeps. Only after dfm's own tasks: the
+/// original's client is a Python process that needs the CPU a lingering
+/// worker would take (measured with `dfm-bench --original`, see
+/// docs/performance.md).
 const LINGER: Duration = Duration::from_micros(300);
 
 /// The termination signals, heard as inputs.
@@ -56,6 +59,8 @@ pub async fn serve(
     let silence_limit = session.heartbeat_every * 5 / 2;
     let mut state = WorkerState::new(worker_id, MAX_PREFETCH, silence_limit);
     let mut task: Option<Execution> = None;
+    // Whose task the worker ran last: it lingers only after dfm's own.
+    let mut lingers = true;
     let mut buf = Vec::new();
     let mut last_heard = tokio::time::Instant::now();
     loop {
@@ -85,6 +90,7 @@ pub async fn serve(
             let answer = match effect {
                 Effect::Start(spec) => match executors.start(&spec) {
                     Ok(started) => {
+                        lingers = spec.dialect() == dfm_wire::Dialect::Native;
                         task = Some(started);
                         Some(Input::Started)
                     }
@@ -137,7 +143,7 @@ pub async fn serve(
                     _ = tokio::time::sleep(SIGNAL_GRACE) => Input::NoStopSignal,
                 }),
                 Effect::Linger => {
-                    if task.is_none() && session.reader.buffer().is_empty() {
+                    if lingers && task.is_none() && session.reader.buffer().is_empty() {
                         linger_for_next_task(session.fd);
                     }
                     None

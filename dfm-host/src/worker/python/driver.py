@@ -69,13 +69,28 @@ def _native_dfm_out(native):
     shell_callable.ShellCallable._ensure_dfm_out_shim = staticmethod(ensure_shim)
 
 
-async def _execute(params):
+def _run_ctxt_class():
+    """TaskRunCtxt whose `env` is the task's own dict, as in-process (there
+    it is the runner's environment; with no node context, dv-flow-mgr's
+    worker gives os.environ, whose every change is a putenv)."""
+    from dv_flow.mgr.task_run_ctxt import TaskRunCtxt
+
+    class RunCtxt(TaskRunCtxt):
+        task_env = None
+
+        @property
+        def env(self):
+            return self.task_env
+
+    return RunCtxt
+
+
+async def _execute(params, task_env):
     """execute_request of dv-flow-mgr 1.20, with in-process's answers."""
     from dv_flow.mgr import worker
     from dv_flow.mgr.exec_callable import ExecCallable
     from dv_flow.mgr.shell_callable import ShellCallable
     from dv_flow.mgr.task_data import TaskDataInput, TaskDataResult, TaskMarker, SeverityE
-    from dv_flow.mgr.task_run_ctxt import TaskRunCtxt
 
     name = params.get("name", "")
     _add_to_path(params.get("pythonpath"))
@@ -108,7 +123,8 @@ async def _execute(params):
             ],
             memento=params.get("memento"),
         )
-        ctxt = TaskRunCtxt(runner=worker._WorkerRunnerShim(), ctxt=None, rundir=rundir)
+        ctxt = _RunCtxt(runner=worker._WorkerRunnerShim(), ctxt=None, rundir=rundir)
+        ctxt.task_env = dict(task_env)
         result = await task(ctxt, task_input)
         if result is None:
             result = TaskDataResult()
@@ -142,6 +158,8 @@ def _load(params, native_dfm_out):
     _add_to_path(params.get("pythonpath"))
     try:
         import dv_flow.mgr.worker  # noqa: F401
+        global _RunCtxt
+        _RunCtxt = _run_ctxt_class()
         if native_dfm_out:
             _native_dfm_out(native_dfm_out)
         return _execute, None
@@ -155,12 +173,44 @@ def _load(params, native_dfm_out):
                ", ".join(p for p in sys.path if p)))
 
 
+class _Environ:
+    """Sets os.environ to a task's environment: its base, overlaid with what
+    its client sent. Only what differs is changed (each change is a
+    putenv), and a task that changed os.environ itself is undone."""
+
+    def __init__(self):
+        self.target = None
+        self.encoded = None
+
+    def set(self, env):
+        if env is not self.target:
+            self.target = env
+            self.encoded = {os.fsencode(k): os.fsencode(v) for k, v in env.items()}
+        data = getattr(os.environ, "_data", None)
+        if data is not None and data == self.encoded:
+            return
+        for key in [k for k in os.environ if k not in env]:
+            del os.environ[key]
+        for key, value in env.items():
+            if os.environ.get(key) != value:
+                os.environ[key] = value
+
+
+_RunCtxt = None
+
+
 def main():
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
     # What tasks print must not mix with the answers.
     os.dup2(2, 1)
     native_dfm_out = os.environ.pop("DFM_OUT_NATIVE", "")
-    base_env = dict(os.environ)
+    # The worker's own environment, which each task's client's overlays
+    # (this process started with its first task's).
+    base_env = json.loads(os.environ.pop("DFM_DRIVER_BASE_ENV", "null") or "null")
+    if not isinstance(base_env, dict):
+        base_env = dict(os.environ)
+    last_client_env, task_env = None, base_env
+    environ = _Environ()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     execute = None
@@ -170,16 +220,18 @@ def main():
         except Exception as e:
             _answer(answers, {"error": "unreadable request: %s" % e})
             continue
-        env = dict(base_env)
-        env.update(params.get("env") or {})
-        os.environ.clear()
-        os.environ.update(env)
+        client_env = params.get("env") or {}
+        if client_env != last_client_env:
+            task_env = dict(base_env)
+            task_env.update(client_env)
+            last_client_env = client_env
+        environ.set(task_env)
         if execute is None:
             execute, error = _load(params, native_dfm_out)
             if execute is None:
                 _answer(answers, {"error": error})
                 continue
-        result = loop.run_until_complete(execute(params))
+        result = loop.run_until_complete(execute(params, task_env))
         _answer(answers, {"result": result})
 
 

@@ -44,11 +44,14 @@ pub struct Death {
 }
 
 impl Interpreter {
-    /// Starts `python` on the driver, with `env` as its whole environment.
+    /// Starts `python` on the driver, with `env` (its first task's) as its
+    /// whole environment. `base`: the worker's own environment, as JSON,
+    /// which the driver overlays with each task's client's.
     /// `native_dfm_out`: dfm's dfm-out, for the shims of shell steps.
     pub fn start(
         python: &Path,
         env: &BTreeMap<OsString, OsString>,
+        base: &str,
         native_dfm_out: Option<&Path>,
     ) -> io::Result<Interpreter> {
         let mut command = Command::new(python);
@@ -56,6 +59,7 @@ impl Interpreter {
             .args(["-u", "-c", DRIVER])
             .env_clear()
             .envs(env)
+            .env("DFM_DRIVER_BASE_ENV", base)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

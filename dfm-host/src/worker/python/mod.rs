@@ -13,6 +13,8 @@
 mod choice;
 mod interpreter;
 
+use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -87,12 +89,15 @@ impl PythonExecutor {
             task: spec.name.clone(),
             reason,
         };
-        let env = self.base.with(&spec.env).map_err(|e| cannot(e.into()))?;
+        // The task's whole environment is needed only to find python3 on its
+        // PATH or to start an interpreter: not for each task.
+        let base = &self.base;
+        let env = || base.with(&spec.env).map_err(|e| cannot(e.into()));
         let clients = || choice::client_python(&spec.pythonpath().collect::<Vec<_>>());
         let python = match self.configured.clone().or_else(clients) {
             Some(python) => python,
             None => {
-                let path = path_of(&env);
+                let path = path_of(&env()?);
                 let dir = Path::new(&spec.rundir);
                 let (found, _) = self
                     .pythons
@@ -102,14 +107,18 @@ impl PythonExecutor {
             }
         };
         let request = request_line(spec);
+        let native_dfm_out = self.native_dfm_out.as_deref();
+        let fresh = |python: &Path, env: &BTreeMap<OsString, OsString>| {
+            Interpreter::start(python, env, &base.to_json(), native_dfm_out)
+        };
         // A warm interpreter of another Python, or one that died while
         // idle, is replaced; a fresh one gets one try.
         let mut interpreter = match self.idle.take() {
             Some(warm) if warm.python() == python => warm,
-            _ => self.fresh(&python, &env).map_err(|e| cannot(e.into()))?,
+            _ => fresh(&python, &env()?).map_err(|e| cannot(e.into()))?,
         };
         if interpreter.send(&request).is_err() {
-            interpreter = self.fresh(&python, &env).map_err(|e| cannot(e.into()))?;
+            interpreter = fresh(&python, &env()?).map_err(|e| cannot(e.into()))?;
             interpreter.send(&request).map_err(|e| cannot(e.into()))?;
         }
         Ok(PythonRun {
@@ -118,14 +127,6 @@ impl PythonExecutor {
             interpreter,
             answered: false,
         })
-    }
-
-    fn fresh(
-        &mut self,
-        python: &Path,
-        env: &std::collections::BTreeMap<std::ffi::OsString, std::ffi::OsString>,
-    ) -> std::io::Result<Interpreter> {
-        Interpreter::start(python, env, self.native_dfm_out.as_deref())
     }
 
     /// Takes back the interpreter of a task that has ended, if it can run
