@@ -47,6 +47,8 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub mod command;
+#[doc(hidden)]
+pub mod extended;
 pub mod units;
 
 #[doc(hidden)]
@@ -244,6 +246,64 @@ pub enum JobState {
     Unknown,
 }
 
+/// What the backend knows about a job, and what more it can tell than its
+/// state (API 0.1.1).
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobStatus {
+    pub state: JobState,
+    /// Seconds until the scheduler stops the job at its run limit, where
+    /// the scheduler says (SLURM's `%L`, LSF's `time_left`).
+    pub seconds_left: ROption<u64>,
+    /// The job ended because it reached its run limit (SLURM `TIMEOUT`,
+    /// LSF `TERM_RUNLIMIT`).
+    pub hit_walltime: bool,
+}
+
+impl JobStatus {
+    /// A status with nothing known beyond `state`.
+    pub fn new(state: JobState) -> JobStatus {
+        JobStatus {
+            state,
+            seconds_left: ROption::RNone,
+            hit_walltime: false,
+        }
+    }
+
+    /// With the seconds left before the job's run limit.
+    pub fn with_seconds_left(self, seconds: Option<u64>) -> JobStatus {
+        JobStatus {
+            seconds_left: seconds.into(),
+            ..self
+        }
+    }
+
+    /// Ended at its run limit.
+    pub fn at_walltime(self) -> JobStatus {
+        JobStatus {
+            hit_walltime: true,
+            ..self
+        }
+    }
+
+    pub fn state(&self) -> JobState {
+        self.state
+    }
+
+    pub fn seconds_left(&self) -> Option<u64> {
+        self.seconds_left.into_option()
+    }
+
+    pub fn hit_walltime(&self) -> bool {
+        self.hit_walltime
+    }
+}
+
+/// In the log path of a job array's request, where each element's index
+/// goes (the plugin writes its scheduler's pattern there: LSF `%I`, SLURM
+/// `%a`).
+pub const ARRAY_INDEX_PLACEHOLDER: &str = "{index}";
+
 /// The ABI-stable runner object the host talks to. Plugins do not implement
 /// this directly: they implement [`RunnerPlugin`], and [`export_runner!`]
 /// wraps it so that panics become errors. (Stays at the crate's root: its
@@ -262,6 +322,9 @@ pub trait Runner: Send + Sync {
     #[sabi(last_prefix_field)]
     fn poll(&self, jobs: RVec<JobHandle>) -> RResult<RVec<JobState>, RString>;
 }
+
+/// Why `launch_array` fails on a runner without job arrays.
+const NO_ARRAYS: &str = "this runner plugin has no job arrays: launch one job at a time";
 
 /// A boxed runner, as returned by a plugin.
 #[doc(hidden)]
@@ -297,6 +360,31 @@ pub trait RunnerPlugin: Send + Sync + 'static {
     fn launch(&self, request: &LaunchRequest) -> Result<JobHandle, String>;
     fn terminate(&self, job: &JobHandle) -> Result<(), String>;
     fn poll(&self, jobs: &[JobHandle]) -> Result<Vec<JobState>, String>;
+
+    /// Job arrays (API 0.1.1): the variable in which each element of an
+    /// array finds its index, from 1 (`LSB_JOBINDEX`, `SLURM_ARRAY_TASK_ID`).
+    /// `None`, the default: no arrays; the host launches one job at a time
+    /// and never calls [`RunnerPlugin::launch_array`].
+    fn array_index_variable(&self) -> Option<String> {
+        None
+    }
+
+    /// Starts `count` jobs of `request` in one scheduler call, as one job
+    /// array; returns a handle per element, in index order (index 1
+    /// first), each of which [`RunnerPlugin::poll`] and
+    /// [`RunnerPlugin::terminate`] take alone. [`ARRAY_INDEX_PLACEHOLDER`]
+    /// in `request.log_path()` stands for the element's index.
+    fn launch_array(&self, request: &LaunchRequest, count: u32) -> Result<Vec<JobHandle>, String> {
+        let _ = (request, count);
+        Err(NO_ARRAYS.into())
+    }
+
+    /// As [`RunnerPlugin::poll`], and what more the scheduler tells (API
+    /// 0.1.1): the seconds left before a job's run limit, and whether it
+    /// ended at it. The default knows only the states.
+    fn poll_status(&self, jobs: &[JobHandle]) -> Result<Vec<JobStatus>, String> {
+        Ok(self.poll(jobs)?.into_iter().map(JobStatus::new).collect())
+    }
 }
 
 /// What the host uses to load and call a plugin; a plugin never names
@@ -340,16 +428,25 @@ impl<P: RunnerPlugin> Runner for Guarded<P> {
     fn poll(&self, jobs: RVec<JobHandle>) -> RResult<RVec<JobState>, RString> {
         guarded("poll", || {
             let states = self.0.poll(jobs.as_slice())?;
-            if states.len() != jobs.len() {
-                return Err(format!(
-                    "runner plugin returned {} job states for {} jobs",
-                    states.len(),
-                    jobs.len()
-                ));
-            }
-            Ok(RVec::from(states))
+            one_per("job states", "jobs", states, jobs.len())
         })
     }
+}
+
+/// `answers` if there is one per thing asked about.
+pub(crate) fn one_per<T>(
+    answers_are: &str,
+    asked_are: &str,
+    answers: Vec<T>,
+    asked: usize,
+) -> Result<RVec<T>, String> {
+    if answers.len() != asked {
+        return Err(format!(
+            "runner plugin returned {} {answers_are} for {asked} {asked_are}",
+            answers.len()
+        ));
+    }
+    Ok(RVec::from(answers))
 }
 
 /// Builds the ABI-stable runner object from a plugin constructor; used by
@@ -396,6 +493,33 @@ macro_rules! export_runner {
                     new_runner: __dfm_new_runner,
                 },
             )
+        }
+
+        /// API 0.1.1's entry point (see `dfm_plugin_api::extended`).
+        #[no_mangle]
+        #[doc(hidden)]
+        pub extern "C" fn dfm_runner_v2() -> $crate::extended::RunnerV2ModuleRef {
+            extern "C" fn __dfm_new_runner_v2(
+                config_json: $crate::abi_stable::std_types::RStr<'_>,
+            ) -> $crate::abi_stable::std_types::RResult<
+                $crate::extended::RunnerV2Box,
+                $crate::abi_stable::std_types::RString,
+            > {
+                $crate::extended::build_runner_v2(config_json, $ctor)
+            }
+            $crate::abi_stable::prefix_type::PrefixTypeTrait::leak_into_prefix(
+                $crate::extended::RunnerV2Module {
+                    new_runner: __dfm_new_runner_v2,
+                },
+            )
+        }
+
+        /// The layout `dfm_runner_v2` returns, for the host to check first.
+        #[no_mangle]
+        #[doc(hidden)]
+        pub extern "C" fn dfm_runner_v2_layout(
+        ) -> &'static $crate::abi_stable::type_layout::TypeLayout {
+            $crate::extended::layout()
         }
 
         #[no_mangle]

@@ -25,19 +25,24 @@ pub fn memory_mb(text: &str) -> Result<u64, String> {
 /// Minutes (rounded up) in a run limit: `M`, `H:MM` or `H:MM:SS`, the way
 /// LSF's `-W` reads it (so the original's `1:00` is one hour).
 pub fn walltime_minutes(text: &str) -> Result<u64, String> {
+    Ok(walltime_seconds(text)?.div_ceil(60))
+}
+
+/// Seconds in a run limit written as [`walltime_minutes`] reads it.
+pub fn walltime_seconds(text: &str) -> Result<u64, String> {
     let trimmed = text.trim();
     let parts: Option<Vec<u64>> = trimmed
         .split(':')
         .map(|part| part.trim().parse::<u64>().ok())
         .collect();
-    let minutes = match parts.as_deref() {
-        Some([m]) => Some(*m),
-        Some([h, m]) => Some(h * 60 + m),
-        Some([h, m, s]) => Some(h * 60 + m + s.div_ceil(60)),
+    let seconds = match parts.as_deref() {
+        Some([m]) => m.checked_mul(60),
+        Some([h, m]) => h.checked_mul(3600).and_then(|h| h.checked_add(m * 60)),
+        Some([h, m, s]) => h.checked_mul(3600).and_then(|h| h.checked_add(m * 60 + s)),
         _ => None,
     };
-    match minutes {
-        Some(minutes) if minutes > 0 => Ok(minutes),
+    match seconds {
+        Some(seconds) if seconds > 0 => Ok(seconds),
         _ => Err(format!(
             "walltime '{trimmed}' is not a run limit such as 30 (minutes), 1:00 or 2:30:00"
         )),
@@ -65,6 +70,9 @@ mod tests {
         assert_eq!(walltime_minutes("30"), Ok(30));
         assert_eq!(walltime_minutes("1:00"), Ok(60));
         assert_eq!(walltime_minutes("2:30:01"), Ok(151));
+        assert_eq!(walltime_seconds("2:30:01"), Ok(9001));
+        assert_eq!(walltime_seconds("45"), Ok(2700));
+        assert_eq!(walltime_seconds("0:00:30"), Ok(30));
         assert!(walltime_minutes("1:x").is_err());
         assert!(walltime_minutes("0").is_err());
     }
