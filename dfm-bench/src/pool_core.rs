@@ -58,8 +58,10 @@ pub(crate) fn pool_core(workers: usize, queued: usize) -> f64 {
     let mut running: VecDeque<(u64, String)> = VecDeque::with_capacity(workers);
     let mut actions = pool.take_actions();
     for action in &actions {
-        if let Action::Launch { worker_id, .. } = action {
-            let _ = pool.register(worker_id, "", WorkerInfo::default(), t0);
+        if let Action::Launch { workers, .. } = action {
+            for (_, worker_id) in workers {
+                let _ = pool.register(worker_id, "", WorkerInfo::default(), t0);
+            }
         }
     }
     actions.extend(pool.take_actions());

@@ -24,6 +24,20 @@ pub struct PoolSettings {
     pub poll_interval: f64,
     /// How many tasks a busy worker is sent ahead while tasks wait.
     pub prefetch: Prefetch,
+    /// Launch a batch of workers of one class as one job array, where the
+    /// runner has them.
+    pub launch_as_array: bool,
+    /// Seconds before its job's end from which a worker takes no new task.
+    pub drain_before: f64,
+    /// Seconds before its job's end at which a worker's replacement is
+    /// launched.
+    pub replace_ahead: f64,
+    /// Seconds a task must leave of its worker's job beyond what it is
+    /// expected to take.
+    pub walltime_margin: f64,
+    /// Seconds a task without a walltime tag that never ran is expected to
+    /// take.
+    pub default_task_duration: f64,
 }
 
 /// `pool.prefetch`: a number of tasks, or `true` (the default number) or
@@ -64,6 +78,11 @@ impl Default for PoolSettings {
             max_launch_failures: 3,
             poll_interval: 1.0,
             prefetch: Prefetch(crate::pool::DEFAULT_PREFETCH),
+            launch_as_array: true,
+            drain_before: 120.0,
+            replace_ahead: 300.0,
+            walltime_margin: 60.0,
+            default_task_duration: 60.0,
         }
     }
 }
@@ -75,11 +94,17 @@ impl PoolSettings {
             min_workers: self.min_workers,
             idle_timeout: secs(self.idle_timeout),
             launch_batch_size: self.launch_batch_size,
+            // The daemon sets it once it knows whether its runner has arrays.
+            arrays: false,
             launch_timeout: secs(self.launch_timeout),
             heartbeat_timeout: secs(self.heartbeat_timeout),
             max_task_attempts: self.max_task_attempts,
             max_launch_failures: self.max_launch_failures,
             prefetch: self.prefetch.0,
+            drain_before: secs(self.drain_before),
+            replace_ahead: secs(self.replace_ahead),
+            walltime_margin: secs(self.walltime_margin),
+            default_task_duration: secs(self.default_task_duration),
         }
     }
 
@@ -106,6 +131,25 @@ impl PoolSettings {
                     "pool.{name} must be a positive number of seconds, not {value}"
                 ));
             }
+        }
+        let spans = [
+            ("drain_before", self.drain_before),
+            ("replace_ahead", self.replace_ahead),
+            ("walltime_margin", self.walltime_margin),
+            ("default_task_duration", self.default_task_duration),
+        ];
+        for (name, value) in spans {
+            if !(value >= 0.0 && value.is_finite()) {
+                return Err(format!(
+                    "pool.{name} must be a number of seconds, 0 or more, not {value}"
+                ));
+            }
+        }
+        if self.replace_ahead < self.drain_before {
+            return Err(format!(
+                "pool.replace_ahead ({}) must be at least pool.drain_before ({}): a worker's replacement starts before it stops taking tasks",
+                self.replace_ahead, self.drain_before
+            ));
         }
         if self.prefetch.0 > MAX_PREFETCH {
             return Err(format!(

@@ -28,6 +28,15 @@ impl Pool {
         }
         let id = self.fresh_id();
         let class = self.class_id(&spec.resource_class);
+        // Only tasks that may meet a run limit need an estimate.
+        let expected = match self.classes[class].walltime {
+            Some(_) => self.expected_duration(&spec),
+            None => std::time::Duration::ZERO,
+        };
+        if let Some(why) = self.too_long_for_class(class, &spec.name, expected) {
+            self.reply(client, spec.request_id, Outcome::Failed(why));
+            return Ok(());
+        }
         self.by_request.insert(key, id);
         self.classes[class].queue.push_back(id);
         let task = Task {
@@ -36,6 +45,7 @@ impl Pool {
             class,
             attempts: 0,
             state: TaskState::Queued,
+            expected,
         };
         self.add_task(id, task);
         self.schedule(now);
@@ -117,6 +127,8 @@ impl Pool {
         if !matches {
             return Err(UnexpectedReport::ResultForAnotherTask(result.request_id));
         }
+        let took = now.saturating_duration_since(s.since);
+        let learn = s.ends_at.is_some();
         s.since = now;
         let class = s.class_id;
         match s.next.pop_front() {
@@ -131,6 +143,9 @@ impl Pool {
             }
         }
         let task = self.forget_task(task_id);
+        if let Some(task) = task.as_ref().filter(|_| learn) {
+            self.durations.record(&task.spec.name, took);
+        }
         // The freed worker gets its next task before the client hears of
         // this one: the worker's wait is on the critical path, the reply is
         // not.
@@ -183,6 +198,46 @@ impl Pool {
         }
     }
 
+    /// The task that ran on a worker whose job reached its run limit runs
+    /// again, first in line, without using up an attempt; it is expected
+    /// to take longer from now on, and fails if no worker of its class
+    /// could fit that.
+    pub(super) fn rerun_cut_off(&mut self, task_id: TaskId, ran: std::time::Duration) {
+        let Some(task) = self.tasks.get(&task_id) else {
+            return;
+        };
+        if task.state.cancelled() {
+            self.forget_task(task_id);
+            return;
+        }
+        let (name, class) = (task.spec.name.clone(), task.class);
+        self.durations.raise(&name, ran);
+        let expected = self
+            .durations
+            .expected(&name)
+            .unwrap_or(ran)
+            .max(task.expected);
+        if let Some(why) = self.too_long_for_class(class, &name, expected) {
+            if let Some(task) = self.forget_task(task_id) {
+                let message = format!(
+                    "its worker's job reached its run limit after {:.0} s; {why}",
+                    ran.as_secs_f64()
+                );
+                self.reply(
+                    task.client,
+                    task.spec.request_id.clone(),
+                    Outcome::Failed(message),
+                );
+            }
+            return;
+        }
+        if let Some(task) = self.tasks.get_mut(&task_id) {
+            task.attempts = task.attempts.saturating_sub(1);
+            task.expected = expected;
+        }
+        self.requeue_first(task_id);
+    }
+
     pub(super) fn schedule(&mut self, now: Instant) {
         if self.shutting_down {
             return;
@@ -201,17 +256,32 @@ impl Pool {
             if !work {
                 continue;
             }
-            while let Some((slot_id, ahead)) = self.destination(class) {
-                let Some(task_id) = self.pop_queued(class) else {
-                    // Nothing to send after all: the worker stays available.
-                    if ahead {
-                        self.offer(slot_id);
-                    } else {
-                        self.classes[class].idle.push(slot_id);
+            // Workers nothing queued fits (their jobs end too soon), put
+            // aside until this class is served.
+            let mut aside: Vec<(SlotId, bool)> = Vec::new();
+            while let Some((slot_id, ahead)) = self.destination(class, now) {
+                match self.pop_fitting(class, slot_id, ahead, now) {
+                    Some(task_id) => self.send(task_id, slot_id, ahead, now),
+                    None => {
+                        aside.push((slot_id, ahead));
+                        if self.classes[class].queued == 0 {
+                            break;
+                        }
                     }
-                    break;
-                };
-                self.send(task_id, slot_id, ahead, now);
+                }
+            }
+            for (slot_id, ahead) in aside {
+                if ahead {
+                    self.offer(slot_id);
+                } else if self
+                    .slots
+                    .get(&slot_id)
+                    .is_some_and(|s| self.draining(s, now))
+                {
+                    self.retire(slot_id);
+                } else {
+                    self.classes[class].idle.push(slot_id);
+                }
             }
             self.withdraw_for_idle(class);
         }
@@ -255,9 +325,10 @@ impl Pool {
     /// ahead, once the pool is full (a new worker would run it sooner) and
     /// no worker of the class is starting (the first tasks in line are its).
     /// Busy workers take turns, so they fill up evenly.
-    fn destination(&mut self, class: ClassId) -> Option<(SlotId, bool)> {
+    fn destination(&mut self, class: ClassId, now: Instant) -> Option<(SlotId, bool)> {
         let depth = self.config.prefetch;
-        let prefetch = depth > 0 && self.slots.len() >= self.config.max_workers;
+        let prefetch = depth > 0 && self.slots.len() - self.replaced >= self.config.max_workers;
+        let _ = now;
         let state = self.classes.get_mut(class)?;
         if state.queued == 0 {
             return None;
@@ -282,7 +353,7 @@ impl Pool {
 
     /// The first task still queued in `class`, taken off the queue (its
     /// state is the caller's to change).
-    fn pop_queued(&mut self, class: ClassId) -> Option<TaskId> {
+    pub(super) fn pop_queued(&mut self, class: ClassId) -> Option<TaskId> {
         let state = self.classes.get_mut(class)?;
         if state.queued == 0 {
             return None;

@@ -161,6 +161,22 @@ impl Pool {
                 self.launching
             ));
         }
+        let replaced = self.slots.values().filter(|s| s.replaced).count();
+        if self.replaced != replaced {
+            problem(format!(
+                "counts {} replaced slots, has {replaced}",
+                self.replaced
+            ));
+        }
+        // Within max_workers, but for replacements launched ahead.
+        if self.slots.len() - self.replaced > self.config.max_workers {
+            problem(format!(
+                "{} slots ({} replaced) for max_workers {}",
+                self.slots.len(),
+                self.replaced,
+                self.config.max_workers
+            ));
+        }
         for (id, state) in self.classes.iter().enumerate() {
             let name = &state.name;
             if state.starting != starting[id] || state.slots != slots[id] {

@@ -20,9 +20,12 @@
 //! Where things are: [`task`] holds a task's states and the one function
 //! that moves a task between them (and keeps the counters); `dispatch` the
 //! queues and what goes where; `prefetch` tasks held ahead and asked back;
-//! `workers` the life of a worker slot, from launch to retirement.
+//! `workers` the life of a worker slot, from launch to retirement;
+//! `walltime` what a worker's job has left and what fits in it, with
+//! `durations` what tasks are expected to take.
 
 mod dispatch;
+mod durations;
 mod ids;
 #[cfg(test)]
 mod invariants;
@@ -31,6 +34,7 @@ mod table;
 mod task;
 #[cfg(test)]
 mod tests;
+mod walltime;
 mod workers;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -41,6 +45,7 @@ use dfm_wire::{PoolCounts, TaskResult, TaskSpec, WorkerCounts};
 use self::table::Table;
 use self::task::{Counter, Task, TaskState};
 
+pub use self::durations::Durations;
 use self::ids::{ClassId, TaskId};
 pub use self::ids::{ClientId, SlotId};
 
@@ -60,8 +65,11 @@ pub struct PoolConfig {
     /// Workers of the default class kept running even when idle.
     pub min_workers: usize,
     pub idle_timeout: Duration,
-    /// Worker launches in flight at once.
+    /// Worker launches in flight at once...
     pub launch_batch_size: usize,
+    /// ...unless the runner launches job arrays: then one call starts many
+    /// workers, and only `max_workers` limits them.
+    pub arrays: bool,
     /// How long a launched job may take to register.
     pub launch_timeout: Duration,
     /// How long a registered worker may stay silent.
@@ -74,6 +82,18 @@ pub struct PoolConfig {
     /// How many tasks a busy worker may hold ahead when tasks wait (see
     /// the module's documentation); 0 sends none.
     pub prefetch: usize,
+    /// A worker whose job ends sooner than this takes no new task: it
+    /// finishes what it has, and exits.
+    pub drain_before: Duration,
+    /// A worker whose job ends sooner than this gets its replacement
+    /// launched, so that the pool's capacity does not dip.
+    pub replace_ahead: Duration,
+    /// What a task must leave of its worker's job beyond what it is
+    /// expected to take.
+    pub walltime_margin: Duration,
+    /// What a task without a `walltime` tag that never ran is expected to
+    /// take.
+    pub default_task_duration: Duration,
 }
 
 impl Default for PoolConfig {
@@ -83,11 +103,16 @@ impl Default for PoolConfig {
             min_workers: 0,
             idle_timeout: Duration::from_secs(300),
             launch_batch_size: 4,
+            arrays: false,
             launch_timeout: Duration::from_secs(300),
             heartbeat_timeout: Duration::from_secs(30),
             max_task_attempts: 3,
             max_launch_failures: 3,
             prefetch: DEFAULT_PREFETCH,
+            drain_before: Duration::from_secs(120),
+            replace_ahead: Duration::from_secs(300),
+            walltime_margin: Duration::from_secs(60),
+            default_task_duration: Duration::from_secs(60),
         }
     }
 }
@@ -95,11 +120,12 @@ impl Default for PoolConfig {
 /// What the daemon must do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Start a worker job for `class`; report back with
+    /// Start a worker job for `class` for each of `workers` (slot, worker
+    /// id), decided at once (the daemon may launch them, and others of
+    /// the class decided right after, as one job array); report back with
     /// [`Pool::launched`] or [`Pool::launch_failed`].
     Launch {
-        slot: SlotId,
-        worker_id: String,
+        workers: Vec<(SlotId, String)>,
         class: String,
     },
     /// Send this task (of `client`) to the worker of `slot`. When `ahead`,
@@ -214,6 +240,11 @@ pub struct Slot {
     next: VecDeque<TaskId>,
     /// In its class's `open` list.
     open: bool,
+    /// When its job reaches its run limit, once known.
+    ends_at: Option<Instant>,
+    /// Its replacement has been launched: it no longer counts against
+    /// `max_workers`.
+    replaced: bool,
 }
 
 impl Slot {
@@ -248,6 +279,8 @@ struct ClassState {
     /// All slots of this class, in any state.
     slots: usize,
     launch_failures: u32,
+    /// The run limit of its workers' jobs; `None`: none known.
+    walltime: Option<Duration>,
 }
 
 pub struct Pool {
@@ -267,6 +300,9 @@ pub struct Pool {
     class_order: Vec<ClassId>,
     /// Slots launching (the runner owes an answer).
     launching: usize,
+    /// Slots whose replacement has been launched.
+    replaced: usize,
+    durations: Durations,
     completed: u64,
     failed: u64,
     shutting_down: bool,
@@ -288,6 +324,8 @@ impl Pool {
             class_ids: BTreeMap::new(),
             class_order: Vec::new(),
             launching: 0,
+            replaced: 0,
+            durations: Durations::default(),
             completed: 0,
             failed: 0,
             shutting_down: false,

@@ -21,6 +21,9 @@ pub(super) struct Task {
     /// How often it was started on a worker.
     pub attempts: u32,
     pub state: TaskState,
+    /// What it is expected to take: its `walltime` tag, else what its
+    /// earlier runs took, else the pool's default.
+    pub expected: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

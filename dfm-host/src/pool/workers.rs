@@ -54,14 +54,19 @@ impl Pool {
         self.schedule(now);
     }
 
-    /// The runner could not start the job of `slot`.
-    pub fn launch_failed(&mut self, slot: SlotId, message: &str, now: Instant) {
-        let Some(s) = self.slots.get(&slot) else {
-            return;
-        };
-        let class = s.class_id;
-        self.remove_slot(slot, Leaving::Terminate);
-        self.note_launch_failure(class, message);
+    /// The runner could not start the jobs of `slots` (one launch: one
+    /// worker, or one job array).
+    pub fn launch_failed(&mut self, slots: &[SlotId], message: &str, now: Instant) {
+        let mut class = None;
+        for slot in slots {
+            if let Some(s) = self.slots.get(slot) {
+                class = Some(s.class_id);
+                self.remove_slot(*slot, Leaving::Terminate);
+            }
+        }
+        if let Some(class) = class {
+            self.note_launch_failure(class, message);
+        }
         self.schedule(now);
     }
 
@@ -120,6 +125,7 @@ impl Pool {
         slot.info = info;
         slot.last_seen = now;
         let class = slot.class_id;
+        self.start_clock(slot_id, now);
         self.set_slot_state(slot_id, SlotState::Idle, now);
         let state = &mut self.classes[class];
         state.launch_failures = 0;
@@ -140,10 +146,19 @@ impl Pool {
 
     /// The worker of `slot` disconnected, or its job ended.
     pub fn worker_lost(&mut self, slot: SlotId, reason: &str, now: Instant) {
+        let at_limit = self
+            .slots
+            .get(&slot)
+            .is_some_and(|s| Self::lost_at_walltime(s, now));
+        self.lose(slot, reason, at_limit, now);
+    }
+
+    fn lose(&mut self, slot: SlotId, reason: &str, at_limit: bool, now: Instant) {
         let Some(s) = self.slots.get(&slot) else {
             return;
         };
         let (state, class) = (s.state, s.class_id);
+        let ran = now.saturating_duration_since(s.since);
         let next = s.next.clone();
         let who = format!(
             "worker {} on {}",
@@ -164,15 +179,21 @@ impl Pool {
             SlotState::Launching | SlotState::Starting => {
                 self.note_launch_failure(class, &format!("{who} {reason} before registering"));
             }
+            SlotState::Busy(task_id) if at_limit => self.rerun_cut_off(task_id, ran),
             SlotState::Busy(task_id) => self.requeue_or_fail(task_id, &who, reason),
             SlotState::Idle => {}
         }
         self.schedule(now);
     }
 
-    /// The runner reports that the job of `slot` ended.
-    pub fn job_exited(&mut self, slot: SlotId, code: i32, now: Instant) {
-        self.worker_lost(slot, &format!("exited (job exit code {code})"), now);
+    /// The runner reports that the job of `slot` ended; `at_limit`: it
+    /// says the job reached its run limit.
+    pub fn job_exited(&mut self, slot: SlotId, code: i32, at_limit: bool, now: Instant) {
+        if at_limit {
+            self.lose(slot, "reached its run limit", true, now);
+        } else {
+            self.worker_lost(slot, &format!("exited (job exit code {code})"), now);
+        }
     }
 
     /// Applies timeouts; call it periodically (the daemon does, at a tenth of
@@ -202,6 +223,7 @@ impl Pool {
             self.worker_lost(id, &format!("sent no heartbeat for {silence:.1} s"), now);
         }
         self.retire_idle(now);
+        self.walltime_tick(now);
         self.schedule(now);
     }
 
@@ -244,6 +266,9 @@ impl Pool {
             return;
         };
         self.by_worker_id.remove(&slot.worker_id);
+        if slot.replaced {
+            self.replaced -= 1;
+        }
         let class = &mut self.classes[slot.class_id];
         class.slots -= 1;
         if slot.state.starting() {
@@ -268,6 +293,11 @@ impl Pool {
                 worker_id,
             },
         });
+    }
+
+    /// Tells the worker of `slot` to exit.
+    pub(super) fn retire(&mut self, slot: SlotId) {
+        self.remove_slot(slot, Leaving::Retire);
     }
 
     fn retire_idle(&mut self, now: Instant) {
@@ -323,25 +353,45 @@ impl Pool {
 
     /// Launches up to `need` workers of `class`, within the launch batch;
     /// false once the pool is full with nothing to retire.
-    fn launch_some(&mut self, class: ClassId, mut need: usize, now: Instant) -> bool {
-        while need > 0 && self.launching < self.config.launch_batch_size.max(1) {
-            if self.slots.len() >= self.config.max_workers && !self.retire_one_unneeded() {
-                return false;
+    fn launch_some(&mut self, class: ClassId, need: usize, now: Instant) -> bool {
+        let in_flight = if self.config.arrays {
+            self.config.max_workers
+        } else {
+            self.config.launch_batch_size
+        };
+        let mut count = 0;
+        let mut full = false;
+        while count < need && self.launching + count < in_flight.max(1) {
+            let counted = self.slots.len() + count - self.replaced;
+            if counted >= self.config.max_workers && !self.retire_one_unneeded(class) {
+                full = true;
+                break;
             }
-            self.launch(class, now);
-            need -= 1;
+            count += 1;
         }
-        true
+        self.launch_batch(class, count, now);
+        !full
     }
 
-    /// Frees a slot held by an idle worker of a class nothing waits for.
-    fn retire_one_unneeded(&mut self) -> bool {
+    /// Frees a slot held by an idle worker of a class nothing waits for, or
+    /// of `for_class` whose job has too little time left for any of the
+    /// tasks that wait (dispatch, just before, found none it could take).
+    fn retire_one_unneeded(&mut self, for_class: ClassId) -> bool {
         let victim = self
             .class_order
             .iter()
             .map(|&id| &self.classes[id])
             .filter(|c| c.queued == 0)
-            .find_map(|c| c.idle.first().copied());
+            .find_map(|c| c.idle.first().copied())
+            .or_else(|| {
+                let state = &self.classes[for_class];
+                state
+                    .idle
+                    .iter()
+                    .copied()
+                    .filter(|id| self.slots.get(id).is_some_and(|s| s.ends_at.is_some()))
+                    .min_by_key(|id| self.slots.get(id).and_then(|s| s.ends_at))
+            });
         match victim {
             Some(slot) => {
                 self.remove_slot(slot, Leaving::Retire);
@@ -351,10 +401,21 @@ impl Pool {
         }
     }
 
-    fn launch(&mut self, class: ClassId, now: Instant) {
+    /// Launches `count` workers of `class`, in one launch action.
+    pub(super) fn launch_batch(&mut self, class: ClassId, count: usize, now: Instant) {
+        if count == 0 {
+            return;
+        }
+        let workers: Vec<(SlotId, String)> =
+            (0..count).map(|_| self.add_slot(class, now)).collect();
+        let class = self.classes[class].name.clone();
+        self.actions.push(Action::Launch { workers, class });
+    }
+
+    /// A new slot of `class`, launching.
+    fn add_slot(&mut self, class: ClassId, now: Instant) -> (SlotId, String) {
         let id = self.fresh_id();
         let worker_id = format!("{}{:04x}", self.worker_id_prefix, id);
-        let name = self.classes[class].name.clone();
         self.slots.insert(
             id,
             Slot {
@@ -366,6 +427,8 @@ impl Pool {
                 last_seen: now,
                 next: VecDeque::new(),
                 open: false,
+                ends_at: None,
+                replaced: false,
             },
         );
         self.by_worker_id.insert(worker_id.clone(), id);
@@ -373,10 +436,6 @@ impl Pool {
         state.starting += 1;
         state.slots += 1;
         self.launching += 1;
-        self.actions.push(Action::Launch {
-            slot: id,
-            worker_id,
-            class: name,
-        });
+        (id, worker_id)
     }
 }

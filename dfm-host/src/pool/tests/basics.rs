@@ -293,7 +293,7 @@ fn repeated_launch_failures_fail_the_waiting_tasks_with_the_runners_message() {
             break;
         }
         for (slot, _, _) in launches {
-            h.step(|pool| pool.launch_failed(slot, "bsub: command not found", now));
+            h.step(|pool| pool.launch_failed(&[slot], "bsub: command not found", now));
         }
     }
     assert_eq!(replies.len(), 2, "{replies:?}");
@@ -338,7 +338,7 @@ fn a_job_that_exits_before_registering_is_a_launch_failure() {
     let (slot, _, _) = Harness::launches(&h.actions())[0].clone();
     let now = h.t0;
     h.step(|pool| pool.launched(slot, now));
-    h.step(|pool| pool.job_exited(slot, 127, now));
+    h.step(|pool| pool.job_exited(slot, 127, false, now));
     let replies = Harness::replies(&h.actions());
     let Outcome::Failed(message) = &replies[0].2 else {
         panic!("expected failure");

@@ -20,6 +20,7 @@ pub fn config() -> PoolConfig {
         max_task_attempts: 2,
         max_launch_failures: 3,
         prefetch: 0,
+        ..PoolConfig::default()
     }
 }
 
@@ -83,19 +84,27 @@ impl Harness {
         self.pool.take_actions()
     }
 
-    /// Launch actions: (slot, worker_id, class).
+    /// The workers launched: (slot, worker_id, class), whether one per
+    /// action or several as a job array.
     pub fn launches(actions: &[Action]) -> Vec<(SlotId, String, String)> {
         actions
             .iter()
-            .filter_map(|a| match a {
-                Action::Launch {
-                    slot,
-                    worker_id,
-                    class,
-                } => Some((*slot, worker_id.clone(), class.clone())),
-                _ => None,
+            .flat_map(|a| match a {
+                Action::Launch { workers, class } => workers
+                    .iter()
+                    .map(|(slot, worker_id)| (*slot, worker_id.clone(), class.clone()))
+                    .collect(),
+                _ => Vec::new(),
             })
             .collect()
+    }
+
+    /// How many launch actions (scheduler calls) `actions` hold.
+    pub fn launch_calls(actions: &[Action]) -> usize {
+        actions
+            .iter()
+            .filter(|a| matches!(a, Action::Launch { .. }))
+            .count()
     }
 
     /// Dispatch actions: (slot, request_id).
