@@ -36,7 +36,7 @@ munge -n | unmunge | grep -q 'STATUS: *Success' || die "munge does not work"
 
 mkdir -p "$SCRATCH/state" "$SCRATCH/spool" "$SCRATCH/log"
 
-# CPUs=8 on a smaller machine so several 1-core workers fit at once;
+# CPUs=16 on a smaller machine so a pool of 16 1-core workers fits at once;
 # config_overrides keeps slurmd from marking the node invalid for it.
 read -r REAL_MEM < <(slurmd -C | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p')
 MEM=$(( REAL_MEM * 95 / 100 ))
@@ -69,7 +69,7 @@ SlurmctldPidFile=$SCRATCH/slurmctld.pid
 SlurmdPidFile=$SCRATCH/slurmd.pid
 SlurmctldLogFile=$SCRATCH/log/slurmctld.log
 SlurmdLogFile=$SCRATCH/log/slurmd.log
-NodeName=$NODE NodeAddr=127.0.0.1 CPUs=8 Boards=1 SocketsPerBoard=1 CoresPerSocket=8 ThreadsPerCore=1 RealMemory=$MEM
+NodeName=$NODE NodeAddr=127.0.0.1 CPUs=16 Boards=1 SocketsPerBoard=1 CoresPerSocket=16 ThreadsPerCore=1 RealMemory=$MEM
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 

@@ -31,7 +31,7 @@ fn a_plugin_built_against_another_api_version_is_refused_by_name() {
     assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("dfm-plugin-api 99.0.0"), "{stderr}");
-    assert!(stderr.contains("dfm-plugin-api 0.1.0"), "{stderr}");
+    assert!(stderr.contains("dfm-plugin-api 0.1.1"), "{stderr}");
     assert!(stderr.contains("libdfm_runner_oldapi.so"), "{stderr}");
 }
 
@@ -80,7 +80,7 @@ fn dfm_plugins_lists_names_versions_files_and_load_failures() {
             .lines()
             .find(|line| line.trim_start().starts_with(&format!("{name} ")))
             .unwrap_or_else(|| panic!("{name} not listed: {listing}"));
-        assert!(line.contains("api 0.1.0"), "{line}");
+        assert!(line.contains("api 0.1.1"), "{line}");
         assert!(line.contains(&format!("libdfm_runner_{name}.so")), "{line}");
     }
     let oldapi = listing
@@ -121,20 +121,7 @@ fn an_out_of_tree_plugin_built_from_the_template_runs_tasks() {
         .expect("read the template's source")
         .replace("export_runner!(\"template\"", "export_runner!(\"mysite\"");
     std::fs::write(crate_dir.join("src/lib.rs"), source).expect("write lib.rs");
-    // The workspace's lock file pins the versions already downloaded.
-    std::fs::copy(repo.join("Cargo.lock"), crate_dir.join("Cargo.lock")).expect("copy Cargo.lock");
-
-    // A target folder of its own: the outer cargo holds the lock on target/.
-    let target = repo.join("target/out-of-tree");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let build = std::process::Command::new(cargo)
-        .args(["build", "--offline", "--quiet"])
-        .current_dir(&crate_dir)
-        .env("CARGO_TARGET_DIR", &target)
-        .output()
-        .expect("run cargo build");
-    assert!(build.status.success(), "{}", describe(&build));
-    let plugin = target.join("debug/libdfm_runner_mysite.so");
+    let plugin = dfm_e2e::build_plugin_out_of_tree(&crate_dir, "dfm_runner_mysite");
     let plugin = plugin.to_str().expect("utf-8 path");
 
     project.start_daemon(&["--runner", plugin, "--pool-size", "1"]);

@@ -95,6 +95,11 @@ impl Project {
         self.dfm_dir.join("workers")
     }
 
+    /// What tasks took, learned across daemon runs.
+    pub fn durations_path(&self) -> PathBuf {
+        self.dfm_dir.join("durations.json")
+    }
+
     /// Creates `.dfm/` (mode 0700, also when it already exists).
     pub fn ensure_dir(&self) -> Result<()> {
         fs::DirBuilder::new()

@@ -39,7 +39,7 @@ pub fn dfm(scheduler: &dyn Scheduler, project: &TestProject, args: &[&str]) -> O
     command.output().expect("run dfm")
 }
 
-fn spawn_dfm(
+pub fn spawn_dfm(
     scheduler: &dyn Scheduler,
     project: &TestProject,
     args: &[&str],
@@ -53,7 +53,14 @@ fn spawn_dfm(
 }
 
 fn start(scheduler: &dyn Scheduler, project: &TestProject) {
-    project.configure(&scheduler.runner_yaml(project));
+    start_with(scheduler, project, 2, &scheduler.runner_yaml(project));
+}
+
+/// Starts the daemon on `scheduler`'s runner with a pool of `pool` and
+/// `yaml` as the project's configuration.
+pub fn start_with(scheduler: &dyn Scheduler, project: &TestProject, pool: usize, yaml: &str) {
+    project.configure(yaml);
+    let pool = pool.to_string();
     let output = dfm(
         scheduler,
         project,
@@ -63,7 +70,7 @@ fn start(scheduler: &dyn Scheduler, project: &TestProject) {
             "--runner",
             scheduler.runner(),
             "--pool-size",
-            "2",
+            &pool,
         ],
     );
     assert!(
@@ -74,7 +81,7 @@ fn start(scheduler: &dyn Scheduler, project: &TestProject) {
 }
 
 /// Job ids of the daemon's registered workers.
-fn worker_jobs(project: &TestProject) -> Vec<String> {
+pub fn worker_jobs(project: &TestProject) -> Vec<String> {
     project.status()["workers"]
         .as_array()
         .map(|workers| {
@@ -88,7 +95,7 @@ fn worker_jobs(project: &TestProject) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn stop_leaves_no_job(scheduler: &dyn Scheduler, project: &TestProject, jobs: &[String]) {
+pub fn stop_leaves_no_job(scheduler: &dyn Scheduler, project: &TestProject, jobs: &[String]) {
     let stop = dfm(scheduler, project, &["daemon", "stop"]);
     assert!(stop.status.success(), "daemon stop: {}", describe(&stop));
     wait_for(LONG, "the workers' jobs to leave the queue", || {
@@ -96,10 +103,11 @@ fn stop_leaves_no_job(scheduler: &dyn Scheduler, project: &TestProject, jobs: &[
     });
 }
 
-/// A task that records which batch job ran it.
-const RECORD_JOB: &str = r#"echo "$DFM_TASK_NAME ${SLURM_JOB_ID:-}${LSB_JOBID:-}" >> ../../trace"#;
+/// A task that records which batch job ran it: an element of a job array
+/// as the scheduler names it (`12_3` on SLURM, `12[3]` on LSF).
+pub const RECORD_JOB: &str = r#"job="${SLURM_JOB_ID:-}${LSB_JOBID:-}"; [ -n "${SLURM_ARRAY_TASK_ID:-}" ] && job="${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"; [ "${LSB_JOBINDEX:-0}" != 0 ] && job="${LSB_JOBID}[${LSB_JOBINDEX}]"; echo "$DFM_TASK_NAME $job" >> ../../trace"#;
 
-fn write_flow(project: &TestProject, tasks: &str) {
+pub fn write_flow(project: &TestProject, tasks: &str) {
     std::fs::write(
         project.root.join("flow.dv"),
         format!("package:\n  name: p\n  tasks:\n{tasks}"),
@@ -107,7 +115,7 @@ fn write_flow(project: &TestProject, tasks: &str) {
     .expect("write flow.dv");
 }
 
-fn lines(path: &Path) -> Vec<String> {
+pub fn lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
@@ -115,9 +123,10 @@ fn lines(path: &Path) -> Vec<String> {
         .collect()
 }
 
-/// 20 tasks through a pool of 2 batch jobs, a second run on the same warm
-/// jobs without a new submit, then a stop that leaves no job queued.
-pub fn flow_reuse_and_stop(scheduler: &dyn Scheduler, project: &TestProject) {
+/// 20 tasks through a pool of `pool` batch jobs launched as one job array,
+/// a second run on the same warm jobs without a new submit, then a stop
+/// that leaves no job queued.
+pub fn flow_reuse_and_stop(scheduler: &dyn Scheduler, project: &TestProject, pool: usize) {
     let mut tasks = String::new();
     let names: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
     for name in &names {
@@ -128,7 +137,7 @@ pub fn flow_reuse_and_stop(scheduler: &dyn Scheduler, project: &TestProject) {
         names.join(", ")
     ));
     write_flow(project, &tasks);
-    start(scheduler, project);
+    start_with(scheduler, project, pool, &scheduler.runner_yaml(project));
 
     let run = dfm(scheduler, project, &["run", "all", "-u", "log"]);
     assert!(run.status.success(), "first run: {}", describe(&run));
@@ -136,9 +145,9 @@ pub fn flow_reuse_and_stop(scheduler: &dyn Scheduler, project: &TestProject) {
     let first = lines(&trace);
     assert_eq!(first.len(), 20, "{first:?}");
 
-    let jobs = wait_for(LONG, "two registered workers", || {
+    let jobs = wait_for(LONG, "the pool's workers registered", || {
         let jobs = worker_jobs(project);
-        (jobs.len() == 2).then_some(jobs)
+        (jobs.len() == pool).then_some(jobs)
     });
     for line in &first {
         let job = line.split_whitespace().nth(1).unwrap_or_default();
@@ -154,7 +163,11 @@ pub fn flow_reuse_and_stop(scheduler: &dyn Scheduler, project: &TestProject) {
     assert_eq!(live, expected, "warm workers are visible in the queue");
 
     let submitted = scheduler.submissions(project);
-    assert_eq!(submitted.len(), 2, "one submit per worker: {submitted:?}");
+    assert_eq!(
+        submitted.len(),
+        1,
+        "all workers in one submit, a job array: {submitted:?}"
+    );
     let secret = project.daemon_state()["secret"]
         .as_str()
         .expect("secret in daemon.json")
@@ -171,7 +184,7 @@ pub fn flow_reuse_and_stop(scheduler: &dyn Scheduler, project: &TestProject) {
     assert_eq!(lines(&trace).len(), 40);
     assert_eq!(
         scheduler.submissions(project).len(),
-        2,
+        1,
         "the second run reused the warm workers"
     );
 

@@ -191,6 +191,41 @@ impl Drop for TestProject {
     }
 }
 
+/// Builds the cdylib crate at `crate_dir` on its own, as a site builds its
+/// plugin out of this repository (offline, from the versions this
+/// workspace's lock pins), and returns the path of `lib<name>.so`.
+pub fn build_plugin_out_of_tree(crate_dir: &Path, lib_name: &str) -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate lives in the repository");
+    std::fs::copy(repo.join("Cargo.lock"), crate_dir.join("Cargo.lock")).expect("copy Cargo.lock");
+    // A target folder of its own: the outer cargo holds the lock on target/.
+    let target = repo.join("target/out-of-tree");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let build = Command::new(cargo)
+        .args(["build", "--offline", "--quiet"])
+        .current_dir(crate_dir)
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .expect("run cargo build");
+    assert!(build.status.success(), "{}", describe(&build));
+    target.join(format!("debug/lib{lib_name}.so"))
+}
+
+/// Copies the folder `from` into `to`, recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create a folder");
+    for entry in std::fs::read_dir(from).expect("read a folder") {
+        let entry = entry.expect("a folder entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a file");
+        }
+    }
+}
+
 /// Exit status, stdout and stderr, for assertion messages.
 pub fn describe(output: &Output) -> String {
     format!(

@@ -242,20 +242,7 @@ pub fn copy_flow(project: &TestProject, name: &str) {
     let from = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("upstream/flows")
         .join(name);
-    copy_tree(&from, &project.root);
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create a folder of the flow");
-    for entry in std::fs::read_dir(from).expect("read a folder of the flow") {
-        let entry = entry.expect("an entry of the flow");
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy a file of the flow");
-        }
-    }
+    crate::copy_dir(&from, &project.root);
 }
 
 /// The text of every file under `project/rundir`, by relative path, with

@@ -4,7 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use dfm_plugin_api::host::RunnerBox;
 use dfm_plugin_api::JobState;
 use dfm_wire::{
     reply_error, reply_result, Completion, DaemonStatus, FromWorker, MonitorEvent, Register,
@@ -15,11 +14,13 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::clients::{Clients, Started};
+use super::durations::DurationsFile;
 use super::event::{Event, Request};
 use super::feed::{CatchUp, Feed};
 use super::lines::{Hold, Lines};
 use super::runner_calls::{LaunchSetup, RunnerCalls};
 use super::workers::Workers;
+use crate::plugin::Runner;
 use crate::pool::{Action, ClientId, Outcome, Pool, RegisterError, SlotId, WorkerInfo};
 
 /// What the core needs to know about the world outside the pool.
@@ -30,6 +31,8 @@ pub struct Setup {
     /// Set while the pool is saturated: clients' writers then send their
     /// lines in batches (see [`Hold`]).
     pub hold_client_lines: Hold,
+    /// Where what tasks took is kept across restarts.
+    pub durations: DurationsFile,
 }
 
 pub struct Core {
@@ -42,15 +45,23 @@ pub struct Core {
     hold_client_lines: Hold,
     shutting_down: bool,
     started: Instant,
+    durations: DurationsFile,
+    /// Workers to launch, by class, gathered while events keep coming:
+    /// launched together (one job array, where the runner has them) once
+    /// the events in hand are handled.
+    launches: std::collections::BTreeMap<String, Vec<(SlotId, String)>>,
+    /// Classes whose walltime the pool has been told.
+    classes_known: std::collections::HashSet<String>,
 }
 
 impl Core {
     pub fn new(
         setup: Setup,
-        runner: RunnerBox,
-        pool: Pool,
+        runner: Runner,
+        mut pool: Pool,
         events: mpsc::UnboundedSender<Event>,
     ) -> Core {
+        pool.load_durations(setup.durations.load());
         Core {
             pool,
             runner: RunnerCalls::new(runner, events, setup.launch),
@@ -61,6 +72,9 @@ impl Core {
             hold_client_lines: setup.hold_client_lines,
             shutting_down: false,
             started: Instant::now(),
+            durations: setup.durations,
+            launches: Default::default(),
+            classes_known: Default::default(),
         }
     }
 
@@ -87,6 +101,9 @@ impl Core {
         self.pool.tick(Instant::now());
         self.apply_actions();
         loop {
+            if events.is_empty() {
+                self.launch_gathered();
+            }
             if self.shutting_down
                 && self.pool.launches_in_flight() == 0
                 && self.runner.terminations_in_flight() == 0
@@ -98,11 +115,15 @@ impl Core {
                     Some(event) => self.handle(event),
                     None => break,
                 },
-                _ = timeouts.tick() => self.pool.tick(Instant::now()),
+                _ = timeouts.tick() => {
+                    self.pool.tick(Instant::now());
+                    self.durations.save_now_and_then(self.pool.durations());
+                }
                 _ = poll.tick() => self.runner.poll(self.workers.jobs()),
             }
             self.apply_actions();
         }
+        self.durations.save(self.pool.durations());
         self.clients.into_writers()
     }
 
@@ -140,29 +161,39 @@ impl Core {
                     self.pool.worker_lost(slot, &reason, now);
                 }
             }
-            Event::Launched { slot, result } => match result {
-                Ok(job) if self.pool.slot(slot).is_some() => match self.workers.launched(slot, job)
-                {
-                    Ok(()) => self.pool.launched(slot, now),
-                    Err(job) => self.runner.terminate(slot, job),
-                },
-                // Its slot went while the launch was in flight.
-                Ok(job) => self.runner.terminate(slot, job),
+            Event::Launched { slots, result } => match result {
+                Ok(jobs) => {
+                    for (slot, job) in slots.into_iter().zip(jobs) {
+                        self.launched(slot, job, now);
+                    }
+                }
                 Err(message) => {
                     tracing::warn!("worker launch failed: {message}");
-                    self.pool.launch_failed(slot, &message, now);
+                    self.pool.launch_failed(&slots, &message, now);
                 }
             },
             Event::Polled { result } => {
                 self.runner.polled();
                 match result {
-                    Ok(states) => {
-                        for (slot, state) in states {
-                            if let JobState::Exited(code) = state {
-                                if self.workers.has_job(slot) && self.pool.slot(slot).is_some() {
+                    Ok(statuses) => {
+                        for (slot, status) in statuses {
+                            if !self.workers.has_job(slot) || self.pool.slot(slot).is_none() {
+                                continue;
+                            }
+                            match status.state() {
+                                JobState::Exited(code) => {
                                     self.workers.disconnected(slot);
-                                    self.pool.job_exited(slot, code, now);
+                                    self.pool.job_exited(slot, code, status.hit_walltime(), now);
+                                    continue;
                                 }
+                                JobState::Running => {
+                                    self.pool.job_running(slot, now);
+                                    if let Some(left) = status.seconds_left() {
+                                        let left = Duration::from_secs(left);
+                                        self.pool.job_time_left(slot, left, now);
+                                    }
+                                }
+                                JobState::Pending | JobState::Unknown => {}
                             }
                         }
                     }
@@ -179,6 +210,26 @@ impl Core {
                 tracing::info!("{name} received: shutting down");
                 self.begin_shutdown();
             }
+        }
+    }
+
+    /// Launches the workers gathered, class by class.
+    fn launch_gathered(&mut self) {
+        for (class, workers) in std::mem::take(&mut self.launches) {
+            self.runner.launch(workers, &class);
+        }
+    }
+
+    /// The runner started the job of `slot`.
+    fn launched(&mut self, slot: SlotId, job: dfm_plugin_api::JobHandle, now: Instant) {
+        if self.pool.slot(slot).is_none() {
+            // Its slot went while the launch was in flight.
+            self.runner.terminate(slot, job);
+            return;
+        }
+        match self.workers.launched(slot, job) {
+            Ok(()) => self.pool.launched(slot, now),
+            Err(job) => self.runner.terminate(slot, job),
         }
     }
 
@@ -251,6 +302,12 @@ impl Core {
                 if let Some(resources) = &spec.resources {
                     self.runner.note_resources(&spec.resource_class, resources);
                 }
+                if !self.classes_known.contains(&spec.resource_class) {
+                    let class = spec.resource_class.clone();
+                    self.pool
+                        .set_class_walltime(&class, self.runner.walltime(&class));
+                    self.classes_known.insert(class);
+                }
                 let (request_id, name) = (spec.request_id.clone(), spec.name.clone());
                 match self.pool.submit(client, *spec, now) {
                     Ok(()) => self.clients.submitted(client, request_id, id, name),
@@ -317,14 +374,12 @@ impl Core {
     fn apply(&mut self, action: Action) {
         let now = Instant::now();
         match action {
-            Action::Launch {
-                slot,
-                worker_id,
-                class,
-            } => {
-                self.workers.launching(slot);
-                self.runner.launch(slot, &worker_id, &class);
-                self.publish_worker(slot);
+            Action::Launch { workers, class } => {
+                for (slot, _) in &workers {
+                    self.workers.launching(*slot);
+                    self.publish_worker(*slot);
+                }
+                self.launches.entry(class).or_default().extend(workers);
             }
             Action::Dispatch {
                 slot,

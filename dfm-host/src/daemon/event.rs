@@ -2,7 +2,7 @@
 //! blocking calls, and signals. Everything the core does starts as one of
 //! these.
 
-use dfm_plugin_api::{JobHandle, JobState};
+use dfm_plugin_api::{JobHandle, JobStatus};
 use dfm_wire::{FromWorker, Register, TaskSpec};
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -42,13 +42,14 @@ pub enum Event {
         slot: SlotId,
         reason: String,
     },
-    /// The runner's answers, each from a blocking call.
+    /// The runner's answers, each from a blocking call. A launch is of one
+    /// worker or of one job array: its jobs, one per slot, in order.
     Launched {
-        slot: SlotId,
-        result: Result<JobHandle, String>,
+        slots: Vec<SlotId>,
+        result: Result<Vec<JobHandle>, String>,
     },
     Polled {
-        result: Result<Vec<(SlotId, JobState)>, String>,
+        result: Result<Vec<(SlotId, JobStatus)>, String>,
     },
     Terminated {
         slot: SlotId,

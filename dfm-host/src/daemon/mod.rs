@@ -5,6 +5,7 @@
 mod clients;
 mod connections;
 mod core;
+mod durations;
 mod environments;
 mod event;
 mod feed;
@@ -96,7 +97,7 @@ pub async fn serve(
     project: &Project,
     config: RunnerConfig,
     runner_name: String,
-    runner: dfm_plugin_api::host::RunnerBox,
+    runner: crate::plugin::Runner,
     listen: Listen,
 ) -> Result<()> {
     let secret = Arc::new(auth::random_hex(32).context("cannot read /dev/urandom")?);
@@ -147,7 +148,9 @@ pub async fn serve(
     let config = Arc::new(config);
     let heartbeat_interval = secs(config.pool.heartbeat_interval);
     let poll_every = secs(config.pool.poll_interval);
-    let pool = Pool::new(config.pool.pool_config(), &auth::random_hex(2)?);
+    let mut pool_config = config.pool.pool_config();
+    pool_config.arrays = config.pool.launch_as_array && runner.array_index_variable().is_some();
+    let pool = Pool::new(pool_config, &auth::random_hex(2)?);
     let hold_client_lines = Hold::new(lines::HOLD);
     let setup = Setup {
         launch: LaunchSetup {
@@ -165,6 +168,7 @@ pub async fn serve(
             workers_log_dir,
         },
         hold_client_lines: hold_client_lines.clone(),
+        durations: durations::DurationsFile::new(project.durations_path()),
         status_base: DaemonStatus {
             pid: state.pid,
             runner: runner_name,

@@ -5,16 +5,17 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use dfm_plugin_api::abi_stable::std_types::{RResult, RString, RVec};
-use dfm_plugin_api::host::RunnerBox;
-use dfm_plugin_api::{JobHandle, LaunchRequest, Resources};
+use dfm_plugin_api::units::walltime_seconds;
+use dfm_plugin_api::{JobHandle, LaunchRequest, Resources, ARRAY_INDEX_PLACEHOLDER};
 use dfm_wire::worker::job_env;
 use dfm_wire::ResourceRequest;
 use tokio::sync::mpsc;
 
 use super::event::Event;
-use crate::config::RunnerConfig;
+use crate::config::{ResourceSpec, RunnerConfig};
+use crate::plugin::Runner;
 use crate::pool::SlotId;
 
 /// How a worker job is started: what the daemon knows that the pool does
@@ -35,7 +36,10 @@ pub struct LaunchSetup {
 }
 
 pub struct RunnerCalls {
-    runner: Arc<RunnerBox>,
+    runner: Arc<Runner>,
+    /// The variable array elements find their index in; `None`: the
+    /// runner has no job arrays.
+    array_index_variable: Option<String>,
     events: mpsc::UnboundedSender<Event>,
     setup: LaunchSetup,
     /// Resources tasks asked for, per class not in the configuration.
@@ -46,11 +50,14 @@ pub struct RunnerCalls {
 
 impl RunnerCalls {
     pub fn new(
-        runner: RunnerBox,
+        runner: Runner,
         events: mpsc::UnboundedSender<Event>,
         setup: LaunchSetup,
     ) -> RunnerCalls {
         RunnerCalls {
+            array_index_variable: runner
+                .array_index_variable()
+                .filter(|_| setup.config.pool.launch_as_array),
             runner: Arc::new(runner),
             events,
             setup,
@@ -64,17 +71,13 @@ impl RunnerCalls {
     /// its answer to the core.
     fn call_blocking<T: Send + 'static>(
         &self,
-        call: impl FnOnce(&RunnerBox) -> RResult<T, RString> + Send + 'static,
+        call: impl FnOnce(&Runner) -> Result<T, String> + Send + 'static,
         report: impl FnOnce(Result<T, String>) -> Event + Send + 'static,
     ) {
         let runner = self.runner.clone();
         let events = self.events.clone();
         tokio::task::spawn_blocking(move || {
-            let result = match call(&runner) {
-                RResult::ROk(value) => Ok(value),
-                RResult::RErr(message) => Err(message.into_string()),
-            };
-            let _ = events.send(report(result));
+            let _ = events.send(report(call(&runner)));
         });
     }
 
@@ -86,15 +89,42 @@ impl RunnerCalls {
             .or_insert_with(|| asked.clone());
     }
 
-    /// Starts a worker job; answers with [`Event::Launched`].
-    pub fn launch(&self, slot: SlotId, worker_id: &str, class: &str) {
-        let request = self
-            .setup
-            .request(worker_id, class, self.class_resources.get(class));
-        self.call_blocking(
-            move |runner| runner.launch(&request),
-            move |result| Event::Launched { slot, result },
-        );
+    /// The run limit `class`'s worker jobs are launched with.
+    pub fn walltime(&self, class: &str) -> Option<Duration> {
+        let spec = self.setup.resources(class, self.class_resources.get(class));
+        let seconds = walltime_seconds(spec.walltime.as_deref()?).ok()?;
+        Some(Duration::from_secs(seconds))
+    }
+
+    /// Starts the jobs of `workers` (slot, worker id) of `class`: one job
+    /// array if there are several and the runner has arrays, else one job
+    /// each. Answers with an [`Event::Launched`] per scheduler call.
+    pub fn launch(&self, workers: Vec<(SlotId, String)>, class: &str) {
+        let asked = self.class_resources.get(class);
+        match &self.array_index_variable {
+            Some(index_variable) if workers.len() > 1 => {
+                let ids: Vec<&str> = workers.iter().map(|(_, id)| id.as_str()).collect();
+                let request = self.setup.array_request(&ids, index_variable, class, asked);
+                let count = workers.len() as u32;
+                let slots: Vec<SlotId> = workers.iter().map(|(slot, _)| *slot).collect();
+                self.call_blocking(
+                    move |runner| runner.launch_array(&request, count),
+                    move |result| Event::Launched { slots, result },
+                );
+            }
+            _ => {
+                for (slot, worker_id) in workers {
+                    let request = self.setup.request(&worker_id, class, asked);
+                    self.call_blocking(
+                        move |runner| runner.launch(&request),
+                        move |result| Event::Launched {
+                            slots: vec![slot],
+                            result: result.map(|job| vec![job]),
+                        },
+                    );
+                }
+            }
+        }
     }
 
     /// Stops a job; answers with [`Event::Terminated`].
@@ -123,7 +153,7 @@ impl RunnerCalls {
         self.poll_in_flight = true;
         let (slots, handles): (Vec<SlotId>, Vec<JobHandle>) = jobs.into_iter().unzip();
         self.call_blocking(
-            move |runner| runner.poll(RVec::from(handles)),
+            move |runner| runner.poll(handles),
             move |result| Event::Polled {
                 result: result.map(|states| slots.into_iter().zip(states).collect()),
             },
@@ -136,6 +166,40 @@ impl RunnerCalls {
 }
 
 impl LaunchSetup {
+    /// What a worker of `class` gets: the configuration's resources, with
+    /// what the class's first task asked for (`asked`) over them.
+    fn resources(&self, class: &str, asked: Option<&ResourceRequest>) -> ResourceSpec {
+        let mut spec = self.config.resources_for(class);
+        if let Some(asked) = asked {
+            spec.cores = asked.cores.or(spec.cores);
+            spec.memory = asked.memory.clone().or(spec.memory);
+            spec.queue = asked.queue.clone().or(spec.queue);
+            spec.walltime = asked.walltime.clone().or(spec.walltime);
+        }
+        spec
+    }
+
+    /// The job array that runs a worker of `class` for each of
+    /// `worker_ids`: as [`LaunchSetup::request`], with the ids in the
+    /// environment for each element to find its own by its index.
+    fn array_request(
+        &self,
+        worker_ids: &[&str],
+        index_variable: &str,
+        class: &str,
+        asked: Option<&ResourceRequest>,
+    ) -> LaunchRequest {
+        let first = worker_ids.first().copied().unwrap_or_default();
+        let ids = worker_ids.join(",");
+        let log = format!("workers_{first}.{ARRAY_INDEX_PLACEHOLDER}.log");
+        let name = format!("dfm-workers-{first}");
+        let env = [
+            (job_env::WORKER_IDS, ids.as_str()),
+            (job_env::ARRAY_INDEX_VAR, index_variable),
+        ];
+        self.job(&name, &env, &log, class, asked)
+    }
+
     /// The job that runs a worker for `class`: its command line, the
     /// secret and worker id in its environment (never on the command line),
     /// and its resources.
@@ -147,13 +211,26 @@ impl LaunchSetup {
         class: &str,
         asked: Option<&ResourceRequest>,
     ) -> LaunchRequest {
-        let mut spec = self.config.resources_for(class);
-        if let Some(asked) = asked {
-            spec.cores = asked.cores.or(spec.cores);
-            spec.memory = asked.memory.clone().or(spec.memory);
-            spec.queue = asked.queue.clone().or(spec.queue);
-            spec.walltime = asked.walltime.clone().or(spec.walltime);
-        }
+        let name = format!("dfm-worker-{worker_id}");
+        let log = format!("worker_{worker_id}.log");
+        self.job(
+            &name,
+            &[(job_env::WORKER_ID, worker_id)],
+            &log,
+            class,
+            asked,
+        )
+    }
+
+    fn job(
+        &self,
+        name: &str,
+        identity: &[(&str, &str)],
+        log: &str,
+        class: &str,
+        asked: Option<&ResourceRequest>,
+    ) -> LaunchRequest {
+        let spec = self.resources(class, asked);
         let program = self.worker_program.to_string_lossy();
         let mut argv = vec![
             program.as_ref(),
@@ -164,10 +241,8 @@ impl LaunchSetup {
         if !class.is_empty() {
             argv.extend(["--resource-class", class]);
         }
-        let mut env = vec![
-            (job_env::SECRET, self.secret.as_str()),
-            (job_env::WORKER_ID, worker_id),
-        ];
+        let mut env = vec![(job_env::SECRET, self.secret.as_str())];
+        env.extend_from_slice(identity);
         let local_socket = self
             .local_worker_socket
             .as_ref()
@@ -179,9 +254,9 @@ impl LaunchSetup {
         if let Some(python) = &self.config.python {
             env.push((job_env::PYTHON, python.as_str()));
         }
-        let log_path = self.workers_log_dir.join(format!("worker_{worker_id}.log"));
+        let log_path = self.workers_log_dir.join(log);
         LaunchRequest::new(
-            &format!("dfm-worker-{worker_id}"),
+            name,
             &argv,
             &env,
             Resources::new(

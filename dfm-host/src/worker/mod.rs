@@ -28,7 +28,7 @@ mod state;
 
 use std::path::PathBuf;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use dfm_wire::worker::job_env;
 
 use crate::auth;
@@ -48,14 +48,14 @@ pub fn run(args: WorkerArgs) -> Result<()> {
     let secret = std::env::var(job_env::SECRET).map_err(|_| {
         anyhow!("DFM_WORKER_TOKEN is not set: workers are started by `dfm daemon`, which passes its secret in the environment")
     })?;
-    let worker_id = match std::env::var(job_env::WORKER_ID) {
-        Ok(id) if !id.is_empty() => id,
-        _ => auth::random_hex(4)?,
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let worker_id = match job_env::worker_id(var) {
+        Ok(id) => id,
+        // Started by hand: a name of its own.
+        Err(_) if var(job_env::WORKER_IDS).is_none() => auth::random_hex(4)?,
+        Err(why) => bail!("{why}"),
     };
-    let job_id = ["DFM_JOB_ID", "LSB_JOBID", "SLURM_JOB_ID"]
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
-        .unwrap_or_default();
+    let job_id = job_id(var);
     let local_socket = std::env::var(job_env::SOCKET)
         .ok()
         .filter(|path| !path.is_empty())
@@ -93,6 +93,23 @@ pub fn run(args: WorkerArgs) -> Result<()> {
         eprintln!("worker {} exiting: {why}", me.worker_id);
         Ok(())
     })
+}
+
+/// The scheduler's name for this job: an element of a job array as the
+/// scheduler writes it (`12[3]` for LSF, `12_3` for SLURM).
+fn job_id(var: impl Fn(&str) -> Option<String>) -> String {
+    if let (Some(job), Some(index)) = (var("LSB_JOBID"), var("LSB_JOBINDEX")) {
+        if index != "0" {
+            return format!("{job}[{index}]");
+        }
+    }
+    if let (Some(job), Some(index)) = (var("SLURM_ARRAY_JOB_ID"), var("SLURM_ARRAY_TASK_ID")) {
+        return format!("{job}_{index}");
+    }
+    ["DFM_JOB_ID", "LSB_JOBID", "SLURM_JOB_ID"]
+        .iter()
+        .find_map(|name| var(name))
+        .unwrap_or_default()
 }
 
 /// dfm's dfm-out, beside this worker's program (`dfm-worker` or `dfm`).

@@ -30,8 +30,45 @@ pub mod job_env {
     pub const BOOT_ID: &str = "DFM_DAEMON_BOOT_ID";
     /// `runner.python`: the Python the original's tasks run with.
     pub const PYTHON: &str = "DFM_WORKER_PYTHON";
+    /// For the elements of a job array, instead of [`WORKER_ID`]: their
+    /// worker ids, comma-separated, in index order...
+    pub const WORKER_IDS: &str = "DFM_WORKER_IDS";
+    /// ...and the variable in which each finds its index, from 1.
+    pub const ARRAY_INDEX_VAR: &str = "DFM_ARRAY_INDEX_VAR";
     /// All of the above.
-    pub const PRIVATE: &[&str] = &[SECRET, WORKER_ID, SOCKET, BOOT_ID, PYTHON];
+    pub const PRIVATE: &[&str] = &[
+        SECRET,
+        WORKER_ID,
+        SOCKET,
+        BOOT_ID,
+        PYTHON,
+        WORKER_IDS,
+        ARRAY_INDEX_VAR,
+    ];
+
+    /// The worker id of this job: [`WORKER_ID`], or, in an element of a
+    /// job array, its own of [`WORKER_IDS`]. `get` reads a variable.
+    pub fn worker_id(get: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+        if let Some(id) = get(WORKER_ID).filter(|id| !id.is_empty()) {
+            return Ok(id);
+        }
+        let (Some(ids), Some(var)) = (get(WORKER_IDS), get(ARRAY_INDEX_VAR)) else {
+            return Err(format!(
+                "{WORKER_ID} is not set: workers are started by the dfm daemon"
+            ));
+        };
+        let index = get(&var)
+            .and_then(|i| i.trim().parse::<usize>().ok())
+            .filter(|i| *i >= 1)
+            .ok_or_else(|| {
+                format!("{var} (this job array element's index) is not a number from 1")
+            })?;
+        ids.split(',')
+            .nth(index - 1)
+            .filter(|id| !id.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| format!("{WORKER_IDS} has no id for array element {index}"))
+    }
 }
 
 /// Worker → daemon.

@@ -77,3 +77,36 @@ fn worker_messages_use_the_original_method_names() {
         }
     );
 }
+
+#[test]
+fn an_array_element_finds_its_own_worker_id_by_its_index() {
+    use super::job_env::{worker_id, ARRAY_INDEX_VAR, WORKER_ID, WORKER_IDS};
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        move |name: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        }
+    };
+    assert_eq!(worker_id(env(&[(WORKER_ID, "w1")])), Ok("w1".into()));
+    let array = &[
+        (WORKER_IDS, "a1,a2,a3"),
+        (ARRAY_INDEX_VAR, "SLURM_ARRAY_TASK_ID"),
+        ("SLURM_ARRAY_TASK_ID", "2"),
+    ];
+    assert_eq!(worker_id(env(array)), Ok("a2".into()));
+    let beyond = &[
+        (WORKER_IDS, "a1"),
+        (ARRAY_INDEX_VAR, "LSB_JOBINDEX"),
+        ("LSB_JOBINDEX", "4"),
+    ];
+    assert!(worker_id(env(beyond)).unwrap_err().contains("element 4"));
+    let zero = &[
+        (WORKER_IDS, "a1"),
+        (ARRAY_INDEX_VAR, "LSB_JOBINDEX"),
+        ("LSB_JOBINDEX", "0"),
+    ];
+    assert!(worker_id(env(zero)).unwrap_err().contains("LSB_JOBINDEX"));
+    assert!(worker_id(env(&[])).unwrap_err().contains(WORKER_ID));
+}

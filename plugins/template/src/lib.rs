@@ -15,6 +15,14 @@
 //! - Never hang: put a deadline on every external command
 //!   (`dfm_plugin_api::command::run_with_timeout`).
 //! - Calls come from several threads at once.
+//!
+//! Optional (API 0.1.1; leave them out and the defaults do what 0.1.0 did):
+//! - `array_index_variable` and `launch_array`: start many workers in one
+//!   scheduler call, as a job array. Each element finds its index, from
+//!   one, in the variable you name; `{index}` in the log path is where it
+//!   goes. Here: `count` processes, each with `TEMPLATE_ARRAY_INDEX`.
+//! - `poll_status`: as `poll`, with the seconds a job has left before its
+//!   run limit and whether it ended at it, if your scheduler tells.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -24,7 +32,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use dfm_plugin_api::command::run_with_timeout;
-use dfm_plugin_api::{export_runner, JobHandle, JobState, LaunchRequest, RunnerPlugin};
+use dfm_plugin_api::{
+    export_runner, JobHandle, JobState, LaunchRequest, RunnerPlugin, ARRAY_INDEX_PLACEHOLDER,
+};
 
 struct TemplateRunner {
     /// Workers not yet reaped, by job id (here: the pid).
@@ -50,12 +60,22 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
         .unwrap_or(-1)
 }
 
-impl RunnerPlugin for TemplateRunner {
-    fn launch(&self, request: &LaunchRequest) -> Result<JobHandle, String> {
+/// The variable an element of this runner's job arrays finds its index in.
+const ARRAY_INDEX: &str = "TEMPLATE_ARRAY_INDEX";
+
+impl TemplateRunner {
+    /// Starts one worker process; `index`: its place in a job array.
+    fn start(&self, request: &LaunchRequest, index: Option<u32>) -> Result<JobHandle, String> {
         let program = request
             .program()
             .ok_or("launch request has an empty command line")?;
-        let log_path = std::path::Path::new(request.log_path());
+        let log_path = match index {
+            Some(i) => request
+                .log_path()
+                .replace(ARRAY_INDEX_PLACEHOLDER, &i.to_string()),
+            None => request.log_path().to_string(),
+        };
+        let log_path = std::path::Path::new(&log_path);
         if let Some(dir) = log_path.parent() {
             fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
@@ -64,7 +84,11 @@ impl RunnerPlugin for TemplateRunner {
         let log_err = log
             .try_clone()
             .map_err(|e| format!("cannot duplicate the log handle: {e}"))?;
-        let child = Command::new(program)
+        let mut command = Command::new(program);
+        if let Some(i) = index {
+            command.env(ARRAY_INDEX, i.to_string());
+        }
+        let child = command
             .args(request.args())
             .envs(request.env_pairs())
             .stdin(Stdio::null())
@@ -77,6 +101,21 @@ impl RunnerPlugin for TemplateRunner {
         let job_id = child.id().to_string();
         self.children().insert(job_id.clone(), child);
         Ok(JobHandle::new(&job_id))
+    }
+}
+
+impl RunnerPlugin for TemplateRunner {
+    fn launch(&self, request: &LaunchRequest) -> Result<JobHandle, String> {
+        self.start(request, None)
+    }
+
+    fn array_index_variable(&self) -> Option<String> {
+        Some(ARRAY_INDEX.into())
+    }
+
+    fn launch_array(&self, request: &LaunchRequest, count: u32) -> Result<Vec<JobHandle>, String> {
+        // Where a real plugin runs its scheduler once for all `count`.
+        (1..=count).map(|i| self.start(request, Some(i))).collect()
     }
 
     fn terminate(&self, job: &JobHandle) -> Result<(), String> {

@@ -1,0 +1,199 @@
+//! `squeue` and `scancel`: what SLURM says about jobs, and about stopping
+//! them.
+
+use std::collections::BTreeMap;
+
+use dfm_plugin_api::command::CommandOutput;
+use dfm_plugin_api::{JobState, JobStatus};
+
+/// The exit code reported for a job SLURM has forgotten (finished longer
+/// than MinJobAge ago): it ended, how is no longer known.
+pub const FORGOTTEN_EXIT_CODE: i32 = -1;
+
+/// What `squeue` prints per job: id (`42`, or `42_3` for an array
+/// element, with `-r`), state, time left.
+pub const FORMAT: &str = "%i %T %L";
+
+/// The state of a SLURM job state name (`squeue -o %T`).
+pub fn slurm_state(state: &str) -> JobState {
+    match state {
+        // Waiting, or put back in the queue: the job will run again.
+        "PENDING" | "CONFIGURING" | "REQUEUED" | "REQUEUE_HOLD" | "REQUEUE_FED" | "SUSPENDED"
+        | "PREEMPTED" | "RESIZING" => JobState::Pending,
+        "RUNNING" | "COMPLETING" | "STAGE_OUT" | "SIGNALING" => JobState::Running,
+        "COMPLETED" => JobState::Exited(0),
+        "FAILED" | "CANCELLED" | "TIMEOUT" | "NODE_FAIL" | "OUT_OF_MEMORY" | "BOOT_FAIL"
+        | "DEADLINE" | "SPECIAL_EXIT" | "REVOKED" => JobState::Exited(1),
+        _ => JobState::Unknown,
+    }
+}
+
+/// Seconds in SLURM's `%L`: `SS`, `MM:SS`, `HH:MM:SS` or `D-HH:MM:SS`;
+/// `None` for `UNLIMITED`, `NOT_SET`, `INVALID` and the like.
+pub fn seconds_left(text: &str) -> Option<u64> {
+    let (days, clock) = match text.split_once('-') {
+        Some((days, clock)) => (days.parse::<u64>().ok()?, clock),
+        None => (0, text),
+    };
+    let mut seconds = 0u64;
+    for part in clock.split(':') {
+        seconds = seconds * 60 + part.parse::<u64>().ok()?;
+    }
+    Some(days * 86_400 + seconds)
+}
+
+/// One job's status from its `squeue` line's state and time left.
+fn status(state: &str, left: Option<&str>) -> JobStatus {
+    let status = JobStatus::new(slurm_state(state));
+    match status.state() {
+        JobState::Running => status.with_seconds_left(left.and_then(seconds_left)),
+        _ if state == "TIMEOUT" => status.at_walltime(),
+        _ => status,
+    }
+}
+
+/// The statuses of `ids` from one `squeue -h -r -t all -j IDS -o FORMAT`.
+pub fn parse_squeue(ids: &[&str], output: &CommandOutput) -> Result<Vec<JobStatus>, String> {
+    // squeue fails this way when every id asked for is unknown.
+    let all_unknown = !output.success() && output.stderr.contains("Invalid job id specified");
+    if !output.success() && !all_unknown {
+        return Err(output.failure());
+    }
+    let known: BTreeMap<&str, JobStatus> = output
+        .stdout
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let id = fields.next()?;
+            Some((id, status(fields.next()?, fields.next())))
+        })
+        .collect();
+    Ok(ids
+        .iter()
+        .map(|id| {
+            known
+                .get(id)
+                .copied()
+                .unwrap_or(JobStatus::new(JobState::Exited(FORGOTTEN_EXIT_CODE)))
+        })
+        .collect())
+}
+
+/// Whether `scancel`'s answer means the job is stopped or stopping.
+pub fn cancelled_or_gone(output: &CommandOutput) -> bool {
+    output.success()
+        || output.stderr.contains("Invalid job id specified")
+        || output.stderr.contains("already completed")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output(code: i32, stdout: &str, stderr: &str) -> CommandOutput {
+        CommandOutput {
+            program: "squeue".into(),
+            code,
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+        }
+    }
+
+    #[test]
+    fn slurm_states() {
+        for state in [
+            "PENDING",
+            "CONFIGURING",
+            "REQUEUED",
+            "SUSPENDED",
+            "PREEMPTED",
+            "RESIZING",
+        ] {
+            assert_eq!(slurm_state(state), JobState::Pending, "{state}");
+        }
+        assert_eq!(slurm_state("RUNNING"), JobState::Running);
+        assert_eq!(slurm_state("COMPLETING"), JobState::Running);
+        assert_eq!(slurm_state("COMPLETED"), JobState::Exited(0));
+        for state in [
+            "FAILED",
+            "CANCELLED",
+            "TIMEOUT",
+            "NODE_FAIL",
+            "OUT_OF_MEMORY",
+            "BOOT_FAIL",
+            "DEADLINE",
+        ] {
+            assert!(
+                matches!(slurm_state(state), JobState::Exited(c) if c != 0),
+                "{state}"
+            );
+        }
+        assert_eq!(slurm_state("SOMETHING_NEW"), JobState::Unknown);
+    }
+
+    #[test]
+    fn time_left_as_squeue_prints_it() {
+        assert_eq!(seconds_left("1:57"), Some(117));
+        assert_eq!(seconds_left("45"), Some(45));
+        assert_eq!(seconds_left("2:03:04"), Some(7384));
+        assert_eq!(seconds_left("1-00:00:10"), Some(86_410));
+        assert_eq!(seconds_left("UNLIMITED"), None);
+        assert_eq!(seconds_left("INVALID"), None);
+        assert_eq!(seconds_left("NOT_SET"), None);
+    }
+
+    #[test]
+    fn squeue_answers_in_the_order_asked() {
+        let out = output(
+            0,
+            "7 RUNNING 1:57\n5 PENDING 2:00\n6 COMPLETED 0:00\n9_2 TIMEOUT 0:00\n9_1 RUNNING UNLIMITED\n",
+            "",
+        );
+        let statuses = parse_squeue(&["5", "6", "7", "8", "9_1", "9_2"], &out).expect("parsed");
+        let states: Vec<JobState> = statuses.iter().map(JobStatus::state).collect();
+        assert_eq!(
+            states,
+            [
+                JobState::Pending,
+                JobState::Exited(0),
+                JobState::Running,
+                JobState::Exited(FORGOTTEN_EXIT_CODE),
+                JobState::Running,
+                JobState::Exited(1),
+            ]
+        );
+        // Time left only for running jobs, and where SLURM gives one.
+        let left: Vec<Option<u64>> = statuses.iter().map(JobStatus::seconds_left).collect();
+        assert_eq!(left, [None, None, Some(117), None, None, None]);
+        let at_limit: Vec<bool> = statuses.iter().map(JobStatus::hit_walltime).collect();
+        assert_eq!(at_limit, [false, false, false, false, false, true]);
+
+        let unknown = output(1, "", "slurm_load_jobs error: Invalid job id specified\n");
+        assert_eq!(
+            parse_squeue(&["9"], &unknown),
+            Ok(vec![JobStatus::new(JobState::Exited(FORGOTTEN_EXIT_CODE))])
+        );
+        let down = output(
+            1,
+            "",
+            "slurm_load_jobs error: Unable to contact slurm controller\n",
+        );
+        let error = parse_squeue(&["9"], &down).expect_err("no answer");
+        assert!(error.contains("Unable to contact"), "{error}");
+    }
+
+    #[test]
+    fn scancel_answers() {
+        assert!(cancelled_or_gone(&output(0, "", "")));
+        assert!(cancelled_or_gone(&output(
+            1,
+            "",
+            "scancel: error: Kill job error on job id 5: Invalid job id specified\n"
+        )));
+        assert!(!cancelled_or_gone(&output(
+            210,
+            "",
+            "scancel: error: Kill job error on job id 5: Access/permission denied\n"
+        )));
+    }
+}
