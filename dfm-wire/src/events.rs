@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::frame::to_line;
-use crate::status::{DaemonStatus, PoolCounts, WorkerStatus};
+use crate::status::{ClientStatus, DaemonStatus, PoolCounts, WorkerStatus};
 
 /// An event line: `{"method": ..., "params": {...}}`, with no `id`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -29,6 +29,9 @@ pub enum MonitorEvent {
     PoolStats(PoolCounts),
     #[serde(rename = "client.connected")]
     ClientConnected { client: u64 },
+    /// What each client has in the pool, at most a few times a second.
+    #[serde(rename = "pool.clients")]
+    Clients(Vec<ClientStatus>),
 }
 
 /// Everything a monitor needs to start from.
@@ -94,6 +97,7 @@ impl MonitorEvent {
             "task.dispatched" => MonitorEvent::TaskDispatched(read(params)?),
             "task.completed" => MonitorEvent::TaskCompleted(read(params)?),
             "pool.stats" => MonitorEvent::PoolStats(read(params)?),
+            "pool.clients" => MonitorEvent::Clients(read(params)?),
             "client.connected" => {
                 #[derive(Deserialize)]
                 struct Connected {
@@ -159,6 +163,13 @@ mod tests {
                 socket: "/s".into(),
                 worker_port: 5,
                 pool_size: 2,
+                clients: vec![ClientStatus {
+                    client: 1,
+                    pid: Some(9),
+                    queued: 2,
+                    held: 0,
+                    running: 1,
+                }],
             },
             running: vec![RunningTask {
                 request_id: "r2".into(),
@@ -178,6 +189,7 @@ mod tests {
         }));
         round_trip(MonitorEvent::TaskCompleted(completion));
         round_trip(MonitorEvent::PoolStats(counts));
+        round_trip(MonitorEvent::Clients(Vec::new()));
         round_trip(MonitorEvent::ClientConnected { client: 9 });
     }
 

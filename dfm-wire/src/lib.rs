@@ -23,9 +23,11 @@ pub use client::{
 };
 pub use events::{Completion, MonitorEvent, RunningTask, Snapshot, TaskStarted};
 pub use frame::{read_line, read_message, to_line, FrameError, MessageError, MAX_LINE_BYTES};
-pub use status::{DaemonStatus, PoolCounts, WorkerActivity, WorkerCounts, WorkerStatus};
+pub use status::{
+    ClientStatus, DaemonStatus, PoolCounts, WorkerActivity, WorkerCounts, WorkerStatus,
+};
 pub use task::{
     Dialect, Env, Environment, EnvironmentError, InvalidTask, Marker, ResourceRequest, Severity,
-    TaskResult, TaskSpec, PYTASK, SHELLS,
+    TaskResult, TaskSpec, MAX_PRIORITY, PYTASK, SHELLS,
 };
 pub use worker::{FromWorker, Register, ToWorker, MAX_PREFETCH};

@@ -26,6 +26,20 @@ pub struct PoolCounts {
     pub workers: WorkerCounts,
 }
 
+/// A client's tasks in the pool (a client is a connection: a `dfm run`,
+/// the original's, or any other).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientStatus {
+    pub client: u64,
+    /// The client's process, where the daemon can tell (same machine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    pub queued: usize,
+    /// Sent ahead to busy workers.
+    pub held: usize,
+    pub running: usize,
+}
+
 /// `status.get`'s result. Upstream's fields first; the rest are ours.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DaemonStatus {
@@ -39,6 +53,9 @@ pub struct DaemonStatus {
     pub socket: String,
     pub worker_port: u16,
     pub pool_size: usize,
+    /// Clients with tasks in the pool, by client.
+    #[serde(default)]
+    pub clients: Vec<ClientStatus>,
 }
 
 /// What a worker is doing, as status and monitors show it.
@@ -127,8 +144,19 @@ mod tests {
             socket: "/s".into(),
             worker_port: 4,
             pool_size: 2,
+            clients: vec![ClientStatus {
+                client: 3,
+                pid: None,
+                queued: 5,
+                held: 1,
+                running: 1,
+            }],
         };
         let value = serde_json::to_value(&status).expect("serialises");
+        assert_eq!(
+            value["clients"],
+            json!([{"client": 3, "queued": 5, "held": 1, "running": 1}])
+        );
         for (key, expected) in [
             ("pid", json!(7)),
             ("pending_tasks", json!(3)),

@@ -132,6 +132,10 @@ pub struct TaskSpec {
     /// class (from the flow's `std.ResourceTag`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequest>,
+    /// The client's share of the pool against other clients' (tasks per
+    /// turn; 1 when absent, as from the original's client).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u32>,
     /// Fields the original's clients send that shell tasks do not use
     /// (`params`, `inputs`, `callable_spec`, `pythonpath`): kept, not acted on.
     #[serde(flatten)]
@@ -153,6 +157,7 @@ impl<'de> Deserialize<'de> for TaskSpec {
             Env,
             ResourceClass,
             Resources,
+            Priority,
             Other(Cow<'a, str>),
         }
 
@@ -175,6 +180,7 @@ impl<'de> Deserialize<'de> for TaskSpec {
                     "env" => Field::Env,
                     "resource_class" => Field::ResourceClass,
                     "resources" => Field::Resources,
+                    "priority" => Field::Priority,
                     _ => return None,
                 })
             }
@@ -208,6 +214,7 @@ impl<'de> Deserialize<'de> for TaskSpec {
                         Field::Env => spec.env = map.next_value()?,
                         Field::ResourceClass => spec.resource_class = text(&mut map)?,
                         Field::Resources => spec.resources = map.next_value()?,
+                        Field::Priority => spec.priority = map.next_value()?,
                         Field::Other(name) => {
                             spec.extra.insert(name.into_owned(), map.next_value()?);
                         }
@@ -272,6 +279,8 @@ pub enum InvalidTask {
     NoShell(String),
     #[error("task '{name}' needs an absolute 'rundir' (got '{rundir}')")]
     RelativeRundir { name: String, rundir: String },
+    #[error("'priority' is {0}: it must be 1 (the default) to {MAX_PRIORITY}, tasks per turn against other clients'")]
+    BadPriority(u32),
 }
 
 impl TaskSpec {
@@ -330,9 +339,15 @@ impl TaskSpec {
                 rundir: self.rundir.clone(),
             });
         }
+        if let Some(priority) = self.priority.filter(|p| !(1..=MAX_PRIORITY).contains(p)) {
+            return Err(InvalidTask::BadPriority(priority));
+        }
         Ok(())
     }
 }
+
+/// The highest `priority` a task may give: its client's tasks per turn.
+pub const MAX_PRIORITY: u32 = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -221,6 +221,19 @@ fn render_status(status: &DaemonStatus) -> String {
         tasks.completed_tasks,
         tasks.failed_tasks,
     );
+    if !status.clients.is_empty() {
+        text.push_str(&format!(
+            "\n  {:<8} {:>8} {:>8} {:>8} {:>8}\n",
+            "CLIENT", "PID", "QUEUED", "HELD", "RUNNING"
+        ));
+        for c in &status.clients {
+            let pid = c.pid.map_or("-".to_string(), |p| p.to_string());
+            text.push_str(&format!(
+                "  {:<8} {:>8} {:>8} {:>8} {:>8}\n",
+                c.client, pid, c.queued, c.held, c.running
+            ));
+        }
+    }
     if !status.workers.is_empty() {
         text.push_str(&format!(
             "\n  {:<10} {:<16} {:>8} {:<10} {:<12} {}\n",

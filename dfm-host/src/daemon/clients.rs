@@ -17,6 +17,7 @@ pub struct Clients {
 }
 
 struct Client {
+    pid: Option<u32>,
     lines: Lines,
     writer: JoinHandle<()>,
     submits: HashMap<String, Submitted>,
@@ -41,8 +42,15 @@ pub struct Started {
 }
 
 impl Clients {
-    pub fn connected(&mut self, client: ClientId, lines: Lines, writer: JoinHandle<()>) {
+    pub fn connected(
+        &mut self,
+        client: ClientId,
+        pid: Option<u32>,
+        lines: Lines,
+        writer: JoinHandle<()>,
+    ) {
         let client_state = Client {
+            pid,
             lines,
             writer,
             submits: HashMap::new(),
@@ -53,6 +61,11 @@ impl Clients {
 
     pub fn gone(&mut self, client: ClientId) {
         self.by_id.remove(&client);
+    }
+
+    /// The process of `client`, where known.
+    pub fn pid(&self, client: ClientId) -> Option<u32> {
+        self.by_id.get(&client).and_then(|c| c.pid)
     }
 
     pub fn lines(&self, client: ClientId) -> Option<&Lines> {

@@ -57,6 +57,12 @@ async fn serve_client(
     events: mpsc::UnboundedSender<Event>,
     hold: Hold,
 ) {
+    // Who it is, to show in status and monitors.
+    let pid = stream
+        .peer_cred()
+        .ok()
+        .and_then(|cred| cred.pid())
+        .and_then(|pid| u32::try_from(pid).ok());
     let (read, write) = match quiet::split(stream) {
         Ok(halves) => halves,
         Err(e) => {
@@ -69,6 +75,7 @@ async fn serve_client(
     if events
         .send(Event::ClientConnected {
             client,
+            pid,
             lines: tx.clone(),
             writer,
         })

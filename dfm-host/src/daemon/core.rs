@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use dfm_plugin_api::JobState;
 use dfm_wire::{
-    reply_error, reply_result, Completion, DaemonStatus, FromWorker, MonitorEvent, Register,
-    RunningTask, TaskStarted, ToWorker, WorkerStatus,
+    reply_error, reply_result, ClientStatus, Completion, DaemonStatus, FromWorker, MonitorEvent,
+    Register, RunningTask, TaskStarted, ToWorker, WorkerStatus,
 };
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
@@ -118,6 +118,9 @@ impl Core {
                 _ = timeouts.tick() => {
                     self.pool.tick(Instant::now());
                     self.durations.save_now_and_then(self.pool.durations());
+                    let clients = self.client_statuses();
+                    let caught_up = self.feed.clients(clients);
+                    self.catch_up(caught_up);
                 }
                 _ = poll.tick() => self.runner.poll(self.workers.jobs()),
             }
@@ -132,10 +135,11 @@ impl Core {
         match event {
             Event::ClientConnected {
                 client,
+                pid,
                 lines,
                 writer,
             } => {
-                self.clients.connected(client, lines, writer);
+                self.clients.connected(client, pid, lines, writer);
                 self.publish(|| MonitorEvent::ClientConnected { client });
             }
             Event::ClientRequest {
@@ -507,6 +511,23 @@ impl Core {
     }
 
     /// `status.get`'s answer.
+    /// What each client has in the pool, by client.
+    fn client_statuses(&self) -> Vec<ClientStatus> {
+        let mut clients: Vec<ClientStatus> = self
+            .pool
+            .client_counts()
+            .map(|(client, counts)| ClientStatus {
+                client,
+                pid: self.clients.pid(client),
+                queued: counts.queued,
+                held: counts.held,
+                running: counts.running,
+            })
+            .collect();
+        clients.sort_by_key(|c| c.client);
+        clients
+    }
+
     fn status(&self) -> DaemonStatus {
         let pool = &self.pool;
         DaemonStatus {
@@ -514,6 +535,7 @@ impl Core {
                 .slots()
                 .filter_map(|(slot, _)| self.workers.status(pool, slot))
                 .collect(),
+            clients: self.client_statuses(),
             tasks: pool.counts(),
             uptime_secs: self.started.elapsed().as_secs_f64(),
             ..self.status_base.clone()

@@ -14,6 +14,8 @@ use crate::pool::{ClientId, RegisterError, SlotId};
 pub enum Event {
     ClientConnected {
         client: ClientId,
+        /// Its process, if the socket says.
+        pid: Option<u32>,
         lines: Lines,
         writer: JoinHandle<()>,
     },

@@ -7,7 +7,9 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use dfm_wire::{Completion, DaemonStatus, MonitorEvent, PoolCounts, RunningTask, Snapshot};
+use dfm_wire::{
+    ClientStatus, Completion, DaemonStatus, MonitorEvent, PoolCounts, RunningTask, Snapshot,
+};
 
 use super::lines::Lines;
 use crate::pool::ClientId;
@@ -25,6 +27,7 @@ pub struct Feed {
     /// The last tasks to finish, most recent first.
     recent: VecDeque<Completion>,
     last_counts: Option<PoolCounts>,
+    last_clients: Vec<ClientStatus>,
 }
 
 struct Subscriber {
@@ -127,6 +130,16 @@ impl Feed {
         }
         self.last_counts = Some(counts);
         self.publish(|| MonitorEvent::PoolStats(counts))
+    }
+
+    /// What each client has in the pool, when it has changed (the core
+    /// calls this on its timer, not per event).
+    pub fn clients(&mut self, clients: Vec<ClientStatus>) -> CatchUp {
+        if !self.active() || self.last_clients == clients {
+            return CatchUp::default();
+        }
+        self.last_clients = clients.clone();
+        self.publish(|| MonitorEvent::Clients(clients))
     }
 
     fn snapshot_line(&self, status: DaemonStatus, running: Vec<RunningTask>) -> String {

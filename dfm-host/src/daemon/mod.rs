@@ -179,6 +179,7 @@ pub async fn serve(
             socket: state.socket.clone(),
             worker_port,
             pool_size: config.pool.max_workers,
+            clients: Vec::new(),
         },
     };
 

@@ -167,14 +167,25 @@ impl RunnerCalls {
 
 impl LaunchSetup {
     /// What a worker of `class` gets: the configuration's resources, with
-    /// what the class's first task asked for (`asked`) over them.
+    /// what the class's first task asked for (`asked`) over them. A
+    /// walltime a task asked for is what it is expected to take: its
+    /// worker's job gets `pool.walltime_margin` and `pool.drain_before`
+    /// more, so that the task fits a fresh worker.
     fn resources(&self, class: &str, asked: Option<&ResourceRequest>) -> ResourceSpec {
         let mut spec = self.config.resources_for(class);
         if let Some(asked) = asked {
             spec.cores = asked.cores.or(spec.cores);
             spec.memory = asked.memory.clone().or(spec.memory);
             spec.queue = asked.queue.clone().or(spec.queue);
-            spec.walltime = asked.walltime.clone().or(spec.walltime);
+            if let Some(tag) = &asked.walltime {
+                let pool = &self.config.pool;
+                let room = pool.walltime_margin + pool.drain_before;
+                spec.walltime = Some(match walltime_seconds(tag) {
+                    Ok(seconds) => hms(seconds + room.ceil() as u64),
+                    // Unreadable: the plugin says so, in its words.
+                    Err(_) => tag.clone(),
+                });
+            }
         }
         spec
     }
@@ -271,6 +282,16 @@ impl LaunchSetup {
     }
 }
 
+/// `H:MM:SS`, as run limits are written.
+fn hms(seconds: u64) -> String {
+    format!(
+        "{}:{:02}:{:02}",
+        seconds / 3600,
+        seconds % 3600 / 60,
+        seconds % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,9 +358,10 @@ mod tests {
         };
         let request = setup(false).request("w2", "", Some(&asked));
         let resources = request.resources();
+        // Two hours for the task, and the pool's margin and drain time.
         assert_eq!(
             (resources.cores(), resources.memory(), resources.walltime()),
-            (4, "8G", "2:00")
+            (4, "8G", "2:03:00")
         );
         assert_eq!(resources.resource_class(), "");
         assert!(!request.args().any(|arg| arg == "--resource-class"));

@@ -111,7 +111,9 @@ impl Screen {
             Ok(size) => Rect::new(0, 0, size.width, size.height),
             Err(_) => Rect::new(0, 0, 80, 24),
         };
-        view::running_rows_visible(view::layout(area, model.recent.len())[0])
+        let rows = view::running_rows_visible(view::layout(area, model.recent.len())[0]);
+        // The clients' line sits under them.
+        rows.saturating_sub(usize::from(!model.clients.is_empty()))
     }
 }
 

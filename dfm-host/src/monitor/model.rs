@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use dfm_wire::{Completion, MonitorEvent, PoolCounts};
+use dfm_wire::{ClientStatus, Completion, MonitorEvent, PoolCounts};
 
 /// How many finished tasks the model keeps.
 pub const RECENT_CAPACITY: usize = 200;
@@ -58,6 +58,8 @@ pub struct Model {
     /// Most recent first.
     pub recent: VecDeque<Completed>,
     pub stats: PoolCounts,
+    /// What each client has in the pool.
+    pub clients: Vec<ClientStatus>,
     /// First row of the running table on screen.
     pub scroll: usize,
 }
@@ -82,6 +84,7 @@ impl Model {
             running: BTreeMap::new(),
             recent: VecDeque::new(),
             stats: PoolCounts::default(),
+            clients: Vec::new(),
             scroll: 0,
         }
     }
@@ -96,6 +99,7 @@ impl Model {
                 self.pool_size = status.pool_size;
                 self.started = ago(now, status.uptime_secs);
                 self.stats = status.tasks;
+                self.clients = status.clients;
                 self.running = snapshot
                     .running
                     .into_iter()
@@ -132,6 +136,7 @@ impl Model {
                 self.recent.truncate(RECENT_CAPACITY);
             }
             MonitorEvent::PoolStats(counts) => self.stats = counts,
+            MonitorEvent::Clients(clients) => self.clients = clients,
             MonitorEvent::WorkerState(_) | MonitorEvent::ClientConnected { .. } => {}
         }
         self.scroll = self.scroll.min(self.running.len().saturating_sub(1));

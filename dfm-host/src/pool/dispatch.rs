@@ -38,7 +38,9 @@ impl Pool {
             return Ok(());
         }
         self.by_request.insert(key, id);
-        self.classes[class].queue.push_back(id);
+        let weight = spec.priority.unwrap_or(1);
+        let newcomer = !self.clients.contains_key(&client);
+        self.classes[class].queue.push_back(client, id, weight);
         let task = Task {
             client,
             spec: Arc::new(spec),
@@ -48,6 +50,9 @@ impl Pool {
             expected,
         };
         self.add_task(id, task);
+        if newcomer {
+            self.make_way(class, client);
+        }
         self.schedule(now);
         Ok(())
     }
@@ -160,13 +165,18 @@ impl Pool {
         Ok(())
     }
 
-    /// Puts task `id` back in its class's queue, first in line: it was
-    /// dispatched before anything queued now.
-    pub(super) fn requeue_first(&mut self, id: TaskId) {
+    /// Puts task `id` back first in its client's line: it was dispatched
+    /// before anything queued now. `serve_next`: and its client goes next
+    /// (it ran on a worker that was lost), rather than in its turn (it was
+    /// handed back unstarted, for another client's sake).
+    pub(super) fn requeue_first(&mut self, id: TaskId, serve_next: bool) {
         let Some(task) = self.tasks.get(&id) else {
             return;
         };
-        self.classes[task.class].queue.push_front(id);
+        let client = task.client;
+        self.classes[task.class]
+            .queue
+            .push_front(client, id, serve_next);
         self.set_task_state(id, TaskState::Queued);
     }
 
@@ -182,7 +192,7 @@ impl Pool {
             return;
         }
         if task.attempts < limit {
-            self.requeue_first(task_id);
+            self.requeue_first(task_id, true);
             return;
         }
         let message = format!(
@@ -235,7 +245,7 @@ impl Pool {
             task.attempts = task.attempts.saturating_sub(1);
             task.expected = expected;
         }
-        self.requeue_first(task_id);
+        self.requeue_first(task_id, true);
     }
 
     pub(super) fn schedule(&mut self, now: Instant) {
@@ -358,16 +368,10 @@ impl Pool {
         if state.queued == 0 {
             return None;
         }
-        while let Some(task_id) = state.queue.pop_front() {
-            // Skip tasks cancelled while queued.
-            let queued = self
-                .tasks
-                .get(&task_id)
-                .is_some_and(|t| t.state == TaskState::Queued);
-            if queued {
-                return Some(task_id);
-            }
-        }
-        None
+        // Skip tasks cancelled while queued.
+        let tasks = &self.tasks;
+        state
+            .queue
+            .pop(|id| tasks.get(&id).is_some_and(|t| t.state == TaskState::Queued))
     }
 }

@@ -74,12 +74,17 @@ impl Pool {
             }
             // Every queued task is in the queue once; the rest are stale.
             let mut in_queue = BTreeSet::new();
-            for task in &state.queue {
+            if !state.queue.consistent() {
+                problem(format!(
+                    "class '{name}': its lines and their turns disagree"
+                ));
+            }
+            for task in state.queue.iter() {
                 let live = self
                     .tasks
-                    .get(task)
+                    .get(&task)
                     .is_some_and(|t| t.state == TaskState::Queued && t.class == id);
-                if live && !in_queue.insert(*task) {
+                if live && !in_queue.insert(task) {
                     problem(format!("task {task} is queued twice in class '{name}'"));
                 }
             }
@@ -95,6 +100,23 @@ impl Pool {
             if task.is_none() {
                 problem(format!("by_request names task {id}, which is gone"));
             }
+        }
+
+        // Clients: their counts are their tasks'.
+        let mut clients: BTreeMap<super::ClientId, super::ClientCounts> = BTreeMap::new();
+        for (_, task) in self.tasks.iter() {
+            let counts = clients.entry(task.client).or_default();
+            match task.state {
+                TaskState::Queued => counts.queued += 1,
+                TaskState::Held(_) | TaskState::Withdrawing(_) => counts.held += 1,
+                TaskState::Running(_) => counts.running += 1,
+                TaskState::Killing(_) | TaskState::CancelledAhead(_) => {}
+            }
+        }
+        clients.retain(|_, counts| *counts != super::ClientCounts::default());
+        let kept: BTreeMap<_, _> = self.clients.iter().map(|(c, n)| (*c, *n)).collect();
+        if kept != clients {
+            problem(format!("client counts {kept:?}, tasks say {clients:?}"));
         }
 
         // Slots: counters, idle lists, what they hold.

@@ -26,6 +26,7 @@
 
 mod dispatch;
 mod durations;
+mod fair;
 mod ids;
 #[cfg(test)]
 mod invariants;
@@ -203,6 +204,15 @@ pub enum UnexpectedReport {
     NotHeld(String),
 }
 
+/// A client's tasks in the pool, by where they are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientCounts {
+    pub queued: usize,
+    /// Sent ahead to busy workers.
+    pub held: usize,
+    pub running: usize,
+}
+
 /// What a worker says about itself when it registers.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WorkerInfo {
@@ -260,9 +270,9 @@ impl Slot {
 #[derive(Debug, Default)]
 struct ClassState {
     name: String,
-    /// FIFO of queued tasks; may hold ids of tasks no longer queued
-    /// (cancelled), skipped when popped.
-    queue: VecDeque<TaskId>,
+    /// Queued tasks, a line per client taking turns; may hold ids of tasks
+    /// no longer queued (cancelled), skipped when reached.
+    queue: fair::FairQueue,
     /// Tasks queued (in `queue`).
     queued: usize,
     /// Idle workers, most recently idle last.
@@ -303,6 +313,8 @@ pub struct Pool {
     /// Slots whose replacement has been launched.
     replaced: usize,
     durations: Durations,
+    /// By client, its tasks' counts (clients with none are not there).
+    clients: HashMap<ClientId, ClientCounts>,
     completed: u64,
     failed: u64,
     shutting_down: bool,
@@ -326,6 +338,7 @@ impl Pool {
             launching: 0,
             replaced: 0,
             durations: Durations::default(),
+            clients: HashMap::new(),
             completed: 0,
             failed: 0,
             shutting_down: false,
@@ -404,6 +417,13 @@ impl Pool {
         }
     }
 
+    /// Each client's tasks in the pool, for `status.get` and monitors.
+    pub fn client_counts(&self) -> impl Iterator<Item = (ClientId, ClientCounts)> + '_ {
+        self.clients
+            .iter()
+            .map(|(client, counts)| (*client, *counts))
+    }
+
     /// Launches still waiting for the runner to answer.
     pub fn launches_in_flight(&self) -> usize {
         self.launching
@@ -461,7 +481,8 @@ impl Pool {
 /// The one way a task's state changes: these keep the class counters.
 impl Pool {
     /// Adds `state`'s count to `class` (`by` = 1), or takes it off (-1).
-    fn tally(&mut self, class: ClassId, state: TaskState, by: isize) {
+    fn tally(&mut self, class: ClassId, client: ClientId, state: TaskState, by: isize) {
+        self.tally_client(client, state, by);
         let Some(counter) = state.counter() else {
             return;
         };
@@ -474,26 +495,45 @@ impl Pool {
         *count = count.saturating_add_signed(by);
     }
 
+    /// Adds `state`'s count to `client`'s (`by` = 1), or takes it off (-1);
+    /// a client with nothing left is forgotten.
+    fn tally_client(&mut self, client: ClientId, state: TaskState, by: isize) {
+        // Cancelled: the client no longer has it.
+        if state.cancelled() {
+            return;
+        }
+        let counts = self.clients.entry(client).or_default();
+        let count = match state {
+            TaskState::Queued => &mut counts.queued,
+            TaskState::Held(_) | TaskState::Withdrawing(_) => &mut counts.held,
+            _ => &mut counts.running,
+        };
+        *count = count.saturating_add_signed(by);
+        if *counts == ClientCounts::default() {
+            self.clients.remove(&client);
+        }
+    }
+
     /// A new task, in `state`.
     fn add_task(&mut self, id: TaskId, task: Task) {
-        self.tally(task.class, task.state, 1);
+        self.tally(task.class, task.client, task.state, 1);
         self.tasks.insert(id, task);
     }
 
     /// Moves task `id` to `state`; its previous state, if it exists.
     fn set_task_state(&mut self, id: TaskId, state: TaskState) -> Option<TaskState> {
         let task = self.tasks.get_mut(&id)?;
-        let (class, before) = (task.class, task.state);
+        let (class, client, before) = (task.class, task.client, task.state);
         task.state = state;
-        self.tally(class, before, -1);
-        self.tally(class, state, 1);
+        self.tally(class, client, before, -1);
+        self.tally(class, client, state, 1);
         Some(before)
     }
 
     /// Takes task `id` out of the pool; its client can no longer name it.
     fn forget_task(&mut self, id: TaskId) -> Option<Task> {
         let task = self.tasks.remove(&id)?;
-        self.tally(task.class, task.state, -1);
+        self.tally(task.class, task.client, task.state, -1);
         let key = (task.client, task.spec.request_id.clone());
         if self.by_request.get(&key) == Some(&id) {
             self.by_request.remove(&key);

@@ -5,7 +5,7 @@ use std::collections::BinaryHeap;
 use std::time::Instant;
 
 use super::task::TaskState;
-use super::{Action, ClassId, Pool, Slot, SlotId, TaskId, UnexpectedReport};
+use super::{Action, ClassId, ClientId, Pool, Slot, SlotId, SlotState, TaskId, UnexpectedReport};
 
 impl Pool {
     /// A task held ahead by the worker of `slot` is now running there.
@@ -71,7 +71,7 @@ impl Pool {
         if task.state.cancelled() {
             self.forget_task(id);
         } else {
-            self.requeue_first(id);
+            self.requeue_first(id, false);
         }
     }
 
@@ -96,6 +96,53 @@ impl Pool {
         }
         s.open = true;
         self.classes[s.class_id].open.push_back(slot);
+    }
+
+    /// A newcomer's task waits in `class` and every worker is busy with
+    /// tasks held ahead behind its current one: ask one worker (the one
+    /// holding fewest) for all it holds, and serve the newcomer's line
+    /// next, so that this worker takes its task next. Nothing if a worker
+    /// will be free sooner anyway (one is idle or starting, or a busy one
+    /// holds nothing).
+    pub(super) fn make_way(&mut self, class: ClassId, newcomer: ClientId) {
+        let Some(state) = self.classes.get(class) else {
+            return;
+        };
+        if !state.idle.is_empty() || state.starting > 0 || state.ahead == 0 {
+            return;
+        }
+        let holders: Vec<(usize, SlotId)> = self
+            .slots
+            .iter()
+            .filter(|(_, slot)| slot.class_id == class && matches!(slot.state, SlotState::Busy(_)))
+            .map(|(&id, slot)| (self.still_held(slot).count(), id))
+            .collect();
+        if holders.iter().any(|(held, _)| *held == 0) {
+            return;
+        }
+        let Some(&(_, slot_id)) = holders.iter().min() else {
+            return;
+        };
+        let held: Vec<TaskId> = self
+            .slots
+            .get(&slot_id)
+            .map(|slot| self.still_held(slot).collect())
+            .unwrap_or_default();
+        for id in held {
+            self.withdraw(slot_id, id);
+        }
+        self.classes[class].queue.serve_next(newcomer);
+    }
+
+    /// Asks the worker of `slot` for task `id`, which it holds ahead.
+    fn withdraw(&mut self, slot: SlotId, id: TaskId) {
+        self.set_task_state(id, TaskState::Withdrawing(slot));
+        if let Some(task) = self.tasks.get(&id) {
+            self.actions.push(Action::Withdraw {
+                slot,
+                request_id: task.spec.request_id.clone(),
+            });
+        }
     }
 
     /// Idle workers of `class` while others hold tasks ahead: ask those
@@ -130,13 +177,7 @@ impl Pool {
             let Some(id) = last else {
                 continue;
             };
-            self.set_task_state(id, TaskState::Withdrawing(slot_id));
-            if let Some(task) = self.tasks.get(&id) {
-                self.actions.push(Action::Withdraw {
-                    slot: slot_id,
-                    request_id: task.spec.request_id.clone(),
-                });
-            }
+            self.withdraw(slot_id, id);
             asked += 1;
             if held > 1 {
                 holders.push((held - 1, slot_id));

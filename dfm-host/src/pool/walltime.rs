@@ -184,26 +184,21 @@ impl Pool {
             return self.pop_queued(class);
         }
         let s = self.slots.get(&slot)?;
-        let mut looked = 0;
-        let mut found = None;
-        for (at, id) in self.classes[class].queue.iter().enumerate() {
-            let Some(task) = self
-                .tasks
-                .get(id)
-                .filter(|t| t.state == super::TaskState::Queued)
-            else {
-                continue;
-            };
-            if self.fits(s, task.expected, ahead, now) {
-                found = Some(at);
-                break;
-            }
-            looked += 1;
-            if looked == LOOKAHEAD {
-                break;
-            }
-        }
-        self.classes[class].queue.remove(found?)
+        // Taken out while it is searched, which reads the rest of the pool.
+        let mut queue = std::mem::take(&mut self.classes[class].queue);
+        let queued = |id: TaskId| {
+            self.tasks
+                .get(&id)
+                .is_some_and(|t| t.state == super::TaskState::Queued)
+        };
+        let fits = |id: TaskId| {
+            self.tasks
+                .get(&id)
+                .is_some_and(|t| self.fits(s, t.expected, ahead, now))
+        };
+        let found = queue.pop_first(queued, fits, LOOKAHEAD);
+        self.classes[class].queue = queue;
+        found
     }
 
     /// Replacements for workers near their end, and idle workers within

@@ -78,7 +78,7 @@ impl Pool {
             return;
         }
         state.launch_failures = 0;
-        let queued: Vec<TaskId> = state.queue.drain(..).collect();
+        let queued: Vec<TaskId> = state.queue.drain();
         let what = if state.name.is_empty() {
             String::from("worker")
         } else {

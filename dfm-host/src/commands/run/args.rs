@@ -33,6 +33,10 @@ pub struct RunArgs {
     /// Print one machine-readable summary (JSON) at the end, nothing else.
     #[arg(long)]
     pub json: bool,
+    /// This run's share of a shared pool: N of its tasks per turn against
+    /// one of each other run's (1 to 100; default 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub priority: Option<u32>,
 }
 
 /// `KEY=VALUE`, for `-D` and `--runner-opt`.

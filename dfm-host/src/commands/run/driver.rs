@@ -30,6 +30,8 @@ pub struct Run<'a> {
     /// for tasks that add their parameters to it.
     env: Environment,
     variables: &'a Env,
+    /// `--priority`: this run's share of the pool against other runs'.
+    priority: Option<u32>,
 }
 
 impl<'a> Run<'a> {
@@ -38,6 +40,7 @@ impl<'a> Run<'a> {
         order: &[usize],
         jobs: usize,
         env: &'a BTreeMap<String, String>,
+        priority: Option<u32>,
     ) -> Run<'a> {
         Run {
             flow,
@@ -55,6 +58,7 @@ impl<'a> Run<'a> {
             stopping: false,
             env: Environment::new(env),
             variables: env,
+            priority,
         }
     }
 
@@ -156,6 +160,7 @@ impl<'a> Run<'a> {
             env,
             resource_class,
             resources,
+            priority: self.priority,
             ..TaskSpec::default()
         };
         connection.queue_with_id(

@@ -121,7 +121,7 @@ async fn execute(
         .call(ClientCall::Subscribe { own_tasks: true })
         .await?;
     let mut display = Display::new(ui, order.len(), &pool.mode);
-    let mut run = Run::new(flow, order, pool.jobs.max(1), env);
+    let mut run = Run::new(flow, order, pool.jobs.max(1), env, args.priority);
     let interrupted = run.drive(&mut connection, &mut display).await?;
     pool.close(connection).await?;
 

@@ -49,7 +49,37 @@ pub fn render(frame: &mut Frame, model: &Model, now: Instant) {
     render_status(frame, status, model, now);
 }
 
+/// `Clients: #3 (pid 812) 40 queued, 2 running · #5 ...`, one line.
+pub fn clients_line(model: &Model) -> String {
+    let clients: Vec<String> = model
+        .clients
+        .iter()
+        .map(|c| {
+            let pid = c.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+            let held = if c.held > 0 {
+                format!(", {} held", c.held)
+            } else {
+                String::new()
+            };
+            format!(
+                "#{}{pid} {} queued, {} running{held}",
+                c.client, c.queued, c.running
+            )
+        })
+        .collect();
+    format!("Clients: {}", clients.join(" · "))
+}
+
 fn render_running(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
+    // The clients sharing the pool: a line under the running tasks.
+    let area = if model.clients.is_empty() {
+        area
+    } else {
+        let [tasks, clients] =
+            Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
+        frame.render_widget(Paragraph::new(clients_line(model)), clients);
+        tasks
+    };
     let rows = model.running_rows();
     let visible = running_rows_visible(area);
     let first = model.scroll.min(rows.len().saturating_sub(visible));

@@ -208,3 +208,29 @@ fn a_larger_terminal_shows_more() {
     assert!(big[31].starts_with("regress.test_29"));
     assert_eq!(big[46], " dfm daemon pid 4242   up 1h03m45s");
 }
+
+#[test]
+fn the_clients_sharing_the_pool_get_a_line_under_the_running_tasks() {
+    let t0 = Instant::now();
+    let mut model = daemon(t0);
+    model.apply(
+        event(
+            "pool.clients",
+            json!([
+                {"client": 3, "pid": 812, "queued": 40, "held": 2, "running": 2},
+                {"client": 5, "queued": 3, "held": 0, "running": 0},
+            ]),
+        ),
+        t0,
+    );
+    let rows = screen(&model, t0, 100, 14);
+    let line = "Clients: #3 (pid 812) 40 queued, 2 running, 2 held · #5 3 queued, 0 running";
+    assert!(rows.iter().any(|row| row == line), "{rows:#?}");
+    // Gone once no client has anything in the pool.
+    model.apply(event("pool.clients", json!([])), t0);
+    let rows = screen(&model, t0, 100, 14);
+    assert!(
+        !rows.iter().any(|row| row.starts_with("Clients:")),
+        "{rows:#?}"
+    );
+}

@@ -2,6 +2,7 @@
 //! through [`harness::Harness::step`], which checks the pool's invariants.
 
 mod basics;
+mod fair;
 mod harness;
 mod prefetch;
 mod walltime;
