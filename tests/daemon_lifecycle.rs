@@ -190,3 +190,41 @@ fn the_secret_never_appears_on_a_command_line() {
         "{env}"
     );
 }
+
+/// A daemon started with a low soft limit on open files raises it to what
+/// its pool needs, and says so in its log.
+#[test]
+fn the_daemon_raises_its_open_files_limit_for_its_pool() {
+    use std::os::unix::process::CommandExt;
+    let project = TestProject::new("nofile");
+    let mut command = project.command(&["daemon", "start", "--pool-size", "300"]);
+    // SAFETY: only setrlimit, async-signal-safe, between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+            limit.rlim_cur = 128;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            Ok(())
+        });
+    }
+    let output = command.output().expect("run dfm");
+    assert!(output.status.success(), "{}", describe(&output));
+    let pid = project.daemon_state()["pid"].as_u64().expect("pid");
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
+    let soft: u64 = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|n| n.parse().ok())
+        .expect("soft limit");
+    assert!(soft >= 300 * 4, "{limits}");
+    let log = std::fs::read_to_string(project.dfm_dir().join("daemon.log")).expect("daemon.log");
+    assert!(
+        log.contains("raised the open-files limit from 128"),
+        "{log}"
+    );
+}

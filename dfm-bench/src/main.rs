@@ -6,6 +6,7 @@
 //! ./target/release/dfm-bench` (`--quick` for a short run). Every figure is
 //! the median of repeated runs, with min–max, and its ratio to the limit.
 
+mod ceiling;
 mod daemon;
 mod floor;
 mod limits;
@@ -26,15 +27,16 @@ use pool_core::pool_curve;
 use setup::{fail, Failure, Options, COMMAND, SHELL};
 use stats::{between_limits, median, ms, ms_range, rate, ratio};
 
-const USAGE: &str = "usage: dfm-bench [--quick] [--original] | --pool-core
+const USAGE: &str = "usage: dfm-bench [--quick] [--original] | --pool-core | --ceiling [--quick]
 
 Measures the spawn limit, a no-logic floor and dfm on `bash -c true`
 tasks, then the original dv-flow-mgr's tasks through dfm's daemon and the
 original's (with DFM_UPSTREAM_PYTHON, a Python with dv-flow-mgr 1.20);
 see README.md. A full run takes about 25 minutes, --quick about two.
 --original measures only the original's tasks; --pool-core only the
-pool's decision core (seconds, no processes). Run it on an otherwise
-idle machine.";
+pool's decision core (seconds, no processes); --ceiling only the daemon,
+with 10 to 1000 workers of the bench's own that answer at once. Run it on
+an otherwise idle machine.";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -46,6 +48,15 @@ fn main() {
             repeat: 5,
             quick: false,
         }),
+        Some("--ceiling") => ceiling::curve(
+            &std::env::current_exe()
+                .map(|exe| exe.with_file_name("dfm"))
+                .unwrap_or_default(),
+            &Options {
+                repeat: 1,
+                quick: args.iter().any(|a| a == "--quick"),
+            },
+        ),
         Some("-h" | "--help") => println!("{USAGE}"),
         _ => {
             let quick = args.iter().any(|a| a == "--quick");

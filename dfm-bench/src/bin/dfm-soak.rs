@@ -1,8 +1,11 @@
 //! `dfm-soak`: many trivial tasks from several clients through one daemon,
 //! counting lost and duplicated results and watching the daemon's memory.
 //!
-//! `./target/release/dfm-soak [TASKS] [CLIENTS]` (default 1000000 tasks from
-//! 8 clients). Not part of CI: it runs for minutes.
+//! `./target/release/dfm-soak [TASKS] [CLIENTS] [WORKERS]` (default 1000000
+//! tasks from 8 clients, a worker per core). With WORKERS, all of them are
+//! started up front (`min_workers`), and it reports how long they took to
+//! register, the daemon's open descriptors, and checks that `daemon stop`
+//! leaves none of their processes. Not part of CI: it runs for minutes.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -97,6 +100,14 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
     let clients: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(8).max(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let workers: usize = args
+        .get(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(cores)
+        .max(1);
     let dfm = std::env::current_exe()
         .map(|exe| exe.with_file_name("dfm"))
         .unwrap_or_else(|e| fail(&format!("cannot find this executable: {e}")));
@@ -108,11 +119,18 @@ fn main() {
     let root = base.join(format!("dfm-soak-{}", std::process::id()));
     std::fs::create_dir_all(&root)
         .unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", root.display())));
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
+    // Every worker up front, and patient with a machine running a
+    // thousand of them on two cores.
+    std::fs::create_dir_all(root.join(".dfm"))
+        .unwrap_or_else(|e| fail(&format!("cannot create .dfm: {e}")));
+    std::fs::write(
+        root.join(".dfm/config.yaml"),
+        format!("runner:\n  pool: {{min_workers: {workers}, launch_batch_size: {workers}, idle_timeout: 3600, heartbeat_timeout: 120, launch_timeout: 600}}\n"),
+    )
+    .unwrap_or_else(|e| fail(&format!("cannot write the configuration: {e}")));
+    let launched = Instant::now();
     let output = Command::new(&dfm)
-        .args(["daemon", "start", "--pool-size", &cores.to_string()])
+        .args(["daemon", "start", "--pool-size", &workers.to_string()])
         .current_dir(&root)
         .output()
         .unwrap_or_else(|e| fail(&format!("cannot run dfm: {e}")));
@@ -129,8 +147,14 @@ fn main() {
     let pid = state["pid"].as_u64().unwrap_or(0) as u32;
     let socket = root.join(".dfm/daemon.sock");
     let rundir = root.join("rundir");
+    let worker_port = state["worker_port"].as_u64().unwrap_or(0);
+    let registered = wait_registered(&socket, workers);
+    println!(
+        "dfm-soak: {workers} workers registered {:.1}s after daemon start",
+        registered.duration_since(launched).as_secs_f64()
+    );
     let rss_start = dfm_host::procfs::rss_kib(pid);
-    println!("dfm-soak: {tasks} tasks from {clients} clients, pool {cores}, daemon pid {pid}, RSS at start {rss_start} KiB");
+    println!("dfm-soak: {tasks} tasks from {clients} clients, pool {workers}, daemon pid {pid}, RSS at start {rss_start} KiB, {} open files (limit {})", open_files(pid), open_files_limit(pid));
 
     let start = Instant::now();
     let per_client = tasks / clients;
@@ -165,15 +189,88 @@ fn main() {
         sum(|t| t.duplicated),
         sum(|t| t.unexpected)
     );
-    println!("dfm-soak: daemon RSS start {rss_start} KiB, peak {peak} KiB, end {rss_end} KiB");
+    println!(
+        "dfm-soak: daemon RSS start {rss_start} KiB, peak {peak} KiB, end {rss_end} KiB; {} open files",
+        open_files(pid)
+    );
     let _ = Command::new(&dfm)
         .args(["daemon", "stop"])
         .current_dir(&root)
         .output();
+    let needle = format!("--connect 127.0.0.1:{worker_port}");
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    let mut left = workers_alive(&needle);
+    while left > 0 && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        left = workers_alive(&needle);
+    }
+    println!("dfm-soak: after daemon stop, {left} worker processes left");
     let _ = std::fs::remove_dir_all(&root);
     if sum(|t| t.lost) + sum(|t| t.duplicated) + sum(|t| t.unexpected) > 0
         || sum(|t| t.passed) != per_client * clients
+        || left > 0
     {
         std::process::exit(1);
     }
+}
+
+/// When `workers` workers are registered (idle or busy).
+fn wait_registered(socket: &Path, workers: usize) -> Instant {
+    let deadline = Instant::now() + std::time::Duration::from_secs(900);
+    loop {
+        if let Ok(mut stream) = UnixStream::connect(socket) {
+            let _ = stream.write_all(b"{\"method\": \"status.get\", \"id\": 1}\n");
+            let mut line = String::new();
+            let _ = BufReader::new(stream).read_line(&mut line);
+            let status: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+            let counts = &status["result"]["counts"];
+            let up = counts["idle"].as_u64().unwrap_or(0) + counts["busy"].as_u64().unwrap_or(0);
+            if up as usize >= workers {
+                return Instant::now();
+            }
+        }
+        if Instant::now() > deadline {
+            fail(&format!(
+                "not all {workers} workers registered in 15 minutes"
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+fn open_files_limit(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/limits"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3).map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Worker processes whose command line has `needle`.
+fn workers_alive(needle: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| {
+                    String::from_utf8_lossy(&c)
+                        .replace('\0', " ")
+                        .contains(needle)
+                })
+                .unwrap_or(false)
+        })
+        .count()
 }

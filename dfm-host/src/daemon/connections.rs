@@ -27,20 +27,28 @@ use crate::quiet;
 /// requests.
 const MAX_CLIENT_BACKLOG: usize = 10_000;
 
+/// The core's two inboxes, as a client connection sends to them.
+#[derive(Clone)]
+pub struct Inboxes {
+    /// Tasks, cancels, a client gone: in order, behind all that came first.
+    pub events: mpsc::UnboundedSender<Event>,
+    /// A client's arrival, `status.get` and `monitor.subscribe`: heard
+    /// before the events, so that they are answered at once however many
+    /// tasks wait (a client's arrival goes there too, so that nothing of
+    /// it overtakes it).
+    pub control: mpsc::UnboundedSender<Event>,
+}
+
 /// Accepts clients; `hold` is the core's "the pool is saturated" word
 /// (see [`spawn_writer`]).
-pub async fn accept_clients(
-    listener: UnixListener,
-    events: mpsc::UnboundedSender<Event>,
-    hold: Hold,
-) {
+pub async fn accept_clients(listener: UnixListener, inboxes: Inboxes, hold: Hold) {
     let mut next_client: ClientId = 1;
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
                 let client = next_client;
                 next_client += 1;
-                tokio::spawn(serve_client(stream, client, events.clone(), hold.clone()));
+                tokio::spawn(serve_client(stream, client, inboxes.clone(), hold.clone()));
             }
             Err(e) => {
                 // Out of descriptors, typically: back off instead of spinning.
@@ -51,12 +59,8 @@ pub async fn accept_clients(
     }
 }
 
-async fn serve_client(
-    stream: UnixStream,
-    client: ClientId,
-    events: mpsc::UnboundedSender<Event>,
-    hold: Hold,
-) {
+async fn serve_client(stream: UnixStream, client: ClientId, inboxes: Inboxes, hold: Hold) {
+    let Inboxes { events, control } = inboxes;
     // Who it is, to show in status and monitors.
     let pid = stream
         .peer_cred()
@@ -72,7 +76,7 @@ async fn serve_client(
     };
     let (tx, writer) = spawn_writer(write, Some(hold));
     let mut environments = Environments::default();
-    if events
+    if control
         .send(Event::ClientConnected {
             client,
             pid,
@@ -148,7 +152,11 @@ async fn serve_client(
             ClientCall::Subscribe { own_tasks } => Request::Subscribe { own_tasks },
             ClientCall::Shutdown => Request::Shutdown,
         };
-        if events
+        let inbox = match request {
+            Request::Status | Request::Subscribe { .. } => &control,
+            _ => &events,
+        };
+        if inbox
             .send(Event::ClientRequest {
                 client,
                 id,

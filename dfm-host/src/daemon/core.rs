@@ -82,6 +82,7 @@ impl Core {
     /// writers of connected clients, to be drained before exit.
     pub async fn run(
         mut self,
+        mut control: mpsc::UnboundedReceiver<Event>,
         mut events: mpsc::UnboundedReceiver<Event>,
         poll_every: Duration,
     ) -> Vec<JoinHandle<()>> {
@@ -111,10 +112,11 @@ impl Core {
                 break;
             }
             tokio::select! {
-                event = events.recv() => match event {
-                    Some(event) => self.handle(event),
-                    None => break,
-                },
+                // Control first: status and new monitors are answered at
+                // once, however many events wait; then the timers, which a
+                // busy stream of events must not starve.
+                biased;
+                Some(event) = control.recv() => self.handle(event),
                 _ = timeouts.tick() => {
                     self.pool.tick(Instant::now());
                     self.durations.save_now_and_then(self.pool.durations());
@@ -123,6 +125,10 @@ impl Core {
                     self.catch_up(caught_up);
                 }
                 _ = poll.tick() => self.runner.poll(self.workers.jobs()),
+                event = events.recv() => match event {
+                    Some(event) => self.handle(event),
+                    None => break,
+                },
             }
             self.apply_actions();
         }

@@ -2,6 +2,7 @@
 //! opens the client socket and the worker port, writes `daemon.json`, runs
 //! the core until shutdown, and cleans up after itself.
 
+mod client_thread;
 mod clients;
 mod connections;
 mod core;
@@ -92,6 +93,46 @@ pub struct Listen {
     pub ready: Option<oneshot::Sender<()>>,
 }
 
+/// Descriptors a pool of `workers` may hold open: a connection per
+/// worker and per client, the plugin's pipes, logs, and room to spare.
+fn descriptors_needed(workers: usize) -> u64 {
+    workers as u64 * 4 + 256
+}
+
+/// Raises this process's soft limit on open files to what a pool of
+/// `workers` needs, within the hard limit; says what it did, and warns
+/// if even the hard limit is short.
+fn raise_open_files_limit(workers: usize) {
+    let needed = descriptors_needed(workers);
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 || limit.rlim_cur >= needed
+    {
+        return;
+    }
+    let soft = limit.rlim_cur;
+    let raised = libc::rlimit {
+        rlim_cur: needed.min(limit.rlim_max),
+        rlim_max: limit.rlim_max,
+    };
+    // SAFETY: setrlimit reads one rlimit we own.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+        tracing::info!(
+            "raised the open-files limit from {soft} to {} for a pool of {workers}",
+            raised.rlim_cur
+        );
+    }
+    if raised.rlim_cur < needed {
+        tracing::warn!(
+            "a pool of {workers} workers may need {needed} open files, more than the hard limit of {}: raise it (ulimit -Hn) or lower pool.max_workers",
+            limit.rlim_max
+        );
+    }
+}
+
 /// Runs a pool server: the daemon, or the ephemeral pool of a `dfm run`.
 pub async fn serve(
     project: &Project,
@@ -100,6 +141,7 @@ pub async fn serve(
     runner: crate::plugin::Runner,
     listen: Listen,
 ) -> Result<()> {
+    raise_open_files_limit(config.pool.max_workers);
     let secret = Arc::new(auth::random_hex(32).context("cannot read /dev/urandom")?);
     // Cluster workers connect from other hosts; they authenticate with the
     // secret, so listening beyond loopback is safe.
@@ -114,8 +156,12 @@ pub async fn serve(
 
     let socket_path = listen.socket.clone();
     let _ = std::fs::remove_file(&socket_path);
-    let client_listener = UnixListener::bind(&socket_path)
-        .with_context(|| format!("cannot listen on {}", socket_path.display()))?;
+    let client_thread = client_thread::ClientThread::start()?;
+    let client_listener = {
+        let _on_client_thread = client_thread.handle().enter();
+        UnixListener::bind(&socket_path)
+            .with_context(|| format!("cannot listen on {}", socket_path.display()))?
+    };
     std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("cannot set permissions of {}", socket_path.display()))?;
     // Only workers that can tell they share this machine (its boot id) use
@@ -184,9 +230,13 @@ pub async fn serve(
     };
 
     let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let clients = tokio::spawn(connections::accept_clients(
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let clients = client_thread.handle().spawn(connections::accept_clients(
         client_listener,
-        events_tx.clone(),
+        connections::Inboxes {
+            events: events_tx.clone(),
+            control: control_tx,
+        },
         hold_client_lines,
     ));
     let local_workers = local_listener.map(|(listener, _)| {
@@ -237,7 +287,9 @@ pub async fn serve(
     }
 
     let core = Core::new(setup, runner, pool, events_tx);
-    let writers = core.run(events_rx, poll_every).await;
+    // Unconstrained: the core takes every event waiting before it yields,
+    // instead of 128 at a time with a round of every other task between.
+    let writers = tokio::task::unconstrained(core.run(control_rx, events_rx, poll_every)).await;
     clients.abort();
     workers.abort();
     if let Some(local_workers) = local_workers {
@@ -256,6 +308,7 @@ pub async fn serve(
         }
     })
     .await;
+    drop(client_thread);
     tracing::info!("pool stopped");
     Ok(())
 }

@@ -183,6 +183,53 @@ impl Pool {
                 self.launching
             ));
         }
+        let mut workers = dfm_wire::WorkerCounts {
+            total: self.slots.len(),
+            ..Default::default()
+        };
+        for slot in self.slots.values() {
+            match slot.state {
+                SlotState::Launching | SlotState::Starting => workers.pending += 1,
+                SlotState::Idle => workers.idle += 1,
+                SlotState::Busy(_) => workers.busy += 1,
+            }
+        }
+        if self.counts().workers != workers {
+            problem(format!(
+                "counts {:?} workers, has {workers:?}",
+                self.counts().workers
+            ));
+        }
+        // Holders: each slot's count of tasks held, not asked back.
+        for (id, state) in self.classes.iter().enumerate() {
+            let mut holders = BTreeSet::new();
+            for (&slot_id, slot) in self.slots.iter().filter(|(_, s)| s.class_id == id) {
+                let held = slot
+                    .next
+                    .iter()
+                    .filter(|t| {
+                        self.tasks
+                            .get(t)
+                            .is_some_and(|t| t.state == TaskState::Held(slot_id))
+                    })
+                    .count();
+                if slot.held != held {
+                    problem(format!(
+                        "slot {slot_id} counts {} held, holds {held}",
+                        slot.held
+                    ));
+                }
+                if held > 0 {
+                    holders.insert((held, slot_id));
+                }
+            }
+            if state.holders != holders {
+                problem(format!(
+                    "class '{}' lists holders {:?}, has {holders:?}",
+                    state.name, state.holders
+                ));
+            }
+        }
         let replaced = self.slots.values().filter(|s| s.replaced).count();
         if self.replaced != replaced {
             problem(format!(

@@ -255,6 +255,8 @@ pub struct Slot {
     /// Its replacement has been launched: it no longer counts against
     /// `max_workers`.
     replaced: bool,
+    /// Tasks it holds ahead, not asked back (kept by `set_task_state`).
+    held: usize,
 }
 
 impl Slot {
@@ -284,6 +286,8 @@ struct ClassState {
     ahead: usize,
     /// Tasks held ahead and asked back, answer pending.
     withdrawing: usize,
+    /// Its busy workers that hold tasks ahead, by how many: (held, slot).
+    holders: std::collections::BTreeSet<(usize, SlotId)>,
     /// Slots launching or starting.
     starting: usize,
     /// All slots of this class, in any state.
@@ -388,18 +392,18 @@ impl Pool {
         !self.slots.is_empty() && queued >= SATURATED_QUEUE_PER_WORKER * self.slots.len()
     }
 
+    /// The counters, from each class's books: the daemon asks after
+    /// every event, so this must not go through the slots.
     pub fn counts(&self) -> PoolCounts {
-        let mut workers = WorkerCounts {
-            total: self.slots.len(),
-            ..WorkerCounts::default()
+        let total = self.slots.len();
+        let pending: usize = self.classes.iter().map(|c| c.starting).sum();
+        let idle: usize = self.classes.iter().map(|c| c.idle.len()).sum();
+        let workers = WorkerCounts {
+            total,
+            busy: total - pending - idle,
+            idle,
+            pending,
         };
-        for slot in self.slots.values() {
-            match slot.state {
-                SlotState::Launching | SlotState::Starting => workers.pending += 1,
-                SlotState::Idle => workers.idle += 1,
-                SlotState::Busy(_) => workers.busy += 1,
-            }
-        }
         PoolCounts {
             // Tasks held ahead by busy workers are waiting too.
             pending_tasks: self
@@ -483,6 +487,9 @@ impl Pool {
     /// Adds `state`'s count to `class` (`by` = 1), or takes it off (-1).
     fn tally(&mut self, class: ClassId, client: ClientId, state: TaskState, by: isize) {
         self.tally_client(client, state, by);
+        if let TaskState::Held(slot) = state {
+            self.tally_held(class, slot, by);
+        }
         let Some(counter) = state.counter() else {
             return;
         };
@@ -493,6 +500,21 @@ impl Pool {
             Counter::Withdrawing => &mut class.withdrawing,
         };
         *count = count.saturating_add_signed(by);
+    }
+
+    /// One more (`by` = 1) or one fewer (-1) task held ahead, not asked
+    /// back, by the worker of `slot`: its count, and its place among its
+    /// class's holders.
+    fn tally_held(&mut self, class: ClassId, slot: SlotId, by: isize) {
+        let Some(s) = self.slots.get_mut(&slot) else {
+            return;
+        };
+        let holders = &mut self.classes[class].holders;
+        holders.remove(&(s.held, slot));
+        s.held = s.held.saturating_add_signed(by);
+        if s.held > 0 {
+            holders.insert((s.held, slot));
+        }
     }
 
     /// Adds `state`'s count to `client`'s (`by` = 1), or takes it off (-1);

@@ -1,11 +1,10 @@
 //! Tasks held ahead by busy workers: sent, started, asked back, handed
 //! back.
 
-use std::collections::BinaryHeap;
 use std::time::Instant;
 
 use super::task::TaskState;
-use super::{Action, ClassId, ClientId, Pool, Slot, SlotId, SlotState, TaskId, UnexpectedReport};
+use super::{Action, ClassId, ClientId, Pool, Slot, SlotId, TaskId, UnexpectedReport};
 
 impl Pool {
     /// A task held ahead by the worker of `slot` is now running there.
@@ -111,16 +110,11 @@ impl Pool {
         if !state.idle.is_empty() || state.starting > 0 || state.ahead == 0 {
             return;
         }
-        let holders: Vec<(usize, SlotId)> = self
-            .slots
-            .iter()
-            .filter(|(_, slot)| slot.class_id == class && matches!(slot.state, SlotState::Busy(_)))
-            .map(|(&id, slot)| (self.still_held(slot).count(), id))
-            .collect();
-        if holders.iter().any(|(held, _)| *held == 0) {
+        let busy = state.slots - state.starting - state.idle.len();
+        if state.holders.len() < busy {
             return;
         }
-        let Some(&(_, slot_id)) = holders.iter().min() else {
+        let Some(&(_, slot_id)) = state.holders.first() else {
             return;
         };
         let held: Vec<TaskId> = self
@@ -154,34 +148,19 @@ impl Pool {
             return;
         };
         let wanted = state.idle.len().saturating_sub(state.withdrawing);
-        if wanted == 0 || state.ahead == 0 {
-            return;
-        }
-        // (tasks held and not asked back, slot), most first.
-        let mut holders: BinaryHeap<(usize, SlotId)> = self
-            .slots
-            .iter()
-            .filter(|(_, slot)| slot.class_id == class)
-            .map(|(&id, slot)| (self.still_held(slot).count(), id))
-            .filter(|(held, _)| *held > 0)
-            .collect();
-        let mut asked = 0;
-        while asked < wanted {
-            let Some((held, slot_id)) = holders.pop() else {
-                break;
+        for _ in 0..wanted {
+            // The class's holders, most first: kept as tasks move.
+            let Some(&(_, slot_id)) = self.classes[class].holders.last() else {
+                return;
             };
             let last = self
                 .slots
                 .get(&slot_id)
                 .and_then(|slot| self.still_held(slot).last());
             let Some(id) = last else {
-                continue;
+                return;
             };
             self.withdraw(slot_id, id);
-            asked += 1;
-            if held > 1 {
-                holders.push((held - 1, slot_id));
-            }
         }
     }
 }

@@ -270,6 +270,7 @@ impl Pool {
             self.replaced -= 1;
         }
         let class = &mut self.classes[slot.class_id];
+        class.holders.remove(&(slot.held, id));
         class.slots -= 1;
         if slot.state.starting() {
             class.starting -= 1;
@@ -429,6 +430,7 @@ impl Pool {
                 open: false,
                 ends_at: None,
                 replaced: false,
+                held: 0,
             },
         );
         self.by_worker_id.insert(worker_id.clone(), id);

@@ -36,6 +36,9 @@ use crate::auth;
 use self::executor::ExecutorSettings;
 
 pub use self::child::Child;
+/// The worker's side of the protocol, for tools that speak it without
+/// running tasks (`dfm-bench --ceiling`).
+pub use self::session::{next_message, open as open_session, send, Identity, Session};
 pub use self::shell::{file_stem, ShellExecutor};
 pub use self::start::StartError;
 
