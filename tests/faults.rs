@@ -157,7 +157,9 @@ fn a_stopped_worker_is_detected_and_its_task_runs_elsewhere() {
 #[test]
 fn workers_exit_by_themselves_when_the_daemon_is_killed() {
     let project = TestProject::new("daemonkill");
-    project.configure("runner:\n  pool: {heartbeat_interval: 0.2, heartbeat_timeout: 1.0}\n");
+    project.configure(
+        "runner:\n  pool: {heartbeat_interval: 0.2, heartbeat_timeout: 1.0, reconnect_grace: 1}\n",
+    );
     let daemon = project.start_daemon(&["--pool-size", "2"]);
     let mut client = project.client();
     let pidfile = project.root.join("sleepers");

@@ -178,6 +178,27 @@ fn the_originals_flow_runs_on_lsf_jobs_as_in_process() {
 }
 
 #[test]
+fn a_daemon_killed_mid_run_is_replaced_and_adopts_its_lsf_jobs() {
+    let project = TestProject::new("lsf-adopt");
+    let lsf = FakeLsf::new(&project, &[]);
+    dfm_e2e::crash::killed_daemon_is_replaced_without_a_launch(&lsf, &project);
+}
+
+#[test]
+fn a_run_whose_daemon_is_killed_finishes_without_its_lsf_jobs() {
+    let project = TestProject::new("lsf-ephemeral");
+    let lsf = FakeLsf::new(&project, &[]);
+    dfm_e2e::crash::killed_daemon_run_finishes_on_an_ephemeral_pool(&lsf, &project);
+}
+
+#[test]
+fn a_frozen_daemon_is_stopped_with_its_lsf_jobs() {
+    let project = TestProject::new("lsf-frozen");
+    let lsf = FakeLsf::new(&project, &[]);
+    dfm_e2e::crash::a_frozen_daemon_hangs_no_command(&lsf, &project);
+}
+
+#[test]
 fn killing_the_daemon_ends_its_lsf_jobs() {
     let project = TestProject::new("lsf-daemonkill");
     let lsf = FakeLsf::new(&project, &[]);

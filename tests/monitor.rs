@@ -184,6 +184,40 @@ fn start_with_monitor_starts_the_daemon_and_a_vanishing_daemon_ends_the_monitor(
     assert!(!screen.contains("Recent Completions"), "{screen}");
 }
 
+/// A daemon frozen with SIGSTOP: the monitor says it does not answer,
+/// keeps trying, and says nothing more of it once the daemon runs again;
+/// q still detaches.
+#[test]
+fn a_monitor_shows_a_daemon_that_does_not_answer_and_q_still_detaches() {
+    let Some(tmux) = Tmux::start("frozen") else {
+        return;
+    };
+    let project = TestProject::new("monitorfrozen");
+    project.configure("runner:\n  pool: {client_timeout: 1}\n");
+    let pid = project.start_daemon(&["--pool-size", "1"]);
+    tmux.run(
+        &project,
+        &format!("{} daemon --monitor", dfm_path().display()),
+    );
+    tmux.wait_for_screen("the monitor", |s| s.contains("Pool size: 1"));
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+    tmux.wait_for_screen("the monitor to notice", |s| s.contains("NOT ANSWERING"));
+    // SAFETY: as above.
+    unsafe { libc::kill(pid as i32, libc::SIGCONT) };
+    tmux.wait_for_screen("the daemon to answer again", |s| {
+        s.contains("Pool size: 1") && !s.contains("NOT ANSWERING")
+    });
+    unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+    tmux.wait_for_screen("the monitor to notice again", |s| {
+        s.contains("NOT ANSWERING")
+    });
+    tmux.keys("q");
+    let screen = tmux.wait_for_screen("the monitor to detach", |s| s.contains("detached"));
+    assert!(screen.contains("keeps running"), "{screen}");
+    unsafe { libc::kill(pid as i32, libc::SIGCONT) };
+}
+
 #[test]
 fn without_a_daemon_the_monitor_says_so() {
     let project = TestProject::new("monitornone");

@@ -104,6 +104,16 @@ fn the_originals_flow_runs_on_slurm_jobs_as_in_process() {
 }
 
 #[test]
+fn a_daemon_killed_mid_run_is_replaced_and_adopts_its_slurm_jobs() {
+    if slurm_running() {
+        dfm_e2e::crash::killed_daemon_is_replaced_without_a_launch(
+            &Slurm,
+            &TestProject::new("slurm-adopt"),
+        );
+    }
+}
+
+#[test]
 fn killing_the_daemon_ends_its_slurm_jobs() {
     if slurm_running() {
         cluster::killed_daemon_jobs_end(&Slurm, &TestProject::new("slurm-daemonkill"));

@@ -51,6 +51,9 @@ enum Command {
         /// The resource class this worker serves.
         #[arg(long, value_name = "CLASS", default_value = "")]
         resource_class: String,
+        /// Seconds to keep trying to reach a daemon after losing this one.
+        #[arg(long, value_name = "SECS", default_value_t = 0.0)]
+        reconnect_grace: f64,
     },
     /// Any other subcommand (graph, show, validate, cache, ...) is the
     /// original dv-flow-mgr's, which runs it with the same arguments.
@@ -78,13 +81,28 @@ enum DaemonAction {
         #[arg(long)]
         monitor: bool,
     },
+    /// Replace the daemon with a new one (this dfm) that adopts its workers:
+    /// no new launch; runs send the new daemon the tasks that had no result.
+    Restart {
+        /// Runner plugin (default: the running daemon's).
+        #[arg(long, value_name = "NAME|PATH")]
+        runner: Option<String>,
+        /// Maximum number of workers (default: the running daemon's).
+        #[arg(long, value_name = "N")]
+        pool_size: Option<usize>,
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+    },
     /// Stop the daemon, its workers and their tasks.
     Stop {
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
-        /// Seconds to wait for the daemon to exit.
+        /// Seconds to wait for the daemon to exit once it agreed to.
         #[arg(long, value_name = "SECS", default_value_t = 60)]
         timeout: u64,
+        /// Do not ask: stop the daemon with signals at once, then its workers.
+        #[arg(long)]
+        force: bool,
     },
     /// Show the daemon's pid, workers and tasks.
     Status {
@@ -159,9 +177,24 @@ pub fn run(cli: Cli) -> Result<i32> {
                 }
                 monitor::attach(&Project::at(root.as_deref())?)
             }
-            Some(DaemonAction::Stop { root, timeout }) => {
-                commands::daemon::stop(root.as_deref(), Duration::from_secs(timeout))
-            }
+            Some(DaemonAction::Restart {
+                runner,
+                pool_size,
+                root,
+            }) => commands::daemon::restart(commands::daemon::StartArgs {
+                root,
+                overrides: CliOverrides {
+                    runner,
+                    pool_size,
+                    options: Vec::new(),
+                },
+                foreground: false,
+            }),
+            Some(DaemonAction::Stop {
+                root,
+                timeout,
+                force,
+            }) => commands::daemon::stop(root.as_deref(), Duration::from_secs(timeout), force),
             Some(DaemonAction::Status { root, json }) => {
                 commands::daemon::status(root.as_deref(), json)
             }
@@ -171,9 +204,11 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Worker {
             connect,
             resource_class,
+            reconnect_grace,
         } => worker::run(WorkerArgs {
             connect,
             resource_class,
+            reconnect_grace: crate::config::secs(reconnect_grace.max(0.0)),
         })
         .map(|()| 0),
         Command::Original(args) => {

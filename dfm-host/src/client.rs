@@ -1,6 +1,7 @@
 //! A connection to the daemon's client socket, as `dfm` itself uses it.
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
@@ -85,6 +86,17 @@ impl Connection {
         reply.map(Some).map_err(|e| anyhow!(e))
     }
 
+    /// [`Connection::call`], for at most `timeout`.
+    pub async fn call_within(&mut self, call: ClientCall, timeout: Duration) -> Result<Value> {
+        match tokio::time::timeout(timeout, self.call(call)).await {
+            Ok(answer) => answer,
+            Err(_) => bail!(
+                "no answer from the daemon within {:.0} s",
+                timeout.as_secs_f64()
+            ),
+        }
+    }
+
     /// Sends a request and waits for its reply, skipping other traffic.
     pub async fn call(&mut self, call: ClientCall) -> Result<Value> {
         let id = self.send(call).await?;
@@ -98,5 +110,53 @@ impl Connection {
                 None => bail!("the daemon closed the connection"),
             }
         }
+    }
+}
+
+/// What a ping on the daemon's socket found.
+#[derive(Debug, PartialEq)]
+pub enum Ping {
+    Answered,
+    /// Connected (or connecting) but no answer within the timeout: the
+    /// daemon is stopped or hung. Its connections answer pings ahead of any
+    /// other work, so a busy daemon is not mistaken for one.
+    Silent,
+    /// Nobody listens on the socket.
+    Refused,
+}
+
+/// Pings the daemon on `socket`, waiting at most `timeout`.
+pub async fn ping(socket: &Path, timeout: Duration) -> Ping {
+    let answer = tokio::time::timeout(timeout, async {
+        let mut connection = Connection::connect(socket).await.ok()?;
+        Some(matches!(connection.call(ClientCall::Ping).await, Ok(v) if v == "pong"))
+    })
+    .await;
+    match answer {
+        Ok(Some(true)) => Ping::Answered,
+        Ok(_) => Ping::Refused,
+        Err(_) => Ping::Silent,
+    }
+}
+
+/// How long a client waits on the daemon.
+pub struct ClientSettings {
+    /// For an answer to a ping (`pool.client_timeout`).
+    pub timeout: Duration,
+    /// For a replacement of a daemon that was lost (`pool.reconnect_grace`).
+    pub reconnect_grace: Duration,
+}
+
+/// The [`ClientSettings`] of the project at `root`; the defaults where its
+/// configuration cannot be read (the command that needs it says why
+/// elsewhere, if it matters).
+pub fn settings_for(root: &Path) -> ClientSettings {
+    let pool = crate::config::Layers::for_project(root)
+        .load(&crate::config::CliOverrides::default())
+        .map(|config| config.pool)
+        .unwrap_or_default();
+    ClientSettings {
+        timeout: crate::config::secs(pool.client_timeout),
+        reconnect_grace: crate::config::secs(pool.reconnect_grace),
     }
 }

@@ -95,6 +95,11 @@ impl Project {
         self.dfm_dir.join("workers")
     }
 
+    /// What a daemon's successor needs to adopt its workers.
+    pub fn journal_path(&self) -> PathBuf {
+        self.dfm_dir.join("journal.json")
+    }
+
     /// What tasks took, learned across daemon runs.
     pub fn durations_path(&self) -> PathBuf {
         self.dfm_dir.join("durations.json")
@@ -137,6 +142,26 @@ impl Project {
         }
     }
 
+    /// The process that holds the daemon lock, as the kernel says
+    /// (`/proc/locks`): the check before a signal that it still is our
+    /// daemon, not a process that has reused its pid.
+    pub fn lock_holder(&self) -> Option<u32> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = fs::metadata(self.dfm_dir.join(LOCK_FILE)).ok()?;
+        let dev = meta.dev();
+        // /proc/locks writes the device as major:minor in hex.
+        let (major, minor) = (libc::major(dev), libc::minor(dev));
+        let file = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+        let locks = fs::read_to_string("/proc/locks").ok()?;
+        locks.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // "1: FLOCK  ADVISORY  WRITE 4066 fe:00:10136675 0 EOF"
+            (fields.get(1) == Some(&"FLOCK") && fields.get(5) == Some(&file.as_str()))
+                .then(|| fields.get(4)?.parse().ok())
+                .flatten()
+        })
+    }
+
     /// Takes the daemon lock; `None` when another process holds it. The
     /// lock lasts as long as the returned file is open.
     pub fn try_lock(&self) -> Result<Option<File>> {
@@ -162,7 +187,21 @@ impl Project {
         }
     }
 
-    /// Removes the state file and socket of a dead daemon.
+    /// Removes a dead daemon's state file and sockets, unless a daemon
+    /// holds the lock: one starting now may already have written its own.
+    /// False if it did not.
+    pub fn remove_stale_if_unlocked(&self) -> bool {
+        match self.try_lock() {
+            Ok(Some(_lock)) => {
+                self.remove_stale();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Removes the state file and socket of a dead daemon. Only for the
+    /// holder of the lock (see [`Project::remove_stale_if_unlocked`]).
     pub fn remove_stale(&self) {
         let _ = fs::remove_file(self.state_path());
         let _ = fs::remove_file(self.socket_path());
@@ -212,8 +251,10 @@ mod tests {
         assert_eq!(mode & 0o777, 0o700);
         let lock = project.try_lock().expect("lock").expect("free");
         assert!(project.lock_is_held());
+        assert_eq!(project.lock_holder(), Some(std::process::id()));
         drop(lock);
         assert!(!project.lock_is_held());
+        assert_eq!(project.lock_holder(), None);
         assert!(matches!(project.probe(), Probe::Absent));
         fs::write(project.state_path(), r#"{"pid": 1}"#).expect("write");
         assert!(matches!(project.probe(), Probe::Stale { pid: Some(1) }));

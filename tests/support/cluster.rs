@@ -247,7 +247,9 @@ pub fn killed_daemon_jobs_end(scheduler: &dyn Scheduler, project: &TestProject) 
         project,
         &format!("  - root: warm\n    run: '{RECORD_JOB}'\n"),
     );
-    start(scheduler, project);
+    // Workers wait this long for a replacement daemon, then exit.
+    let yaml = crate::crash::with_pool_keys(&scheduler.runner_yaml(project), "reconnect_grace: 2");
+    start_with(scheduler, project, 2, &yaml);
     let run = dfm(scheduler, project, &["run", "warm", "-u", "log"]);
     assert!(run.status.success(), "{}", describe(&run));
     let jobs = wait_for(LONG, "a registered worker", || {

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 pub mod cluster;
+pub mod crash;
 pub mod upstream;
 
 /// `target/debug` (or whichever profile built these tests).

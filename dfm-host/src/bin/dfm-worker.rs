@@ -5,11 +5,12 @@
 //! named in a runner's `worker_dfm_path`).
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use dfm_host::worker::{self, WorkerArgs};
 
 fn usage() -> ExitCode {
-    eprintln!("usage: dfm-worker [worker] --connect HOST:PORT [--resource-class CLASS]");
+    eprintln!("usage: dfm-worker [worker] --connect HOST:PORT [--resource-class CLASS] [--reconnect-grace SECS]");
     ExitCode::from(2)
 }
 
@@ -20,10 +21,21 @@ fn main() -> ExitCode {
     }
     let mut connect = None;
     let mut resource_class = String::new();
+    let mut reconnect_grace = Duration::ZERO;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--connect" => connect = args.next(),
             "--resource-class" => resource_class = args.next().unwrap_or_default(),
+            "--reconnect-grace" => {
+                match args
+                    .next()
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .filter(|v| v.is_finite() && *v >= 0.0)
+                {
+                    Some(secs) => reconnect_grace = Duration::from_secs_f64(secs),
+                    None => return usage(),
+                }
+            }
             _ => return usage(),
         }
     }
@@ -33,6 +45,7 @@ fn main() -> ExitCode {
     match worker::run(WorkerArgs {
         connect,
         resource_class,
+        reconnect_grace,
     }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -38,6 +38,14 @@ pub struct PoolSettings {
     /// Seconds a task without a walltime tag that never ran is expected to
     /// take.
     pub default_task_duration: f64,
+    /// Seconds a worker whose daemon is gone keeps trying to reach it (or
+    /// its replacement) before it exits; and how long a replacement waits
+    /// for the workers it adopts to come back.
+    pub reconnect_grace: f64,
+    /// Seconds a dfm command (`dfm run`, `daemon status`, `stop`, the
+    /// monitor) waits for the daemon to answer a ping before it calls it
+    /// unresponsive.
+    pub client_timeout: f64,
 }
 
 /// `pool.prefetch`: a number of tasks, or `true` (the default number) or
@@ -83,6 +91,8 @@ impl Default for PoolSettings {
             replace_ahead: 300.0,
             walltime_margin: 60.0,
             default_task_duration: 60.0,
+            reconnect_grace: 60.0,
+            client_timeout: 5.0,
         }
     }
 }
@@ -105,6 +115,7 @@ impl PoolSettings {
             replace_ahead: secs(self.replace_ahead),
             walltime_margin: secs(self.walltime_margin),
             default_task_duration: secs(self.default_task_duration),
+            reconnect_grace: secs(self.reconnect_grace),
         }
     }
 
@@ -124,6 +135,8 @@ impl PoolSettings {
             ("heartbeat_interval", self.heartbeat_interval),
             ("heartbeat_timeout", self.heartbeat_timeout),
             ("poll_interval", self.poll_interval),
+            ("reconnect_grace", self.reconnect_grace),
+            ("client_timeout", self.client_timeout),
         ];
         for (name, value) in times {
             if !(value > 0.0 && value.is_finite()) {

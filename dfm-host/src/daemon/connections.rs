@@ -150,7 +150,7 @@ async fn serve_client(stream: UnixStream, client: ClientId, inboxes: Inboxes, ho
             ClientCall::Cancel { request_id } => Request::Cancel { request_id },
             ClientCall::Status => Request::Status,
             ClientCall::Subscribe { own_tasks } => Request::Subscribe { own_tasks },
-            ClientCall::Shutdown => Request::Shutdown,
+            ClientCall::Shutdown { keep_workers } => Request::Shutdown { keep_workers },
         };
         let inbox = match request {
             Request::Status | Request::Subscribe { .. } => &control,

@@ -68,5 +68,5 @@ pub enum Request {
     Cancel { request_id: String },
     Status,
     Subscribe { own_tasks: bool },
-    Shutdown,
+    Shutdown { keep_workers: bool },
 }

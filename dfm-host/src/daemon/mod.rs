@@ -2,6 +2,7 @@
 //! opens the client socket and the worker port, writes `daemon.json`, runs
 //! the core until shutdown, and cleans up after itself.
 
+mod adoption;
 mod client_thread;
 mod clients;
 mod connections;
@@ -11,6 +12,7 @@ mod environments;
 mod event;
 mod feed;
 mod handshake;
+pub mod journal;
 mod lines;
 mod runner_calls;
 mod workers;
@@ -20,8 +22,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{bail, Context, Result};
-use tokio::net::{TcpListener, UnixListener};
+use anyhow::{Context, Result};
+use tokio::net::UnixListener;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
 
@@ -41,16 +43,34 @@ use crate::project::{worker_socket_beside, DaemonState, Project};
 /// How long the daemon waits for client replies to drain on exit.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Set by `dfm daemon start` for the daemon it detaches: its stderr is
+/// `.dfm/daemon.log`, to be emptied once the daemon holds the lock.
+pub const FRESH_LOG: &str = "DFM_DAEMON_FRESH_LOG";
+
+/// What became of [`run_foreground`].
+pub enum Served {
+    /// The daemon ran and was shut down.
+    Ran,
+    /// Another daemon holds the project's lock (running, or starting).
+    LockTaken,
+}
+
 /// Runs the daemon in this process until it is shut down.
-pub fn run_foreground(project: &Project, overrides: &CliOverrides) -> Result<()> {
+pub fn run_foreground(project: &Project, overrides: &CliOverrides) -> Result<Served> {
     project.ensure_dir()?;
     let Some(_lock) = project.try_lock()? else {
-        bail!(
-            "a dfm daemon is already running for {} (see {})",
-            project.root.display(),
-            project.state_path().display()
-        );
+        return Ok(Served::LockTaken);
     };
+    // `dfm daemon start` opened the log for appending, as several may
+    // start at once; the one that won starts it afresh.
+    if std::env::var_os(FRESH_LOG).is_some() {
+        // Single-threaded still: no runtime or plugin thread has started.
+        std::env::remove_var(FRESH_LOG);
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .open(project.log_path())
+            .and_then(|log| log.set_len(0));
+    }
     // We hold the lock: whatever state a previous daemon left is stale.
     project.remove_stale();
 
@@ -78,7 +98,7 @@ pub fn run_foreground(project: &Project, overrides: &CliOverrides) -> Result<()>
     project.remove_stale();
     // Plugin calls may still be winding down on blocking threads.
     runtime.shutdown_timeout(Duration::from_secs(5));
-    result
+    result.map(|()| Served::Ran)
 }
 
 /// Where and how a pool server listens.
@@ -142,12 +162,28 @@ pub async fn serve(
     listen: Listen,
 ) -> Result<()> {
     raise_open_files_limit(config.pool.max_workers);
-    let secret = Arc::new(auth::random_hex(32).context("cannot read /dev/urandom")?);
+    // The project's daemon keeps a journal, and adopts the workers of the
+    // one before it; an ephemeral pool does neither.
+    let journal_file = listen
+        .state_file
+        .then(|| journal::JournalFile::new(project.journal_path()));
+    let inheritance = journal_file.as_ref().map_or_else(Default::default, |file| {
+        adoption::inherit(
+            file,
+            &project.root,
+            &runner_name,
+            secs(config.pool.reconnect_grace),
+        )
+    });
+    let secret = match inheritance.secret.clone() {
+        Some(secret) => Arc::new(secret),
+        None => Arc::new(auth::random_hex(32).context("cannot read /dev/urandom")?),
+    };
     // Cluster workers connect from other hosts; they authenticate with the
     // secret, so listening beyond loopback is safe.
     let worker_bind = config.worker_bind();
     let worker_host = config.worker_host();
-    let worker_listener = TcpListener::bind((worker_bind.as_str(), 0))
+    let worker_listener = adoption::open_worker_port(&worker_bind, inheritance.worker_port)
         .await
         .with_context(|| {
             format!("cannot open the worker port on {worker_bind} (runner.worker_bind)")
@@ -196,7 +232,8 @@ pub async fn serve(
     let poll_every = secs(config.pool.poll_interval);
     let mut pool_config = config.pool.pool_config();
     pool_config.arrays = config.pool.launch_as_array && runner.array_index_variable().is_some();
-    let pool = Pool::new(pool_config, &auth::random_hex(2)?);
+    let prefix = adoption::fresh_prefix(&inheritance.workers, || auth::random_hex(2))?;
+    let pool = Pool::new(pool_config, &prefix);
     let hold_client_lines = Hold::new(lines::HOLD);
     let setup = Setup {
         launch: LaunchSetup {
@@ -215,6 +252,23 @@ pub async fn serve(
         },
         hold_client_lines: hold_client_lines.clone(),
         durations: durations::DurationsFile::new(project.durations_path()),
+        journal: match journal_file {
+            Some(file) => Some(
+                journal::Keeper::start(
+                    file,
+                    journal::new_journal(
+                        &project.root,
+                        &runner_name,
+                        &secret,
+                        &worker_host,
+                        worker_port,
+                    ),
+                )
+                .context("cannot start the journal's writer")?,
+            ),
+            None => None,
+        },
+        adopted: inheritance.workers,
         status_base: DaemonStatus {
             pid: state.pid,
             runner: runner_name,

@@ -252,6 +252,8 @@ impl LaunchSetup {
         if !class.is_empty() {
             argv.extend(["--resource-class", class]);
         }
+        let grace = self.config.pool.reconnect_grace.to_string();
+        argv.extend(["--reconnect-grace", grace.as_str()]);
         let mut env = vec![(job_env::SECRET, self.secret.as_str())];
         env.extend_from_slice(identity);
         let local_socket = self
@@ -330,7 +332,9 @@ mod tests {
                 "--connect",
                 "head:4000",
                 "--resource-class",
-                "large"
+                "large",
+                "--reconnect-grace",
+                "60"
             ]
         );
         let env: Vec<(&str, &str)> = request.env_pairs().collect();

@@ -7,18 +7,29 @@ use std::collections::HashMap;
 use dfm_plugin_api::JobHandle;
 use dfm_wire::{ToWorker, WorkerActivity, WorkerStatus};
 
+use super::journal::JournalWorker;
 use super::lines::Lines;
 use crate::pool::{Pool, SlotId, SlotState};
 
 #[derive(Default)]
 pub struct Workers {
     by_slot: HashMap<SlotId, Link>,
+    /// The set of jobs changed since [`Workers::take_changed`].
+    changed: bool,
 }
 
 #[derive(Default)]
 struct Link {
     lines: Option<Lines>,
     job: Option<JobHandle>,
+    /// When its job was launched, in seconds since the epoch.
+    launched_at: u64,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Workers {
@@ -32,10 +43,56 @@ impl Workers {
         match self.by_slot.get_mut(&slot) {
             Some(link) => {
                 link.job = Some(job);
+                link.launched_at = unix_now();
+                self.changed = true;
                 Ok(())
             }
             None => Err(job),
         }
+    }
+
+    /// The job of a worker adopted from a daemon that died.
+    pub fn adopted(&mut self, slot: SlotId, job: JobHandle, launched_at: u64) {
+        self.by_slot.insert(
+            slot,
+            Link {
+                lines: None,
+                job: Some(job),
+                launched_at,
+            },
+        );
+        self.changed = true;
+    }
+
+    /// Has the journal written afresh.
+    pub fn touch(&mut self) {
+        self.changed = true;
+    }
+
+    /// Whether the set of jobs changed since the last call.
+    pub fn take_changed(&mut self) -> bool {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// Every job, as the journal keeps it.
+    pub fn journal(&self, pool: &Pool) -> Vec<JournalWorker> {
+        let mut workers: Vec<JournalWorker> = self
+            .by_slot
+            .iter()
+            .filter_map(|(slot, link)| {
+                let job = link.job.as_ref()?;
+                let s = pool.slot(*slot)?;
+                Some(JournalWorker {
+                    worker_id: s.worker_id.clone(),
+                    resource_class: pool.class_of(s).to_string(),
+                    job_id: job.job_id().to_string(),
+                    pid: job.pid(),
+                    launched_at: link.launched_at,
+                })
+            })
+            .collect();
+        workers.sort_by(|a, b| a.worker_id.cmp(&b.worker_id));
+        workers
     }
 
     pub fn connected(&mut self, slot: SlotId, lines: Lines) {
@@ -69,6 +126,7 @@ impl Workers {
     /// be stopped, if it has one.
     pub fn retire(&mut self, slot: SlotId) -> Option<JobHandle> {
         let link = self.by_slot.remove(&slot)?;
+        self.changed |= link.job.is_some();
         if let Some(lines) = &link.lines {
             lines.send(ToWorker::Shutdown {}.to_line());
         }

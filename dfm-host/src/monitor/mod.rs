@@ -49,7 +49,8 @@ pub fn attach(project: &Project) -> Result<i32> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let outcome = runtime.block_on(run(Path::new(&state.socket)))?;
+    let timeout = crate::client::settings_for(&project.root).timeout;
+    let outcome = runtime.block_on(run(Path::new(&state.socket), state.pid, timeout))?;
     match outcome {
         Exit::Detached => {
             println!("detached; the daemon (pid {}) keeps running", state.pid);
@@ -174,15 +175,21 @@ fn key(event: &Event) -> Key {
     }
 }
 
-async fn run(socket: &Path) -> Result<Exit> {
-    let mut connection = Connection::connect(socket).await?;
-    let subscribed = connection
-        .call(ClientCall::Subscribe { own_tasks: false })
+/// How often the monitor makes sure the daemon still answers.
+const PING_EVERY: Duration = Duration::from_secs(1);
+
+async fn run(socket: &Path, pid: u32, timeout: Duration) -> Result<Exit> {
+    let mut connection = tokio::time::timeout(timeout, Connection::connect(socket))
+        .await
+        .map_err(|_| anyhow::anyhow!("the daemon (pid {pid}) does not accept connections"))??;
+    // Not waited for here: a daemon that does not answer is shown as such.
+    let subscribe = connection
+        .send(ClientCall::Subscribe { own_tasks: false })
         .await?;
-    if subscribed != "subscribed" {
-        bail!("the daemon did not accept the subscription: {subscribed}");
-    }
     let mut model = Model::new(Instant::now());
+    model.pid = pid;
+    let mut ping: Option<(serde_json::Value, Instant)> = Some((subscribe.clone(), Instant::now()));
+    let mut last_ping = Instant::now();
     let mut screen = Screen::open()?;
     let stop = Arc::new(AtomicBool::new(false));
     let mut input = spawn_input(stop.clone());
@@ -198,7 +205,16 @@ async fn run(socket: &Path) -> Result<Exit> {
                         model.apply(event, Instant::now());
                     }
                 }
-                Ok(Some(_)) => {}
+                Ok(Some(Reply::Result { id, result })) => {
+                    if id == subscribe && result != "subscribed" {
+                        bail!("the daemon did not accept the subscription: {result}");
+                    }
+                    if ping.as_ref().is_some_and(|(waiting, _)| *waiting == id) {
+                        ping = None;
+                        model.silent_since = None;
+                    }
+                }
+                Ok(Some(Reply::Error { error, .. })) => bail!("the daemon answered: {error}"),
                 Ok(None) | Err(_) => break Exit::DaemonGone,
             },
             event = input.recv() => {
@@ -215,7 +231,21 @@ async fn run(socket: &Path) -> Result<Exit> {
                 }
                 screen.draw(&model)?;
             }
-            _ = frame.tick() => screen.draw(&model)?,
+            _ = frame.tick() => {
+                match &ping {
+                    Some((_, sent)) if sent.elapsed() > timeout => {
+                        model.silent_since.get_or_insert(*sent);
+                    }
+                    Some(_) => {}
+                    None if last_ping.elapsed() >= PING_EVERY => {
+                        last_ping = Instant::now();
+                        let id = connection.send(ClientCall::Ping).await;
+                        ping = id.ok().map(|id| (id, Instant::now()));
+                    }
+                    None => {}
+                }
+                screen.draw(&model)?;
+            }
         }
     };
     stop.store(true, Ordering::Relaxed);

@@ -62,6 +62,8 @@ pub struct Model {
     pub clients: Vec<ClientStatus>,
     /// First row of the running table on screen.
     pub scroll: usize,
+    /// Since when the daemon has not answered, if it does not now.
+    pub silent_since: Option<Instant>,
 }
 
 fn ago(now: Instant, secs: f64) -> Instant {
@@ -86,6 +88,7 @@ impl Model {
             stats: PoolCounts::default(),
             clients: Vec::new(),
             scroll: 0,
+            silent_since: None,
         }
     }
 

@@ -95,6 +95,9 @@ pub struct PoolConfig {
     /// What a task without a `walltime` tag that never ran is expected to
     /// take.
     pub default_task_duration: Duration,
+    /// How long a worker adopted from a daemon that died has to register
+    /// with this one (see [`Pool::adopt`]).
+    pub reconnect_grace: Duration,
 }
 
 impl Default for PoolConfig {
@@ -114,6 +117,7 @@ impl Default for PoolConfig {
             replace_ahead: Duration::from_secs(300),
             walltime_margin: Duration::from_secs(60),
             default_task_duration: Duration::from_secs(60),
+            reconnect_grace: Duration::from_secs(60),
         }
     }
 }
@@ -257,6 +261,9 @@ pub struct Slot {
     replaced: bool,
     /// Tasks it holds ahead, not asked back (kept by `set_task_state`).
     held: usize,
+    /// Launched by a daemon that died; its worker has the reconnect grace,
+    /// not the launch timeout, to register.
+    adopted: bool,
 }
 
 impl Slot {

@@ -203,7 +203,7 @@ impl Pool {
         let mut unregistered = Vec::new();
         for (&id, slot) in &self.slots {
             match slot.state {
-                SlotState::Starting if now >= slot.since + self.config.launch_timeout => {
+                SlotState::Starting if now >= slot.since + self.register_within(slot) => {
                     unregistered.push(id)
                 }
                 SlotState::Idle | SlotState::Busy(_)
@@ -214,8 +214,14 @@ impl Pool {
                 _ => {}
             }
         }
-        let timeout = self.config.launch_timeout.as_secs_f64();
         for id in unregistered {
+            let timeout = self
+                .slots
+                .get(&id)
+                .map_or(self.config.launch_timeout, |slot| {
+                    self.register_within(slot)
+                });
+            let timeout = timeout.as_secs_f64();
             self.worker_lost(id, &format!("did not register within {timeout:.0} s"), now);
         }
         let silence = self.config.heartbeat_timeout.as_secs_f64();
@@ -413,10 +419,41 @@ impl Pool {
         self.actions.push(Action::Launch { workers, class });
     }
 
+    fn register_within(&self, slot: &Slot) -> std::time::Duration {
+        if slot.adopted {
+            self.config.reconnect_grace
+        } else {
+            self.config.launch_timeout
+        }
+    }
+
+    /// A worker a daemon that died launched (from its journal): its job
+    /// runs, and its worker, which lost that daemon, has the reconnect
+    /// grace to register here as `worker_id`; else its job is terminated.
+    /// No launch for it.
+    pub fn adopt(&mut self, worker_id: &str, class: &str, now: Instant) -> SlotId {
+        let class = self.class_id(class);
+        let (slot, _) = self.add_slot_named(class, Some(worker_id.to_string()), now);
+        self.set_slot_state(slot, SlotState::Starting, now);
+        if let Some(s) = self.slots.get_mut(&slot) {
+            s.adopted = true;
+        }
+        slot
+    }
+
     /// A new slot of `class`, launching.
     fn add_slot(&mut self, class: ClassId, now: Instant) -> (SlotId, String) {
+        self.add_slot_named(class, None, now)
+    }
+
+    fn add_slot_named(
+        &mut self,
+        class: ClassId,
+        worker_id: Option<String>,
+        now: Instant,
+    ) -> (SlotId, String) {
         let id = self.fresh_id();
-        let worker_id = format!("{}{:04x}", self.worker_id_prefix, id);
+        let worker_id = worker_id.unwrap_or_else(|| format!("{}{:04x}", self.worker_id_prefix, id));
         self.slots.insert(
             id,
             Slot {
@@ -431,6 +468,7 @@ impl Pool {
                 ends_at: None,
                 replaced: false,
                 held: 0,
+                adopted: false,
             },
         );
         self.by_worker_id.insert(worker_id.clone(), id);

@@ -27,6 +27,7 @@ mod start;
 mod state;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use dfm_wire::worker::job_env;
@@ -45,7 +46,17 @@ pub use self::start::StartError;
 pub struct WorkerArgs {
     pub connect: String,
     pub resource_class: String,
+    /// How long to keep trying to reach a daemon after losing this one
+    /// (`pool.reconnect_grace`); zero: exit at once.
+    pub reconnect_grace: Duration,
 }
+
+/// The longest one attempt to reach a daemon again may take: a daemon that
+/// is stopped accepts connections but never answers.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The pause between attempts to reach a daemon again.
+const RETRY_EVERY: Duration = Duration::from_millis(250);
 
 pub fn run(args: WorkerArgs) -> Result<()> {
     let secret = std::env::var(job_env::SECRET).map_err(|_| {
@@ -83,19 +94,80 @@ pub fn run(args: WorkerArgs) -> Result<()> {
         .context("cannot start the async runtime")?;
     let me = session::Identity {
         worker_id,
-        resource_class: args.resource_class,
+        resource_class: args.resource_class.clone(),
         job_id,
         secret,
     };
     runtime.block_on(async {
-        let session = session::open(&args.connect, local_socket, &me).await?;
+        let mut signals = serve::StopSignals::new().context("cannot handle signals")?;
+        // After the signal handlers: tasks must get them back to default.
+        let mut executors =
+            executor::Executors::new(settings).context("cannot prepare to run tasks")?;
+        let mut session = session::open(&args.connect, local_socket.clone(), &me).await?;
         eprintln!("worker {} registered with {}", me.worker_id, session.daemon);
-        let why = serve::serve(session, &me.worker_id, settings)
-            .await
-            .context("cannot prepare to run tasks")?;
-        eprintln!("worker {} exiting: {why}", me.worker_id);
-        Ok(())
+        loop {
+            let stopped = serve::serve(session, &me.worker_id, &mut executors, &mut signals)
+                .await
+                .context("cannot run tasks")?;
+            if !stopped.daemon_lost || args.reconnect_grace.is_zero() {
+                eprintln!("worker {} exiting: {}", me.worker_id, stopped.why);
+                return Ok(());
+            }
+            let grace = args.reconnect_grace.as_secs_f64();
+            eprintln!(
+                "worker {}: {}; trying to reach its daemon or a replacement for {grace:.0} s",
+                me.worker_id, stopped.why
+            );
+            let again = reconnect(&args, local_socket.clone(), &me, &mut signals).await;
+            match again {
+                Ok(again) => {
+                    eprintln!(
+                        "worker {} registered again with {}",
+                        me.worker_id, again.daemon
+                    );
+                    session = again;
+                }
+                Err(why) => {
+                    eprintln!("worker {} exiting: {why}", me.worker_id);
+                    return Ok(());
+                }
+            }
+        }
     })
+}
+
+/// Tries to register with a daemon at the same address until one accepts
+/// this worker or the grace is over; a daemon that refuses it (one that
+/// did not adopt it) or a stop signal ends the attempts.
+async fn reconnect(
+    args: &WorkerArgs,
+    local_socket: Option<String>,
+    me: &session::Identity,
+    signals: &mut serve::StopSignals,
+) -> Result<Session, String> {
+    let deadline = tokio::time::Instant::now() + args.reconnect_grace;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            let grace = args.reconnect_grace.as_secs_f64();
+            return Err(format!(
+                "no daemon took this worker back within {grace:.0} s"
+            ));
+        }
+        let attempt = session::open_saying(&args.connect, local_socket.clone(), me, false);
+        tokio::select! {
+            name = signals.next() => return Err(name.to_string()),
+            result = tokio::time::timeout(left.min(ATTEMPT_TIMEOUT), attempt) => match result {
+                Ok(Ok(session)) => return Ok(session),
+                Ok(Err(refused @ session::SessionError::Refused(_))) => return Err(refused.to_string()),
+                Ok(Err(_)) | Err(_) => {}
+            },
+        }
+        tokio::select! {
+            name = signals.next() => return Err(name.to_string()),
+            _ = tokio::time::sleep(RETRY_EVERY.min(left)) => {}
+        }
+    }
 }
 
 /// The scheduler's name for this job: an element of a job array as the

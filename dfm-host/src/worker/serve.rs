@@ -8,7 +8,7 @@ use std::time::Duration;
 use dfm_wire::MAX_PREFETCH;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
-use super::executor::{Execution, ExecutorSettings, Executors};
+use super::executor::{Execution, Executors};
 use super::session::{next_message, send, Session};
 use super::state::{Effect, Input, WorkerState, DEFER, SIGNAL_GRACE, UNDISTURBED};
 
@@ -20,14 +20,16 @@ use super::state::{Effect, Input, WorkerState, DEFER, SIGNAL_GRACE, UNDISTURBED}
 const LINGER: Duration = Duration::from_micros(300);
 
 /// The termination signals, heard as inputs.
-struct StopSignals {
+pub struct StopSignals {
     terminate: Signal,
     interrupt: Signal,
     hangup: Signal,
 }
 
 impl StopSignals {
-    fn new() -> std::io::Result<StopSignals> {
+    /// Make it before the [`Executors`]: tasks must get the handlers back
+    /// to default.
+    pub fn new() -> std::io::Result<StopSignals> {
         Ok(StopSignals {
             terminate: signal(SignalKind::terminate())?,
             interrupt: signal(SignalKind::interrupt())?,
@@ -35,7 +37,7 @@ impl StopSignals {
         })
     }
 
-    async fn next(&mut self) -> &'static str {
+    pub async fn next(&mut self) -> &'static str {
         tokio::select! {
             _ = self.terminate.recv() => "SIGTERM",
             _ = self.interrupt.recv() => "SIGINT",
@@ -44,18 +46,23 @@ impl StopSignals {
     }
 }
 
+/// Why [`serve`] returned.
+pub struct Stopped {
+    pub why: String,
+    /// The daemon went away or fell silent: not told or signalled to stop.
+    pub daemon_lost: bool,
+}
+
 /// Runs tasks for the daemon of `session` until it goes away, or the
 /// worker is told or signalled to stop. Returns why it stopped.
 pub async fn serve(
     mut session: Session,
     worker_id: &str,
-    settings: ExecutorSettings,
-) -> std::io::Result<String> {
+    executors: &mut Executors,
+    signals: &mut StopSignals,
+) -> std::io::Result<Stopped> {
     let mut heartbeat = tokio::time::interval(session.heartbeat_every);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut signals = StopSignals::new()?;
-    // After the signal handlers: tasks must get them back to default.
-    let mut executors = Executors::new(settings)?;
     let silence_limit = session.heartbeat_every * 5 / 2;
     let mut state = WorkerState::new(worker_id, MAX_PREFETCH, silence_limit);
     let mut task: Option<Execution> = None;
@@ -153,7 +160,10 @@ pub async fn serve(
                         running.kill();
                         let _ = running.ended().await;
                     }
-                    return Ok(why);
+                    return Ok(Stopped {
+                        why,
+                        daemon_lost: state.daemon_lost(),
+                    });
                 }
             };
             if let Some(answer) = answer {

@@ -78,7 +78,18 @@ pub async fn open(
     local_socket: Option<String>,
     me: &Identity,
 ) -> Result<Session, SessionError> {
-    let (read, writer, daemon, fd) = connect(address, local_socket).await?;
+    open_saying(address, local_socket, me, true).await
+}
+
+/// [`open`], saying when the worker socket is unusable, or not (when
+/// trying again and again to reach a daemon).
+pub async fn open_saying(
+    address: &str,
+    local_socket: Option<String>,
+    me: &Identity,
+    say: bool,
+) -> Result<Session, SessionError> {
+    let (read, writer, daemon, fd) = connect(address, local_socket, say).await?;
     let mut session = Session {
         reader: BufReader::new(read),
         writer,
@@ -93,6 +104,7 @@ pub async fn open(
 async fn connect(
     address: &str,
     local_socket: Option<String>,
+    say: bool,
 ) -> Result<(ReadHalf, WriteHalf, String, RawFd), SessionError> {
     if let Some(path) = local_socket {
         match tokio::net::UnixStream::connect(&path).await {
@@ -105,7 +117,8 @@ async fn connect(
                     })?;
                 return Ok((Box::new(read), Box::new(write), path, fd));
             }
-            Err(e) => eprintln!("worker socket {path} unusable ({e}); using {address}"),
+            Err(e) if say => eprintln!("worker socket {path} unusable ({e}); using {address}"),
+            Err(_) => {}
         }
     }
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))

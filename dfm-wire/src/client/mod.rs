@@ -34,7 +34,12 @@ pub enum ClientCall {
     Subscribe {
         own_tasks: bool,
     },
-    Shutdown,
+    /// `shutdown`; with `{"keep_workers": true}` (`dfm daemon restart`)
+    /// the daemon leaves its workers running, for the daemon that replaces
+    /// it to adopt, and ends its clients' connections without final replies.
+    Shutdown {
+        keep_workers: bool,
+    },
 }
 
 /// Why a line could not be understood; becomes an error reply.
@@ -89,7 +94,12 @@ impl ClientRequest {
             ClientCall::Subscribe { own_tasks: true } => {
                 ("monitor.subscribe", json!({ "scope": "own" }))
             }
-            ClientCall::Shutdown => ("shutdown", json!({})),
+            ClientCall::Shutdown {
+                keep_workers: false,
+            } => ("shutdown", json!({})),
+            ClientCall::Shutdown { keep_workers: true } => {
+                ("shutdown", json!({ "keep_workers": true }))
+            }
         };
         to_line(&Line {
             method,
@@ -250,7 +260,9 @@ impl ClientCall {
                 }
                 Some(other) => return Err(RequestError::Scope(other)),
             },
-            "shutdown" => ClientCall::Shutdown,
+            "shutdown" => ClientCall::Shutdown {
+                keep_workers: matches!(fields()?.remove("keep_workers"), Some(Value::Bool(true))),
+            },
             other => return Err(RequestError::UnknownMethod(other.to_string())),
         })
     }

@@ -129,7 +129,10 @@ fn requests_round_trip() {
         ClientCall::Status,
         ClientCall::Subscribe { own_tasks: false },
         ClientCall::Subscribe { own_tasks: true },
-        ClientCall::Shutdown,
+        ClientCall::Shutdown {
+            keep_workers: false,
+        },
+        ClientCall::Shutdown { keep_workers: true },
     ] {
         let request = ClientRequest {
             id: json!("7"),

@@ -70,7 +70,10 @@ impl LocalRunner {
         }
         match jobs.exited.get(&pid) {
             Some(code) => JobState::Exited(*code),
-            None => JobState::Unknown,
+            None if is_adopted_worker(pid) => JobState::Running,
+            // An adopted worker that has gone: its exit code went to
+            // whoever reaped it.
+            None => JobState::Exited(-1),
         }
     }
 }
@@ -133,6 +136,44 @@ fn kill_session(sid: u32) {
     }
 }
 
+/// Whether `pid` is a worker this runner launched for a daemon before this
+/// one (which died, or was restarted): it leads its own session, as every
+/// worker launched here does, and runs a dfm worker. Not a child of this
+/// process, so it cannot be waited for.
+fn is_adopted_worker(pid: u32) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let mut fields = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace())
+        .into_iter()
+        .flatten();
+    let state = fields.next();
+    let session = fields.nth(2).and_then(|s| s.parse::<u32>().ok());
+    if state == Some("Z") || session != Some(pid) {
+        return false;
+    }
+    fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|cmdline| cmdline.split(|b| *b == 0).any(|arg| arg == b"worker"))
+}
+
+/// Stops a worker of a daemon before this one, and all its session.
+fn terminate_adopted(pid: u32) {
+    if !is_adopted_worker(pid) {
+        return; // gone already, or its pid is someone else's now
+    }
+    signal_group(pid, libc::SIGTERM);
+    let deadline = Instant::now() + TERMINATE_GRACE;
+    while is_adopted_worker(pid) && Instant::now() < deadline {
+        sleep(Duration::from_millis(5));
+    }
+    if is_adopted_worker(pid) {
+        signal_group(pid, libc::SIGKILL);
+    }
+    kill_session(pid);
+}
+
 /// Whether `pid` (our child) has exited, without reaping it.
 fn has_exited(pid: u32) -> bool {
     // SAFETY: siginfo_t is plain data; waitid only writes into it.
@@ -174,7 +215,14 @@ impl RunnerPlugin for LocalRunner {
 
     fn terminate(&self, job: &JobHandle) -> Result<(), String> {
         let pid = parse_pid(job)?;
-        let Some(mut child) = self.jobs().running.remove(&pid) else {
+        // One statement per lock: the guard of a `let ... else` lives
+        // through its `else`.
+        let child = self.jobs().running.remove(&pid);
+        let Some(mut child) = child else {
+            let reaped = self.jobs().exited.contains_key(&pid);
+            if !reaped {
+                terminate_adopted(pid);
+            }
             return Ok(()); // already reaped: nothing left to stop
         };
         signal_group(pid, libc::SIGTERM);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use dfm_wire::{ClientCall, Env, Environment, MonitorEvent, Reply, ResourceRequest, TaskSpec};
 use serde_json::Value;
 
@@ -14,6 +14,17 @@ use super::outcome::{Outcome, TaskState};
 use super::readiness::Readiness;
 use crate::client::Connection;
 use crate::flow::{Action, Flow};
+
+/// How [`Run::drive`] ended.
+pub enum Driven {
+    /// Every task has ended, or the run stopped at a failure.
+    Done,
+    /// Ctrl-C: every task in flight was cancelled.
+    Interrupted,
+    /// The connection to the daemon was lost (why): the tasks in flight
+    /// are ready to be sent again, to a replacement.
+    DaemonLost(String),
+}
 
 /// Dependency-ordered execution of one run's tasks.
 pub struct Run<'a> {
@@ -32,7 +43,16 @@ pub struct Run<'a> {
     variables: &'a Env,
     /// `--priority`: this run's share of the pool against other runs'.
     priority: Option<u32>,
+    /// A ping to the daemon not answered yet, and when it went out: a
+    /// daemon that is stopped or hung says nothing, ever.
+    ping: Option<Instant>,
+    last_ping: Instant,
+    /// How long the daemon may take to answer a ping.
+    timeout: Duration,
 }
+
+/// How often a run makes sure its daemon still answers.
+const PING_EVERY: Duration = Duration::from_secs(1);
 
 impl<'a> Run<'a> {
     pub fn new(
@@ -41,6 +61,7 @@ impl<'a> Run<'a> {
         jobs: usize,
         env: &'a BTreeMap<String, String>,
         priority: Option<u32>,
+        timeout: Duration,
     ) -> Run<'a> {
         Run {
             flow,
@@ -59,6 +80,9 @@ impl<'a> Run<'a> {
             env: Environment::new(env),
             variables: env,
             priority,
+            ping: None,
+            last_ping: Instant::now(),
+            timeout,
         }
     }
 
@@ -68,6 +92,18 @@ impl<'a> Run<'a> {
         self.queue_ready(connection, display);
         connection.flush().await?;
         Ok(!self.in_flight.is_empty())
+    }
+
+    /// The daemon is gone: the tasks it had, with no result, are ready to
+    /// be sent again (they may have run, or be running still, on a worker
+    /// that lost it). Returns how many.
+    fn take_back_in_flight(&mut self) -> usize {
+        let taken = std::mem::take(&mut self.in_flight);
+        for &i in taken.values() {
+            self.states.insert(i, TaskState::Waiting);
+            self.readiness.again(i);
+        }
+        taken.len()
     }
 
     /// Queues the submits of what can start.
@@ -191,8 +227,37 @@ impl<'a> Run<'a> {
         }
     }
 
+    fn ping_id(&self) -> String {
+        format!("{}-ping", self.run_id)
+    }
+
+    /// Pings the daemon now and then; says why it counts as lost if a ping
+    /// went unanswered for the timeout.
+    fn check_daemon(&mut self, connection: &mut Connection) -> Option<String> {
+        match self.ping {
+            Some(sent) if sent.elapsed() > self.timeout => Some(format!(
+                "the daemon has not answered for {:.0} s: it may be stopped or hung",
+                self.timeout.as_secs_f64()
+            )),
+            Some(_) => None,
+            None if self.last_ping.elapsed() >= PING_EVERY => {
+                connection.queue_with_id(Value::String(self.ping_id()), ClientCall::Ping);
+                self.ping = Some(Instant::now());
+                self.last_ping = Instant::now();
+                None
+            }
+            None => None,
+        }
+    }
+
     /// Handles a line from the daemon.
     fn on_reply(&mut self, reply: Reply, display: &mut Display) {
+        if let Reply::Result { id, .. } = &reply {
+            if id.as_str() == Some(self.ping_id().as_str()) {
+                self.ping = None;
+                return;
+            }
+        }
         match reply {
             Reply::Event { method, params } => {
                 let Ok(Some(MonitorEvent::TaskDispatched(task))) =
@@ -262,43 +327,61 @@ impl<'a> Run<'a> {
         self.states.insert(i, state);
     }
 
-    /// Runs to the end; returns true when interrupted (Ctrl-C).
+    /// Runs to the end, an interrupt, or the loss of the daemon.
     pub async fn drive(
         &mut self,
         connection: &mut Connection,
         display: &mut Display,
-    ) -> Result<bool> {
+    ) -> Result<Driven> {
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let interrupt = tokio::signal::ctrl_c();
         tokio::pin!(interrupt);
-        while self.fill(connection, display).await? {
+        let lost = |run: &mut Run, why: String| {
+            run.take_back_in_flight();
+            Ok(Driven::DaemonLost(why))
+        };
+        loop {
+            match self.fill(connection, display).await {
+                Ok(true) => {}
+                Ok(false) => return Ok(Driven::Done),
+                Err(e) => return lost(self, format!("{e:#}")),
+            }
             tokio::select! {
-                reply = connection.next_reply() => match reply? {
-                    Some(reply) => {
+                reply = connection.next_reply() => match reply {
+                    Ok(Some(reply)) => {
                         self.on_reply(reply, display);
                         // Replies that came together are answered with one
                         // write of what they let start.
                         while connection.reply_ready() {
-                            match connection.next_reply().await? {
-                                Some(reply) => self.on_reply(reply, display),
-                                None => break,
+                            match connection.next_reply().await {
+                                Ok(Some(reply)) => self.on_reply(reply, display),
+                                _ => break,
                             }
                         }
                     }
-                    None => bail!("the daemon closed the connection; see its log (.dfm/daemon.log)"),
+                    Ok(None) => return lost(self, "the daemon closed the connection".into()),
+                    Err(e) => return lost(self, format!("{e:#}")),
                 },
                 _ = &mut interrupt => {
                     self.cancel_all(connection, display).await;
-                    return Ok(true);
+                    return Ok(Driven::Interrupted);
                 }
                 _ = tick.tick() => {
                     display.flush();
                     display.redraw(&self.running());
+                    if let Some(why) = self.check_daemon(connection) {
+                        return lost(self, why);
+                    }
                 }
             }
         }
-        Ok(false)
+    }
+
+    /// A connection to a new daemon (or pool): pings start afresh.
+    pub fn reconnected(&mut self) {
+        self.ping = None;
+        self.last_ping = Instant::now();
     }
 
     /// Cancels every task in flight and waits (briefly) for their replies.

@@ -4,13 +4,15 @@
 //!
 //! `args.rs` is its command line, `target.rs` where tasks go,
 //! `driver.rs` what is submitted when (with `readiness.rs`), `outcome.rs`
-//! where each task stands, `display.rs` what the user sees.
+//! where each task stands, `display.rs` what the user sees, `survive.rs`
+//! where it goes on when its daemon is lost.
 
 mod args;
 mod display;
 mod driver;
 mod outcome;
 mod readiness;
+mod survive;
 mod target;
 
 use std::collections::BTreeMap;
@@ -18,15 +20,14 @@ use std::io::IsTerminal;
 use std::time::Instant;
 
 use anyhow::{anyhow, Context as _, Result};
-use dfm_wire::ClientCall;
 
 pub use self::args::RunArgs;
 use self::display::{Display, Ui};
-use self::driver::Run;
+use self::driver::{Driven, Run};
 use self::outcome::TaskState;
 use self::target::Target;
 use super::original;
-use crate::client::Connection;
+use crate::client;
 use crate::flow::{self, Flow};
 use crate::project::Project;
 
@@ -113,16 +114,63 @@ async fn execute(
     env: &BTreeMap<String, String>,
 ) -> Result<i32> {
     let started = Instant::now();
-    let pool = target.open(project, args).await?;
-    let mut connection = Connection::connect(&pool.socket).await?;
-    // Only to hear when our tasks start: the monitor's other events would
-    // cost both sides CPU on every task.
-    connection
-        .call(ClientCall::Subscribe { own_tasks: true })
-        .await?;
+    let settings = client::settings_for(&project.root);
+    let lost_pid = target.daemon_pid();
+    let first = survive::connect(target.open(project, args).await?, settings.timeout).await;
+    let (mut pool, mut connection) = match (first, lost_pid) {
+        (Ok(opened), _) => opened,
+        (Err(e), None) => return Err(e),
+        (Err(e), Some(pid)) => {
+            let mut warn = |message: &str| eprintln!("dfm: {message}");
+            warn(&format!(
+                "the daemon (pid {pid}) has not answered ({e:#}): it may be stopped or hung; waiting up to {:.0} s for another to take over",
+                settings.reconnect_grace.as_secs_f64()
+            ));
+            survive::replacement(
+                project,
+                args,
+                lost_pid,
+                settings.reconnect_grace,
+                settings.timeout,
+                &mut warn,
+            )
+            .await?
+        }
+    };
     let mut display = Display::new(ui, order.len(), &pool.mode);
-    let mut run = Run::new(flow, order, pool.jobs.max(1), env, args.priority);
-    let interrupted = run.drive(&mut connection, &mut display).await?;
+    let mut run = Run::new(
+        flow,
+        order,
+        pool.jobs.max(1),
+        env,
+        args.priority,
+        settings.timeout,
+    );
+    let interrupted = loop {
+        match run.drive(&mut connection, &mut display).await? {
+            Driven::Done => break false,
+            Driven::Interrupted => break true,
+            Driven::DaemonLost(why) if pool.is_daemon() => {
+                display.warning(&format!(
+                    "lost the daemon ({why}); waiting up to {:.0} s for another to take over",
+                    settings.reconnect_grace.as_secs_f64()
+                ));
+                let lost = pool.daemon_pid();
+                drop(connection);
+                (pool, connection) = survive::replacement(
+                    project,
+                    args,
+                    lost,
+                    settings.reconnect_grace,
+                    settings.timeout,
+                    &mut |message| display.warning(message),
+                )
+                .await?;
+                run.reconnected();
+            }
+            Driven::DaemonLost(why) => anyhow::bail!("the ephemeral pool failed: {why}"),
+        }
+    };
     pool.close(connection).await?;
 
     let outcomes = run.outcomes();

@@ -82,6 +82,14 @@ impl Readiness {
         Some(self.order[pos])
     }
 
+    /// Task `i`, taken, did not run after all (its daemon went away): it is
+    /// ready again, in its place in the run's order.
+    pub fn again(&mut self, i: usize) {
+        if let Some(Some(pos)) = self.position.get(i).copied() {
+            self.ready.insert(pos);
+        }
+    }
+
     /// Task `i` passed or was skipped: what needed it may be ready now.
     pub fn met(&mut self, i: usize) {
         let Some(Some(pos)) = self.position.get(i).copied() else {

@@ -33,6 +33,8 @@ pub struct Pool {
     pub mode: String,
     /// The ephemeral pool's server.
     server: Option<JoinHandle<Result<()>>>,
+    /// The daemon's pid.
+    pid: Option<u32>,
     _socket_dir: Option<PrivateDir>,
 }
 
@@ -66,7 +68,10 @@ impl Target {
                 }
             }
             Probe::Stale { pid } => {
-                project.remove_stale();
+                if !project.remove_stale_if_unlocked() {
+                    // A daemon is starting: its file is not written yet.
+                    return Ok(Target::Ephemeral);
+                }
                 let who = pid
                     .map(|p| format!(" (pid {p} is gone)"))
                     .unwrap_or_default();
@@ -81,6 +86,14 @@ impl Target {
     }
 
     /// The pool to submit to, started if it is ephemeral.
+    /// The daemon's pid, for a project daemon.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        match self {
+            Target::Daemon { pid, .. } => Some(*pid),
+            Target::Ephemeral => None,
+        }
+    }
+
     pub async fn open(self, project: &Project, args: &RunArgs) -> Result<Pool> {
         match self {
             Target::Daemon {
@@ -92,6 +105,7 @@ impl Target {
                 jobs: args.jobs.unwrap_or(pool_size.max(1)),
                 mode: format!("daemon pid {pid}"),
                 server: None,
+                pid: Some(pid),
                 _socket_dir: None,
             }),
             Target::Ephemeral => start_ephemeral(project, args).await,
@@ -137,6 +151,7 @@ async fn start_ephemeral(project: &Project, args: &RunArgs) -> Result<Pool> {
         jobs,
         mode,
         server: Some(server),
+        pid: None,
         _socket_dir: Some(dir),
     })
 }
@@ -144,11 +159,24 @@ async fn start_ephemeral(project: &Project, args: &RunArgs) -> Result<Pool> {
 impl Pool {
     /// Stops an ephemeral pool, which stops its workers (and, on
     /// interrupt, their tasks); a daemon keeps running.
+    /// A project daemon's, not an ephemeral pool of this run.
+    pub fn is_daemon(&self) -> bool {
+        self.server.is_none()
+    }
+
+    pub fn daemon_pid(&self) -> Option<u32> {
+        self.pid
+    }
+
     pub async fn close(self, mut connection: Connection) -> Result<()> {
         let Some(server) = self.server else {
             return Ok(());
         };
-        let _ = connection.call(ClientCall::Shutdown).await;
+        let _ = connection
+            .call(ClientCall::Shutdown {
+                keep_workers: false,
+            })
+            .await;
         drop(connection);
         match server.await {
             Ok(result) => result,

@@ -157,14 +157,22 @@ fn render_completions(frame: &mut Frame, area: Rect, model: &Model) {
 fn render_status(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     let s = &model.stats;
     let uptime = now.saturating_duration_since(model.started).as_secs();
-    let lines = vec![
-        Line::from(format!(
+    let first = match model.silent_since {
+        Some(since) => format!(
+            " dfm daemon pid {}   NOT ANSWERING for {}s (stopped or hung?); still trying",
+            model.pid,
+            now.saturating_duration_since(since).as_secs()
+        ),
+        None => format!(
             " dfm daemon pid {}   up {}h{:02}m{:02}s",
             model.pid,
             uptime / 3600,
             uptime % 3600 / 60,
             uptime % 60
-        )),
+        ),
+    };
+    let lines = vec![
+        Line::from(first),
         Line::from(format!(
             " Workers: {} total, {} busy, {} idle, {} pending",
             s.workers.total, s.workers.busy, s.workers.idle, s.workers.pending

@@ -234,3 +234,21 @@ fn the_clients_sharing_the_pool_get_a_line_under_the_running_tasks() {
         "{rows:#?}"
     );
 }
+
+#[test]
+fn a_daemon_that_does_not_answer_says_so_until_it_does() {
+    let t0 = Instant::now();
+    let mut model = daemon(t0);
+    let now = t0 + Duration::from_secs(10);
+    model.silent_since = Some(t0 + Duration::from_secs(3));
+    let rows = screen(&model, now, 90, 24);
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("pid 4242   NOT ANSWERING for 7s")),
+        "{}",
+        rows.join("\n")
+    );
+    model.silent_since = None;
+    let rows = screen(&model, now, 90, 24);
+    assert!(!rows.iter().any(|r| r.contains("NOT ANSWERING")));
+}

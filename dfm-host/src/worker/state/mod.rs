@@ -149,6 +149,9 @@ pub struct WorkerState {
     sent_result: bool,
     /// Why it stops, once it does.
     exit: Option<String>,
+    /// It stops because its daemon is gone (not asked to, not signalled):
+    /// it may wait for a replacement.
+    daemon_lost: bool,
     /// The [`Effect::Exit`] is out: nothing follows it.
     exited: bool,
 }
@@ -170,6 +173,7 @@ impl WorkerState {
             kill: false,
             sent_result: false,
             exit: None,
+            daemon_lost: false,
             exited: false,
         }
     }
@@ -189,7 +193,7 @@ impl WorkerState {
     pub fn handle(&mut self, input: Input) {
         match input {
             Input::Daemon(message) => self.daemon_said(message),
-            Input::DaemonGone(why) => self.stop(why),
+            Input::DaemonGone(why) => self.lose_daemon(why),
             Input::Started => {}
             Input::StartFailed(message) => {
                 if let Some(failed) = self.current.take() {
@@ -215,7 +219,7 @@ impl WorkerState {
             Input::HeartbeatDue { silent } => {
                 if silent > self.silence_limit {
                     let secs = silent.as_secs_f64();
-                    self.stop(format!("no word from the daemon for {secs:.1}s"));
+                    self.lose_daemon(format!("no word from the daemon for {secs:.1}s"));
                 } else {
                     let worker_id = self.worker_id.clone();
                     self.outbox.push(FromWorker::Heartbeat { worker_id });
@@ -278,6 +282,19 @@ impl WorkerState {
 
     fn stop(&mut self, why: String) {
         self.exit.get_or_insert(why);
+    }
+
+    fn lose_daemon(&mut self, why: String) {
+        if self.exit.is_none() {
+            self.daemon_lost = true;
+        }
+        self.stop(why);
+    }
+
+    /// Whether it stopped because its daemon went away (or fell silent),
+    /// rather than being told or signalled to.
+    pub fn daemon_lost(&self) -> bool {
+        self.daemon_lost
     }
 
     fn results_in_outbox(&self) -> usize {

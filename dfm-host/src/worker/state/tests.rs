@@ -273,6 +273,8 @@ fn a_worker_that_loses_its_daemon_while_busy_exits_and_starts_nothing_more() {
     );
     // Whatever comes after: nothing follows an exit.
     assert_eq!(step(&mut state, ended("a", 0)), vec![]);
+    // It may wait for a daemon to replace this one.
+    assert!(state.daemon_lost());
 }
 
 #[test]
@@ -294,6 +296,7 @@ fn a_daemon_silent_for_too_long_counts_as_gone() {
         step(&mut state, silence),
         vec![Effect::Exit("no word from the daemon for 30.0s".into())]
     );
+    assert!(state.daemon_lost());
 }
 
 #[test]
@@ -303,6 +306,7 @@ fn a_stop_signal_ends_the_worker_and_its_task() {
         step(&mut state, Input::Signal("SIGTERM")),
         vec![Effect::Exit("SIGTERM".into())]
     );
+    assert!(!state.daemon_lost());
 }
 
 #[test]
@@ -313,6 +317,11 @@ fn the_daemon_can_tell_a_worker_to_shut_down() {
         step(&mut state, shutdown),
         vec![Effect::Exit("asked to shut down".into())]
     );
+    // Told to go: it does not wait for another daemon.
+    assert!(!state.daemon_lost());
+    let gone = Input::DaemonGone("lost the connection to the daemon".into());
+    state.handle(gone);
+    assert!(!state.daemon_lost());
 }
 
 #[test]

@@ -2,12 +2,14 @@
 //! pool calls, and carries out the pool's [`Action`]s: messages to workers
 //! and clients, runner calls, the monitor feed.
 
+mod status;
+
 use std::time::{Duration, Instant};
 
 use dfm_plugin_api::JobState;
 use dfm_wire::{
-    reply_error, reply_result, ClientStatus, Completion, DaemonStatus, FromWorker, MonitorEvent,
-    Register, RunningTask, TaskStarted, ToWorker, WorkerStatus,
+    reply_error, reply_result, Completion, DaemonStatus, FromWorker, MonitorEvent, Register,
+    TaskStarted, ToWorker, WorkerStatus,
 };
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
@@ -17,11 +19,16 @@ use super::clients::{Clients, Started};
 use super::durations::DurationsFile;
 use super::event::{Event, Request};
 use super::feed::{CatchUp, Feed};
+use super::journal::{JournalWorker, Keeper};
 use super::lines::{Hold, Lines};
 use super::runner_calls::{LaunchSetup, RunnerCalls};
 use super::workers::Workers;
 use crate::plugin::Runner;
 use crate::pool::{Action, ClientId, Outcome, Pool, RegisterError, SlotId, WorkerInfo};
+
+/// How long launches gathered wait for more, once the events in hand are
+/// handled: a burst of submissions becomes one job array.
+const GATHER_LAUNCHES: Duration = Duration::from_millis(2);
 
 /// What the core needs to know about the world outside the pool.
 pub struct Setup {
@@ -33,6 +40,10 @@ pub struct Setup {
     pub hold_client_lines: Hold,
     /// Where what tasks took is kept across restarts.
     pub durations: DurationsFile,
+    /// The project daemon's journal (an ephemeral pool keeps none).
+    pub journal: Option<Keeper>,
+    /// Workers of a daemon that died, to adopt.
+    pub adopted: Vec<JournalWorker>,
 }
 
 pub struct Core {
@@ -46,10 +57,16 @@ pub struct Core {
     shutting_down: bool,
     started: Instant,
     durations: DurationsFile,
+    journal: Option<Keeper>,
+    /// Shut down but leave the workers running, for the daemon that
+    /// replaces this one (`dfm daemon restart`).
+    keep_workers: bool,
     /// Workers to launch, by class, gathered while events keep coming:
     /// launched together (one job array, where the runner has them) once
     /// the events in hand are handled.
     launches: std::collections::BTreeMap<String, Vec<(SlotId, String)>>,
+    /// When the first of them was gathered.
+    gathered_at: Option<tokio::time::Instant>,
     /// Classes whose walltime the pool has been told.
     classes_known: std::collections::HashSet<String>,
 }
@@ -62,18 +79,31 @@ impl Core {
         events: mpsc::UnboundedSender<Event>,
     ) -> Core {
         pool.load_durations(setup.durations.load());
+        let mut workers = Workers::default();
+        let now = Instant::now();
+        for adopted in setup.adopted {
+            let slot = pool.adopt(&adopted.worker_id, &adopted.resource_class, now);
+            let job = match adopted.pid {
+                Some(pid) => dfm_plugin_api::JobHandle::with_pid(&adopted.job_id, pid),
+                None => dfm_plugin_api::JobHandle::new(&adopted.job_id),
+            };
+            workers.adopted(slot, job, adopted.launched_at);
+        }
         Core {
             pool,
             runner: RunnerCalls::new(runner, events, setup.launch),
             clients: Clients::default(),
-            workers: Workers::default(),
+            workers,
             feed: Feed::default(),
             status_base: setup.status_base,
             hold_client_lines: setup.hold_client_lines,
             shutting_down: false,
             started: Instant::now(),
             durations: setup.durations,
+            journal: setup.journal,
+            keep_workers: false,
             launches: Default::default(),
+            gathered_at: None,
             classes_known: Default::default(),
         }
     }
@@ -102,9 +132,13 @@ impl Core {
         self.pool.tick(Instant::now());
         self.apply_actions();
         loop {
-            if events.is_empty() {
+            // Clients' submissions arrive from their own thread, a few at a
+            // time: launches wait a moment for the rest of a burst.
+            let launch_at = self.gathered_at.map(|at| at + GATHER_LAUNCHES);
+            if events.is_empty() && launch_at.is_some_and(|at| at <= tokio::time::Instant::now()) {
                 self.launch_gathered();
             }
+            let launch_at = self.gathered_at.map(|at| at + GATHER_LAUNCHES);
             if self.shutting_down
                 && self.pool.launches_in_flight() == 0
                 && self.runner.terminations_in_flight() == 0
@@ -120,20 +154,46 @@ impl Core {
                 _ = timeouts.tick() => {
                     self.pool.tick(Instant::now());
                     self.durations.save_now_and_then(self.pool.durations());
+                    if let Some(journal) = &mut self.journal {
+                        journal.touch_now_and_then();
+                    }
                     let clients = self.client_statuses();
                     let caught_up = self.feed.clients(clients);
                     self.catch_up(caught_up);
                 }
                 _ = poll.tick() => self.runner.poll(self.workers.jobs()),
+                _ = tokio::time::sleep_until(launch_at.unwrap_or_else(tokio::time::Instant::now)), if launch_at.is_some() => {
+                    // Waited long enough, events or not.
+                    self.launch_gathered();
+                }
                 event = events.recv() => match event {
                     Some(event) => self.handle(event),
                     None => break,
                 },
             }
             self.apply_actions();
+            self.keep_journal();
         }
         self.durations.save(self.pool.durations());
+        if let Some(journal) = &mut self.journal {
+            if self.keep_workers {
+                journal.record(self.workers.journal(&self.pool));
+            } else {
+                // Every worker job is stopped: none to adopt.
+                journal.remove();
+            }
+        }
         self.clients.into_writers()
+    }
+
+    /// Writes the journal when the set of worker jobs has changed.
+    fn keep_journal(&mut self) {
+        if !self.workers.take_changed() {
+            return;
+        }
+        if let Some(journal) = &mut self.journal {
+            journal.record(self.workers.journal(&self.pool));
+        }
     }
 
     fn handle(&mut self, event: Event) {
@@ -225,6 +285,7 @@ impl Core {
 
     /// Launches the workers gathered, class by class.
     fn launch_gathered(&mut self) {
+        self.gathered_at = None;
         for (class, workers) in std::mem::take(&mut self.launches) {
             self.runner.launch(workers, &class);
         }
@@ -350,12 +411,32 @@ impl Core {
                     self.feed.subscribe(client, lines, parts);
                 }
             }
-            Request::Shutdown => {
+            Request::Shutdown { keep_workers } => {
                 self.clients
                     .send(client, reply_result(&id, "shutting_down"));
-                self.begin_shutdown();
+                if keep_workers {
+                    self.leave_workers();
+                } else {
+                    self.begin_shutdown();
+                }
             }
         }
+    }
+
+    /// `dfm daemon restart`: exit once the launches in flight are in, and
+    /// leave every worker running, named in the journal, for the next
+    /// daemon to adopt. Clients lose their connection with no final reply,
+    /// and send their tasks again to that daemon.
+    fn leave_workers(&mut self) {
+        if self.shutting_down || self.journal.is_none() {
+            // An ephemeral pool has no successor: it stops as usual.
+            self.begin_shutdown();
+            return;
+        }
+        tracing::info!("stopping, leaving the workers to the next daemon");
+        self.shutting_down = true;
+        self.keep_workers = true;
+        self.workers.touch();
     }
 
     fn begin_shutdown(&mut self) {
@@ -390,6 +471,8 @@ impl Core {
                     self.publish_worker(*slot);
                 }
                 self.launches.entry(class).or_default().extend(workers);
+                self.gathered_at
+                    .get_or_insert_with(tokio::time::Instant::now);
             }
             Action::Dispatch {
                 slot,
@@ -508,43 +591,6 @@ impl Core {
         }
         if let Some(status) = self.workers.status(&self.pool, slot) {
             self.publish(|| MonitorEvent::WorkerState(status));
-        }
-    }
-
-    /// What a monitor's snapshot shows, but for the recent completions.
-    fn snapshot_parts(&self) -> (DaemonStatus, Vec<RunningTask>) {
-        (self.status(), self.clients.running(Instant::now()))
-    }
-
-    /// `status.get`'s answer.
-    /// What each client has in the pool, by client.
-    fn client_statuses(&self) -> Vec<ClientStatus> {
-        let mut clients: Vec<ClientStatus> = self
-            .pool
-            .client_counts()
-            .map(|(client, counts)| ClientStatus {
-                client,
-                pid: self.clients.pid(client),
-                queued: counts.queued,
-                held: counts.held,
-                running: counts.running,
-            })
-            .collect();
-        clients.sort_by_key(|c| c.client);
-        clients
-    }
-
-    fn status(&self) -> DaemonStatus {
-        let pool = &self.pool;
-        DaemonStatus {
-            workers: pool
-                .slots()
-                .filter_map(|(slot, _)| self.workers.status(pool, slot))
-                .collect(),
-            clients: self.client_statuses(),
-            tasks: pool.counts(),
-            uptime_secs: self.started.elapsed().as_secs_f64(),
-            ..self.status_base.clone()
         }
     }
 }
