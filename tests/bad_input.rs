@@ -214,6 +214,29 @@ fn the_worker_port_refuses_garbage_impostors_and_duplicates() {
         assert!(impostor.closed());
     }
 
+    // The right secret, but a worker that does not seal (an older dfm).
+    let mut old = RawWorker::connect(&project);
+    let nonce = old.line().expect("challenge")["params"]["nonce"]
+        .as_str()
+        .expect("nonce")
+        .to_string();
+    let proof = dfm_host::auth::worker_proof(&secret, &nonce, &registered, "old");
+    old.send(&format!(
+        "{}\n",
+        json!({"method": "worker.register", "params": {"worker_id": registered, "hostname": "old",
+               "pid": 1, "auth": proof, "nonce": "old"}})
+    ));
+    let answer = old.line().expect("an answer");
+    assert_eq!(answer["method"], "worker.rejected", "{answer}");
+    assert!(
+        answer["params"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("this worker does not: it is an older dfm"),
+        "{answer}"
+    );
+    assert!(old.closed());
+
     // The right secret, but a worker id that is already registered.
     let mut twin = RawWorker::connect(&project);
     let nonce = twin.line().expect("challenge")["params"]["nonce"]
@@ -224,7 +247,7 @@ fn the_worker_port_refuses_garbage_impostors_and_duplicates() {
     twin.send(&format!(
         "{}\n",
         json!({"method": "worker.register", "params": {"worker_id": registered, "hostname": "twin",
-               "pid": 1, "auth": proof, "nonce": "mine"}})
+               "pid": 1, "auth": proof, "nonce": "mine", "seal": true}})
     ));
     let answer = twin.line().expect("an answer");
     assert_eq!(answer["method"], "worker.rejected", "{answer}");
@@ -247,7 +270,7 @@ fn the_worker_port_refuses_garbage_impostors_and_duplicates() {
     stranger.send(&format!(
         "{}\n",
         json!({"method": "worker.register", "params": {"worker_id": "nobody", "hostname": "x",
-               "pid": 1, "auth": proof, "nonce": "n"}})
+               "pid": 1, "auth": proof, "nonce": "n", "seal": true}})
     ));
     let answer = stranger.line().expect("an answer");
     assert!(

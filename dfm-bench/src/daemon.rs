@@ -40,9 +40,24 @@ pub(crate) struct Daemon {
 
 impl Daemon {
     pub(crate) fn start(dfm: &Path, base: &Path, pool: usize) -> (Daemon, Duration) {
+        Daemon::start_with(dfm, base, pool, None)
+    }
+
+    /// [`Daemon::start`] with `config` as the project's `.dfm/config.yaml`.
+    pub(crate) fn start_with(
+        dfm: &Path,
+        base: &Path,
+        pool: usize,
+        config: Option<&str>,
+    ) -> (Daemon, Duration) {
         let root = base.join(format!("dfm-bench-{}-{}", std::process::id(), unique()));
-        if let Err(e) = std::fs::create_dir_all(&root) {
+        if let Err(e) = std::fs::create_dir_all(root.join(".dfm")) {
             fail(&format!("cannot create {}: {e}", root.display()));
+        }
+        if let Some(config) = config {
+            if let Err(e) = std::fs::write(root.join(".dfm/config.yaml"), config) {
+                fail(&format!("cannot write the bench's configuration: {e}"));
+            }
         }
         let started = Instant::now();
         let daemon = Daemon::launch(dfm, root, pool, None);

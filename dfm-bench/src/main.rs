@@ -13,6 +13,7 @@ mod limits;
 mod measures;
 mod original;
 mod pool_core;
+mod sealing;
 mod setup;
 mod stats;
 
@@ -27,7 +28,7 @@ use pool_core::pool_curve;
 use setup::{fail, Failure, Options, COMMAND, SHELL};
 use stats::{between_limits, median, ms, ms_range, rate, ratio};
 
-const USAGE: &str = "usage: dfm-bench [--quick] [--original] | --pool-core | --ceiling [--quick]
+const USAGE: &str = "usage: dfm-bench [--quick] [--original] | --pool-core | --ceiling [--quick] | --sealing [--quick]
 
 Measures the spawn limit, a no-logic floor and dfm on `bash -c true`
 tasks, then the original dv-flow-mgr's tasks through dfm's daemon and the
@@ -35,7 +36,8 @@ original's (with DFM_UPSTREAM_PYTHON, a Python with dv-flow-mgr 1.20);
 see README.md. A full run takes about 25 minutes, --quick about two.
 --original measures only the original's tasks; --pool-core only the
 pool's decision core (seconds, no processes); --ceiling only the daemon,
-with 10 to 1000 workers of the bench's own that answer at once. Run it on
+with 10 to 1000 workers of the bench's own that answer at once; --sealing
+what sealing worker traffic costs, sealed and clear side by side. Run it on
 an otherwise idle machine.";
 
 fn main() {
@@ -49,6 +51,15 @@ fn main() {
             quick: false,
         }),
         Some("--ceiling") => ceiling::curve(
+            &std::env::current_exe()
+                .map(|exe| exe.with_file_name("dfm"))
+                .unwrap_or_default(),
+            &Options {
+                repeat: 1,
+                quick: args.iter().any(|a| a == "--quick"),
+            },
+        ),
+        Some("--sealing") => sealing::compare(
             &std::env::current_exe()
                 .map(|exe| exe.with_file_name("dfm"))
                 .unwrap_or_default(),

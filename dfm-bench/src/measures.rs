@@ -53,7 +53,19 @@ pub(crate) fn throughput(
     clients: usize,
     tasks: usize,
 ) -> f64 {
-    let (daemon, _) = Daemon::start(dfm, base, pool);
+    throughput_with(dfm, base, pool, clients, tasks, None)
+}
+
+/// [`throughput`] with `config` as the project's configuration.
+pub(crate) fn throughput_with(
+    dfm: &Path,
+    base: &Path,
+    pool: usize,
+    clients: usize,
+    tasks: usize,
+    config: Option<&str>,
+) -> f64 {
+    let (daemon, _) = Daemon::start_with(dfm, base, pool, config);
     // Warm every worker.
     let mut warm = daemon.client();
     for i in 0..pool * 4 {

@@ -14,10 +14,21 @@ use crate::monitor;
 use crate::project::Project;
 use crate::worker::{self, WorkerArgs};
 
+/// `dfm --version`: dfm's version, the plugin API it speaks, and the
+/// source revision it was built from.
+static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{} (plugin API {}, source {})",
+        env!("CARGO_PKG_VERSION"),
+        dfm_plugin_api::API_VERSION,
+        env!("DFM_SOURCE_REVISION")
+    )
+});
+
 #[derive(Debug, Parser)]
 #[command(
     name = "dfm",
-    version,
+    version = VERSION.as_str(),
     about = "A warm pool of workers for shell tasks on local machines and LSF/SLURM farms"
 )]
 pub struct Cli {
@@ -55,6 +66,21 @@ enum Command {
         #[arg(long, value_name = "SECS", default_value_t = 0.0)]
         reconnect_grace: f64,
     },
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) to
+    /// stdout; bash and fish also complete `dfm run`'s task names.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (dfm.1 and one per subcommand) into DIR.
+    #[command(hide = true)]
+    Manpages {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// The task names of the flow here, for shell completion.
+    #[command(hide = true)]
+    CompleteTasks,
     /// Any other subcommand (graph, show, validate, cache, ...) is the
     /// original dv-flow-mgr's, which runs it with the same arguments.
     #[command(external_subcommand)]
@@ -201,6 +227,13 @@ pub fn run(cli: Cli) -> Result<i32> {
         },
         Command::Run(args) => commands::run::run(args),
         Command::Plugins => commands::plugins::list(),
+        Command::Completions { shell } => {
+            commands::completions::completions(shell, <Cli as clap::CommandFactory>::command())
+        }
+        Command::Manpages { dir } => {
+            commands::completions::manpages(&dir, <Cli as clap::CommandFactory>::command())
+        }
+        Command::CompleteTasks => commands::completions::task_names(),
         Command::Worker {
             connect,
             resource_class,

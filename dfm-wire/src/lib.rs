@@ -14,6 +14,7 @@ pub mod client;
 mod decode;
 pub mod events;
 pub mod frame;
+pub mod sealed;
 pub mod status;
 pub mod task;
 pub mod worker;

@@ -1,5 +1,6 @@
 //! One module per `dfm` subcommand family.
 
+pub mod completions;
 pub mod daemon;
 pub mod original;
 pub mod plugins;

@@ -38,6 +38,9 @@ pub struct RunnerConfig {
     /// with on the workers (default: `python3` in each task's `PATH`), and
     /// that `dfm run` hands flows dfm does not run itself to.
     pub python: Option<String>,
+    /// `runner.seal_local_socket`: seal the traffic of workers on the
+    /// daemon's machine too (the TCP port's always is).
+    pub seal_local_socket: bool,
     /// The whole merged section, for the plugin's own keys.
     pub(super) raw: Map<String, Value>,
 }
@@ -87,6 +90,15 @@ impl RunnerConfig {
                 "runner.{key} must be a host name or address, not {other}"
             ))),
         };
+        let seal_local_socket = match raw.get("seal_local_socket") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(seal)) => *seal,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "runner.seal_local_socket must be true or false, not {other}"
+                )))
+            }
+        };
         Ok(RunnerConfig {
             runner,
             pool,
@@ -95,6 +107,7 @@ impl RunnerConfig {
             worker_bind: address("worker_bind")?,
             worker_host: address("worker_host")?,
             python,
+            seal_local_socket,
             raw,
         })
     }

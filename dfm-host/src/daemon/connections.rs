@@ -12,16 +12,17 @@ use dfm_wire::{
     MAX_LINE_BYTES,
 };
 use serde_json::Value;
-use tokio::io::{AsyncRead, AsyncWrite, BufReader};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
 
 use super::environments::Environments;
 use super::event::{Event, Request};
 use super::handshake::{self, HandshakeError};
-use super::lines::{spawn_writer, Hold};
+use super::lines::{self, spawn_writer, Hold};
 use crate::pool::{ClientId, SlotId};
 use crate::quiet;
+use dfm_wire::sealed::{Direction, Handshake, SealError, SealedRead, SealedWrite};
 
 /// Replies a client may leave unread before the daemon stops reading its
 /// requests.
@@ -205,11 +206,15 @@ impl WorkerListener {
     }
 }
 
+/// Accepts workers; with `seal`, their traffic is sealed after the
+/// handshake (always on the TCP port; on the worker socket if
+/// `runner.seal_local_socket`).
 pub async fn accept_workers(
     listener: WorkerListener,
     events: mpsc::UnboundedSender<Event>,
     secret: Arc<String>,
     heartbeat_interval: Duration,
+    seal: bool,
 ) {
     loop {
         match listener.accept().await {
@@ -217,9 +222,13 @@ pub async fn accept_workers(
                 let events = events.clone();
                 let secret = secret.clone();
                 tokio::spawn(async move {
-                    if let Err(reason) =
-                        serve_worker(read, write, events, &secret, heartbeat_interval).await
-                    {
+                    let link = Link {
+                        secret: &secret,
+                        heartbeat_interval,
+                        seal,
+                        peer: &peer,
+                    };
+                    if let Err(reason) = serve_worker(read, write, events, link).await {
                         tracing::warn!("worker connection from {peer} refused: {reason}");
                     }
                 });
@@ -232,25 +241,46 @@ pub async fn accept_workers(
     }
 }
 
-async fn serve_worker<R, W>(
-    read: R,
-    write: W,
-    events: mpsc::UnboundedSender<Event>,
-    secret: &str,
+/// What a worker connection is, beyond its two halves.
+struct Link<'a> {
+    secret: &'a str,
     heartbeat_interval: Duration,
-) -> Result<(), HandshakeError>
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin + Send + 'static,
-{
+    seal: bool,
+    peer: &'a str,
+}
+
+async fn serve_worker(
+    read: Box<dyn AsyncRead + Unpin + Send>,
+    write: Box<dyn AsyncWrite + Unpin + Send>,
+    events: mpsc::UnboundedSender<Event>,
+    link: Link<'_>,
+) -> Result<(), HandshakeError> {
     let mut reader = BufReader::new(read);
     let mut buf = Vec::new();
-    let (register, welcome, write) =
-        handshake::prove(&mut reader, &mut buf, write, secret, heartbeat_interval).await?;
-
-    let (tx, _writer) = spawn_writer(write, None);
+    let proven = handshake::prove(
+        &mut reader,
+        &mut buf,
+        write,
+        link.secret,
+        link.heartbeat_interval,
+        link.seal,
+    )
+    .await?;
+    let (register, welcome) = (proven.register, proven.welcome);
+    let (tx, queue) = lines::channel();
     let (answer_tx, answer) = oneshot::channel();
     let worker_id = register.worker_id.clone();
+    let welcome_len = welcome.len();
+    let keys = Handshake {
+        secret: link.secret,
+        daemon_nonce: &proven.nonce,
+        worker_nonce: &register.nonce,
+        worker_id: &worker_id,
+    };
+    let (opener, sealer) = (
+        keys.opener(Direction::WorkerToDaemon),
+        keys.sealer(Direction::DaemonToWorker),
+    );
     events
         .send(Event::WorkerHello {
             register,
@@ -259,16 +289,31 @@ where
             answer: answer_tx,
         })
         .map_err(|_| HandshakeError::Stopping)?;
+    let mut write = proven.write;
     let slot: SlotId = match answer.await {
         Ok(Ok(slot)) => slot,
         Ok(Err(refused)) => {
-            let _ = tx.send(to_line(&ToWorker::Rejected {
+            // In clear: the handshake did not end.
+            let line = to_line(&ToWorker::Rejected {
                 reason: refused.to_string(),
-            }));
+            });
+            let _ = write.write_all(line.as_bytes()).await;
             return Err(HandshakeError::Refused { worker_id, refused });
         }
         Err(_) => return Err(HandshakeError::Stopping),
     };
+    // The core sent the welcome first; what follows it is sealed.
+    let (mut reader, write) = if link.seal {
+        let already_read = reader.buffer().to_vec();
+        let read: Box<dyn AsyncRead + Unpin + Send> =
+            Box::new(SealedRead::new(reader.into_inner(), opener, &already_read));
+        let write: Box<dyn AsyncWrite + Unpin + Send> =
+            Box::new(SealedWrite::new(write, sealer, welcome_len));
+        (BufReader::new(read), write)
+    } else {
+        (reader, write)
+    };
+    let _writer = queue.spawn_writer(write, None);
     drop(tx);
 
     let reason = loop {
@@ -279,9 +324,28 @@ where
                 }
             }
             Ok(None) => break "disconnected".to_string(),
+            Err(e) if link.seal && is_forgery(&e) => {
+                tracing::error!(
+                    "ATTACK on the worker connection from {}: {e}. Someone on the network changed or injected \
+                     traffic between the daemon and worker {}; the connection is dropped and the worker replaced",
+                    link.peer,
+                    worker_id
+                );
+                break format!("dropped: {e}");
+            }
             Err(e) => break format!("sent a bad message ({e})"),
         }
     };
     let _ = events.send(Event::WorkerGone { slot, reason });
     Ok(())
+}
+
+/// Whether a read failed because a sealed frame did not open.
+fn is_forgery(error: &dfm_wire::MessageError) -> bool {
+    let dfm_wire::MessageError::Frame(FrameError::Io(io)) = error else {
+        return false;
+    };
+    io.get_ref()
+        .and_then(|inner| inner.downcast_ref::<SealError>())
+        .is_some()
 }

@@ -37,18 +37,37 @@ pub enum HandshakeError {
     },
     #[error("daemon is stopping")]
     Stopping,
+    #[error("the worker does not seal its traffic (a dfm older than this daemon?)")]
+    NotSealing,
 }
 
-/// Challenges the worker and checks its proof. Returns its registration,
-/// the welcome line (with the daemon's own proof) to send once the pool
-/// accepts it, and the write half back.
+/// What the daemon sends a worker that does not seal, on a connection
+/// that must be sealed.
+const NOT_SEALING: &str =
+    "this daemon seals worker traffic on its TCP port, and this worker does not: \
+    it is an older dfm; use the dfm-worker of the daemon's own dfm on the workers";
+
+/// A worker that has proved itself.
+pub struct Proven<W> {
+    pub register: Register,
+    /// `worker.registered`, with the daemon's proof, to send once the pool
+    /// accepts it.
+    pub welcome: String,
+    pub write: W,
+    /// The challenge's nonce, one of the two the sealing keys come from.
+    pub nonce: String,
+}
+
+/// Challenges the worker and checks its proof; with `seal`, a worker that
+/// does not seal is refused.
 pub async fn prove<R, W>(
     reader: &mut R,
     buf: &mut Vec<u8>,
     mut write: W,
     secret: &str,
     heartbeat_interval: Duration,
-) -> Result<(Register, String, W), HandshakeError>
+    seal: bool,
+) -> Result<Proven<W>, HandshakeError>
 where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -77,11 +96,24 @@ where
         let _ = send_now(&mut write, &rejected).await;
         return Err(HandshakeError::BadProof);
     }
+    if seal && !register.seal {
+        let rejected = ToWorker::Rejected {
+            reason: NOT_SEALING.into(),
+        };
+        let _ = send_now(&mut write, &rejected).await;
+        return Err(HandshakeError::NotSealing);
+    }
     let welcome = to_line(&ToWorker::Registered {
         auth: auth::daemon_proof(secret, &nonce, &register.worker_id, &register.nonce),
         heartbeat_interval_ms: heartbeat_interval.as_millis() as u64,
+        sealed: seal,
     });
-    Ok((register, welcome, write))
+    Ok(Proven {
+        register,
+        welcome,
+        write,
+        nonce,
+    })
 }
 
 async fn send_now<W: AsyncWrite + Unpin>(

@@ -92,35 +92,59 @@ pub fn spawn_writer<W: AsyncWrite + Unpin + Send + 'static>(
     write: W,
     hold: Option<Hold>,
 ) -> (Lines, JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let (lines, queue) = channel();
+    (lines, queue.spawn_writer(write, hold))
+}
+
+/// The lines sent to a writer not started yet (see [`Queue::spawn_writer`]).
+pub struct Queue {
+    rx: mpsc::UnboundedReceiver<String>,
+    backlog: Arc<AtomicUsize>,
+}
+
+/// A line writer's sending end, and the queue its writer will take lines
+/// from once started: lines sent meanwhile wait.
+pub fn channel() -> (Lines, Queue) {
+    let (tx, rx) = mpsc::unbounded_channel::<String>();
     let backlog = Arc::new(AtomicUsize::new(0));
     let lines = Lines {
         tx,
         backlog: backlog.clone(),
     };
-    let writer = tokio::spawn(async move {
-        let mut out = BufWriter::new(write);
-        while let Some(line) = rx.recv().await {
-            if out.write_all(line.as_bytes()).await.is_err() {
-                return;
-            }
-            backlog.fetch_sub(1, Ordering::Relaxed);
-            if let Some(hold) = &hold {
-                hold.wait().await;
-            }
-            while let Ok(line) = rx.try_recv() {
+    (lines, Queue { rx, backlog })
+}
+
+impl Queue {
+    /// Starts writing the queue's lines to `write` (see [`spawn_writer`]).
+    pub fn spawn_writer<W: AsyncWrite + Unpin + Send + 'static>(
+        self,
+        write: W,
+        hold: Option<Hold>,
+    ) -> JoinHandle<()> {
+        let Queue { mut rx, backlog } = self;
+        tokio::spawn(async move {
+            let mut out = BufWriter::new(write);
+            while let Some(line) = rx.recv().await {
                 if out.write_all(line.as_bytes()).await.is_err() {
                     return;
                 }
                 backlog.fetch_sub(1, Ordering::Relaxed);
+                if let Some(hold) = &hold {
+                    hold.wait().await;
+                }
+                while let Ok(line) = rx.try_recv() {
+                    if out.write_all(line.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    backlog.fetch_sub(1, Ordering::Relaxed);
+                }
+                if out.flush().await.is_err() {
+                    return;
+                }
             }
-            if out.flush().await.is_err() {
-                return;
-            }
-        }
-        let _ = out.shutdown().await;
-    });
-    (lines, writer)
+            let _ = out.shutdown().await;
+        })
+    }
 }
 
 #[cfg(test)]

@@ -299,6 +299,7 @@ pub async fn serve(
             events_tx.clone(),
             secret.clone(),
             heartbeat_interval,
+            config.seal_local_socket,
         ))
     });
     let workers = tokio::spawn(connections::accept_workers(
@@ -306,6 +307,7 @@ pub async fn serve(
         events_tx.clone(),
         secret,
         heartbeat_interval,
+        true,
     ));
     let signals: &[(SignalKind, &'static str)] = if listen.handle_signals {
         &[

@@ -10,6 +10,7 @@ use tokio::io::{AsyncBufRead, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use crate::auth;
+use dfm_wire::sealed::{Direction, Handshake, SealedRead, SealedWrite};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -60,6 +61,8 @@ pub enum SessionError {
     Impostor(String),
     #[error("the daemon refused this worker: {0}")]
     Refused(String),
+    #[error("the daemon at {0} does not seal its traffic on the network: refusing it (a dfm older than this worker? run the same dfm on both)")]
+    NotSealed(String),
     #[error("unexpected answer to registration")]
     Unexpected,
     #[error("no answer to registration from {0}")]
@@ -89,7 +92,7 @@ pub async fn open_saying(
     me: &Identity,
     say: bool,
 ) -> Result<Session, SessionError> {
-    let (read, writer, daemon, fd) = connect(address, local_socket, say).await?;
+    let (read, writer, daemon, fd, local) = connect(address, local_socket, say).await?;
     let mut session = Session {
         reader: BufReader::new(read),
         writer,
@@ -97,15 +100,52 @@ pub async fn open_saying(
         fd,
         heartbeat_every: Duration::ZERO,
     };
-    session.heartbeat_every = register(&mut session, me).await?;
-    Ok(session)
+    let welcome = register(&mut session, me).await?;
+    session.heartbeat_every = welcome.heartbeat_every;
+    match (welcome.sealed, local) {
+        (Some(keys), _) => Ok(seal(session, me, &keys)),
+        // On the daemon's machine, over its 0600 socket, clear is the
+        // daemon's choice; across the network it is refused.
+        (None, true) => Ok(session),
+        (None, false) => Err(SessionError::NotSealed(session.daemon)),
+    }
 }
+
+/// From now on what the session carries is sealed.
+fn seal(session: Session, me: &Identity, nonces: &(String, String)) -> Session {
+    let keys = Handshake {
+        secret: &me.secret,
+        daemon_nonce: &nonces.0,
+        worker_nonce: &nonces.1,
+        worker_id: &me.worker_id,
+    };
+    let already_read = session.reader.buffer().to_vec();
+    let read: ReadHalf = Box::new(SealedRead::new(
+        session.reader.into_inner(),
+        keys.opener(Direction::DaemonToWorker),
+        &already_read,
+    ));
+    let writer: WriteHalf = Box::new(SealedWrite::new(
+        session.writer,
+        keys.sealer(Direction::WorkerToDaemon),
+        0,
+    ));
+    Session {
+        reader: BufReader::new(read),
+        writer,
+        ..session
+    }
+}
+
+/// The two halves, where they lead, the descriptor, and whether it is the
+/// daemon's worker socket on this machine.
+type Connected = (ReadHalf, WriteHalf, String, RawFd, bool);
 
 async fn connect(
     address: &str,
     local_socket: Option<String>,
     say: bool,
-) -> Result<(ReadHalf, WriteHalf, String, RawFd), SessionError> {
+) -> Result<Connected, SessionError> {
     if let Some(path) = local_socket {
         match tokio::net::UnixStream::connect(&path).await {
             Ok(stream) => {
@@ -115,7 +155,7 @@ async fn connect(
                         path: path.clone(),
                         source,
                     })?;
-                return Ok((Box::new(read), Box::new(write), path, fd));
+                return Ok((Box::new(read), Box::new(write), path, fd, true));
             }
             Err(e) if say => eprintln!("worker socket {path} unusable ({e}); using {address}"),
             Err(_) => {}
@@ -131,12 +171,24 @@ async fn connect(
     let _ = stream.set_nodelay(true);
     let fd = stream.as_raw_fd();
     let (read, write) = stream.into_split();
-    Ok((Box::new(read), Box::new(write), address.to_string(), fd))
+    Ok((
+        Box::new(read),
+        Box::new(write),
+        address.to_string(),
+        fd,
+        false,
+    ))
+}
+
+/// What registration brought: how often to send heartbeats, and, if the
+/// daemon seals, the two nonces the keys come from.
+struct Welcome {
+    heartbeat_every: Duration,
+    sealed: Option<(String, String)>,
 }
 
 /// The handshake: the daemon's challenge, our proof and nonce, its proof.
-/// Returns how often to send heartbeats.
-async fn register(session: &mut Session, me: &Identity) -> Result<Duration, SessionError> {
+async fn register(session: &mut Session, me: &Identity) -> Result<Welcome, SessionError> {
     let daemon = session.daemon.clone();
     let mut buf = Vec::new();
     let challenge =
@@ -159,6 +211,7 @@ async fn register(session: &mut Session, me: &Identity) -> Result<Duration, Sess
         nonce: my_nonce.clone(),
         prefetch: true,
         prefetch_depth: MAX_PREFETCH as u32,
+        seal: true,
     });
     session
         .writer
@@ -171,12 +224,16 @@ async fn register(session: &mut Session, me: &Identity) -> Result<Duration, Sess
         Ok(Ok(Some(ToWorker::Registered {
             auth: proof,
             heartbeat_interval_ms,
+            sealed,
         }))) => {
             let expected = auth::daemon_proof(&me.secret, &nonce, &me.worker_id, &my_nonce);
             if !auth::proofs_match(&expected, &proof) {
                 return Err(SessionError::Impostor(daemon));
             }
-            Ok(Duration::from_millis(heartbeat_interval_ms.max(10)))
+            Ok(Welcome {
+                heartbeat_every: Duration::from_millis(heartbeat_interval_ms.max(10)),
+                sealed: sealed.then_some((nonce, my_nonce)),
+            })
         }
         Ok(Ok(Some(ToWorker::Rejected { reason }))) => Err(SessionError::Refused(reason)),
         Ok(Ok(_)) => Err(SessionError::Unexpected),
@@ -194,11 +251,12 @@ pub async fn next_message<R: AsyncBufRead + Unpin>(
     read_message(reader, buf, ToWorker::parse).await
 }
 
-/// Sends `messages` in one write.
+/// Sends `messages` in one write (one sealed frame, on a sealed session).
 pub async fn send<W: AsyncWriteExt + Unpin>(
     writer: &mut W,
     messages: &[FromWorker],
 ) -> std::io::Result<()> {
     let lines: String = messages.iter().map(to_line).collect();
-    writer.write_all(lines.as_bytes()).await
+    writer.write_all(lines.as_bytes()).await?;
+    writer.flush().await
 }

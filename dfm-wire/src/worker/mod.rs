@@ -113,6 +113,10 @@ pub struct Register {
     /// means one, as workers that predate it hold.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub prefetch_depth: u32,
+    /// The worker seals its traffic after the handshake (see
+    /// [`crate::sealed`]); workers that predate sealing send none.
+    #[serde(default)]
+    pub seal: bool,
 }
 
 impl Register {
@@ -151,6 +155,9 @@ pub enum ToWorker {
         /// The daemon's answer to the worker's nonce.
         auth: String,
         heartbeat_interval_ms: u64,
+        /// Everything after this message is sealed (see [`crate::sealed`]).
+        #[serde(default)]
+        sealed: bool,
     },
     #[serde(rename = "worker.rejected")]
     Rejected { reason: String },
