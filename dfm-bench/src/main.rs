@@ -50,24 +50,8 @@ fn main() {
             repeat: 5,
             quick: false,
         }),
-        Some("--ceiling") => ceiling::curve(
-            &std::env::current_exe()
-                .map(|exe| exe.with_file_name("dfm"))
-                .unwrap_or_default(),
-            &Options {
-                repeat: 1,
-                quick: args.iter().any(|a| a == "--quick"),
-            },
-        ),
-        Some("--sealing") => sealing::compare(
-            &std::env::current_exe()
-                .map(|exe| exe.with_file_name("dfm"))
-                .unwrap_or_default(),
-            &Options {
-                repeat: 1,
-                quick: args.iter().any(|a| a == "--quick"),
-            },
-        ),
+        Some("--ceiling") => ceiling::curve(&own_dfm(), &one_pass(&args)),
+        Some("--sealing") => sealing::compare(&own_dfm(), &one_pass(&args)),
         Some("-h" | "--help") => println!("{USAGE}"),
         _ => {
             let quick = args.iter().any(|a| a == "--quick");
@@ -85,6 +69,21 @@ fn main() {
             None => eprintln!("dfm-bench: internal error (see the panic above)"),
         }
         std::process::exit(1);
+    }
+}
+
+/// The `dfm` beside this bench.
+fn own_dfm() -> std::path::PathBuf {
+    std::env::current_exe()
+        .map(|exe| exe.with_file_name("dfm"))
+        .unwrap_or_default()
+}
+
+/// One pass of a measurement, `--quick` or not.
+fn one_pass(args: &[String]) -> Options {
+    Options {
+        repeat: 1,
+        quick: args.iter().any(|a| a == "--quick"),
     }
 }
 
