@@ -16,6 +16,7 @@ mod pool_core;
 mod sealing;
 mod setup;
 mod stats;
+mod tcp;
 
 use std::path::{Path, PathBuf};
 
@@ -28,7 +29,7 @@ use pool_core::pool_curve;
 use setup::{fail, Failure, Options, COMMAND, SHELL};
 use stats::{between_limits, median, ms, ms_range, rate, ratio};
 
-const USAGE: &str = "usage: dfm-bench [--quick] [--original] | --pool-core | --ceiling [--quick] | --sealing [--quick]
+const USAGE: &str = "usage: dfm-bench [--quick] [--original] | --pool-core | --ceiling [--quick] | --sealing [--quick] | --tcp BASELINE_DFM [--quick]
 
 Measures the spawn limit, a no-logic floor and dfm on `bash -c true`
 tasks, then the original dv-flow-mgr's tasks through dfm's daemon and the
@@ -37,7 +38,8 @@ see README.md. A full run takes about 25 minutes, --quick about two.
 --original measures only the original's tasks; --pool-core only the
 pool's decision core (seconds, no processes); --ceiling only the daemon,
 with 10 to 1000 workers of the bench's own that answer at once; --sealing
-what sealing worker traffic costs, sealed and clear side by side. Run it on
+what sealing worker traffic costs, sealed and clear side by side; --tcp
+workers on TCP through a delaying proxy, this dfm against another build. Run it on
 an otherwise idle machine.";
 
 fn main() {
@@ -52,6 +54,12 @@ fn main() {
         }),
         Some("--ceiling") => ceiling::curve(&own_dfm(), &one_pass(&args)),
         Some("--sealing") => sealing::compare(&own_dfm(), &one_pass(&args)),
+        Some("--tcp") => match args.get(1) {
+            Some(baseline) => tcp::compare(&own_dfm(), Path::new(baseline), &one_pass(&args)),
+            None => fail(&format!(
+                "--tcp needs the baseline dfm to compare with\n{USAGE}"
+            )),
+        },
         Some("-h" | "--help") => println!("{USAGE}"),
         _ => {
             let quick = args.iter().any(|a| a == "--quick");

@@ -66,6 +66,11 @@ pub(crate) fn throughput_with(
     config: Option<&str>,
 ) -> f64 {
     let (daemon, _) = Daemon::start_with(dfm, base, pool, config);
+    throughput_on(&daemon, pool, clients, tasks)
+}
+
+/// Tasks per second on `daemon`, warmed first (see [`throughput`]).
+pub(crate) fn throughput_on(daemon: &Daemon, pool: usize, clients: usize, tasks: usize) -> f64 {
     // Warm every worker.
     let mut warm = daemon.client();
     for i in 0..pool * 4 {

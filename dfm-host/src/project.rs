@@ -155,11 +155,26 @@ impl Project {
         let locks = fs::read_to_string("/proc/locks").ok()?;
         locks.lines().find_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            // "1: FLOCK  ADVISORY  WRITE 4066 fe:00:10136675 0 EOF"
-            (fields.get(1) == Some(&"FLOCK") && fields.get(5) == Some(&file.as_str()))
-                .then(|| fields.get(4)?.parse().ok())
-                .flatten()
+            // "1: FLOCK  ADVISORY  WRITE 4066 fe:00:10136675 0 EOF"; on NFS
+            // an flock is a POSIX lock underneath, listed as such.
+            (matches!(fields.get(1), Some(&"FLOCK") | Some(&"POSIX"))
+                && fields.get(5) == Some(&file.as_str()))
+            .then(|| fields.get(4)?.parse().ok())
+            .flatten()
         })
+    }
+
+    /// Whether `pid` runs this project's daemon, by its command line: for
+    /// where the kernel does not say who holds the lock.
+    pub fn is_daemon_process(&self, pid: u32) -> bool {
+        let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
+            return false;
+        };
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        let root = self.root.as_os_str().as_encoded_bytes();
+        args.contains(&b"daemon".as_slice())
+            && args.contains(&b"--foreground".as_slice())
+            && args.contains(&root)
     }
 
     /// Takes the daemon lock; `None` when another process holds it. The

@@ -41,6 +41,9 @@ pub struct RunnerConfig {
     /// `runner.seal_local_socket`: seal the traffic of workers on the
     /// daemon's machine too (the TCP port's always is).
     pub seal_local_socket: bool,
+    /// `runner.worker_socket`: workers on the daemon's machine use the
+    /// worker socket (default); `false`: the TCP port, as all others.
+    pub worker_socket: bool,
     /// The whole merged section, for the plugin's own keys.
     pub(super) raw: Map<String, Value>,
 }
@@ -90,15 +93,15 @@ impl RunnerConfig {
                 "runner.{key} must be a host name or address, not {other}"
             ))),
         };
-        let seal_local_socket = match raw.get("seal_local_socket") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(seal)) => *seal,
-            Some(other) => {
-                return Err(invalid(format!(
-                    "runner.seal_local_socket must be true or false, not {other}"
-                )))
-            }
+        let flag = |key: &str, default: bool| match raw.get(key) {
+            None | Some(Value::Null) => Ok(default),
+            Some(Value::Bool(value)) => Ok(*value),
+            Some(other) => Err(invalid(format!(
+                "runner.{key} must be true or false, not {other}"
+            ))),
         };
+        let seal_local_socket = flag("seal_local_socket", false)?;
+        let worker_socket = flag("worker_socket", true)?;
         Ok(RunnerConfig {
             runner,
             pool,
@@ -108,6 +111,7 @@ impl RunnerConfig {
             worker_host: address("worker_host")?,
             python,
             seal_local_socket,
+            worker_socket,
             raw,
         })
     }

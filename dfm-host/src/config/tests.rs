@@ -208,3 +208,29 @@ fn prefetch_is_a_number_of_tasks_or_a_flag() {
         crate::pool::DEFAULT_PREFETCH
     );
 }
+
+#[test]
+fn the_worker_socket_and_its_sealing_are_switches() {
+    let dir = temp_dir("switches");
+    let load = |yaml: &str| {
+        let file = write(&dir, "c.yaml", yaml);
+        Layers {
+            files: vec![file],
+            env_runner: None,
+        }
+        .load(&CliOverrides::default())
+    };
+    let defaults = load("runner:\n  default: local\n").expect("config");
+    assert!(defaults.worker_socket && !defaults.seal_local_socket);
+    let set = load("runner:\n  worker_socket: false\n  seal_local_socket: true\n").expect("config");
+    assert!(!set.worker_socket && set.seal_local_socket);
+    let wrong = load("runner:\n  seal_local_socket: yes please\n").expect_err("a string");
+    assert!(
+        wrong
+            .to_string()
+            .contains("runner.seal_local_socket must be true or false"),
+        "{wrong}"
+    );
+    let empty = load("# runner:\n#   default: local\n").expect("an all-comments file");
+    assert_eq!(empty.runner, "local");
+}

@@ -180,7 +180,8 @@ pub async fn serve(
         None => Arc::new(auth::random_hex(32).context("cannot read /dev/urandom")?),
     };
     // Cluster workers connect from other hosts; they authenticate with the
-    // secret, so listening beyond loopback is safe.
+    // secret and their traffic is sealed, so listening beyond loopback is
+    // safe.
     let worker_bind = config.worker_bind();
     let worker_host = config.worker_host();
     let worker_listener = adoption::open_worker_port(&worker_bind, inheritance.worker_port)
@@ -204,6 +205,7 @@ pub async fn serve(
     // the worker socket; without a boot id to hand them, nobody would.
     let worker_socket = worker_socket_beside(&socket_path);
     let local_listener = crate::procfs::boot_id()
+        .filter(|_| config.worker_socket)
         .and_then(|boot_id| Some((listen_for_local_workers(&worker_socket)?, boot_id)));
 
     let started = rfc3339_now();

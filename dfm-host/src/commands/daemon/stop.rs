@@ -98,13 +98,21 @@ fn force_stop(project: &Project, state: &DaemonState) -> Result<()> {
     let pid = state.pid;
     for (signal, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGKILL, "SIGKILL")] {
         match project.lock_holder() {
-            None => return Ok(()), // it is gone
             Some(holder) if holder != pid => bail!(
                 "the lock of {} is held by pid {holder}, not by the daemon of daemon.json (pid {pid}): \
                  not signalling anything; look at that process",
                 project.root.display()
             ),
             Some(_) => {}
+            None if !project.lock_is_held() => return Ok(()), // it is gone
+            // Held, but the kernel does not say by whom (a lock on NFS from
+            // another host?): only a process that is this project's daemon.
+            None if project.is_daemon_process(pid) => {}
+            None => bail!(
+                "the lock of {} is held, and pid {pid} is not its daemon: not signalling anything. \
+                 Is the daemon running on another host?",
+                project.root.display()
+            ),
         }
         eprintln!("sending {name} to the daemon (pid {pid})");
         // SAFETY: kill has no memory-safety preconditions; the pid holds
