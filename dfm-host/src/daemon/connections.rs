@@ -271,16 +271,19 @@ async fn serve_worker(
     let (answer_tx, answer) = oneshot::channel();
     let worker_id = register.worker_id.clone();
     let welcome_len = welcome.len();
-    let keys = Handshake {
-        secret: link.secret,
-        daemon_nonce: &proven.nonce,
-        worker_nonce: &register.nonce,
-        worker_id: &worker_id,
-    };
-    let (opener, sealer) = (
-        keys.opener(Direction::WorkerToDaemon),
-        keys.sealer(Direction::DaemonToWorker),
-    );
+    // The keys come from both nonces; only a sealed connection needs them.
+    let seal = link.seal.then(|| {
+        let keys = Handshake {
+            secret: link.secret,
+            daemon_nonce: &proven.nonce,
+            worker_nonce: &register.nonce,
+            worker_id: &worker_id,
+        };
+        (
+            keys.opener(Direction::WorkerToDaemon),
+            keys.sealer(Direction::DaemonToWorker),
+        )
+    });
     events
         .send(Event::WorkerHello {
             register,
@@ -303,7 +306,7 @@ async fn serve_worker(
         Err(_) => return Err(HandshakeError::Stopping),
     };
     // The core sent the welcome first; what follows it is sealed.
-    let (mut reader, write) = if link.seal {
+    let (mut reader, write) = if let Some((opener, sealer)) = seal {
         let already_read = reader.buffer().to_vec();
         let read: Box<dyn AsyncRead + Unpin + Send> =
             Box::new(SealedRead::new(reader.into_inner(), opener, &already_read));

@@ -59,13 +59,11 @@ pub enum JournalError {
 
 pub struct JournalFile {
     path: PathBuf,
-    /// What was last written, to skip writing the same again.
-    last: Option<Journal>,
 }
 
 impl JournalFile {
     pub fn new(path: PathBuf) -> JournalFile {
-        JournalFile { path, last: None }
+        JournalFile { path }
     }
 
     pub fn path(&self) -> &Path {
@@ -113,24 +111,19 @@ impl JournalFile {
         aside
     }
 
-    /// Writes `journal` unless it is what was last written.
-    pub fn write(&mut self, journal: &Journal) {
-        if self.last.as_ref() == Some(journal) {
-            return;
-        }
-        match write_synced(&self.path, journal) {
-            Ok(()) => self.last = Some(journal.clone()),
-            Err(e) => tracing::warn!(
+    /// Writes `journal`, whole or not at all.
+    pub fn write(&self, journal: &Journal) {
+        if let Err(e) = write_synced(&self.path, journal) {
+            tracing::warn!(
                 "cannot write {}: {e}; a daemon started after this one dies could not adopt its workers",
                 self.path.display()
-            ),
+            );
         }
     }
 
     /// A clean stop: no worker is left to adopt.
-    pub fn remove(&mut self) {
+    pub fn remove(&self) {
         let _ = fs::remove_file(&self.path);
-        self.last = None;
     }
 }
 
@@ -213,7 +206,7 @@ impl Drop for Keeper {
     }
 }
 
-fn write_jobs(mut file: JournalFile, queue: std::sync::mpsc::Receiver<Job>) {
+fn write_jobs(file: JournalFile, queue: std::sync::mpsc::Receiver<Job>) {
     while let Ok(first) = queue.recv() {
         // Only the last of the jobs waiting matters.
         let job = queue.try_iter().fold(first, |_, next| next);
@@ -274,7 +267,7 @@ mod tests {
     #[test]
     fn a_journal_written_is_read_back_and_a_damaged_one_is_refused() {
         let dir = dir("roundtrip");
-        let mut file = JournalFile::new(dir.join("journal.json"));
+        let file = JournalFile::new(dir.join("journal.json"));
         assert!(matches!(file.load(&dir), Ok(None)));
         let mut journal = new_journal(&dir, "local", "s3cret", "127.0.0.1", 4242);
         journal.workers.push(JournalWorker {

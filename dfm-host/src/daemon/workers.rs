@@ -64,11 +64,6 @@ impl Workers {
         self.changed = true;
     }
 
-    /// Has the journal written afresh.
-    pub fn touch(&mut self) {
-        self.changed = true;
-    }
-
     /// Whether the set of jobs changed since the last call.
     pub fn take_changed(&mut self) -> bool {
         std::mem::take(&mut self.changed)

@@ -84,7 +84,7 @@ fn asked_and_gone(project: &Project, state: &DaemonState, timeout: Duration) -> 
 
 pub(super) fn gone_within(project: &Project, pid: u32, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
-    while project.lock_holder() == Some(pid) || crate::procfs::is_live(pid) {
+    while project.lock_is_held() || crate::procfs::is_live(pid) {
         if Instant::now() > deadline {
             return false;
         }

@@ -176,9 +176,9 @@ impl Core {
         }
         self.durations.save(self.pool.durations());
         if let Some(journal) = &mut self.journal {
-            if self.keep_workers {
-                journal.record(self.workers.journal(&self.pool));
-            } else {
+            // Kept (restart): it names the workers as they are now, since
+            // every turn of the loop keeps it so.
+            if !self.keep_workers {
                 // Every worker job is stopped: none to adopt.
                 journal.remove();
             }
@@ -436,7 +436,6 @@ impl Core {
         tracing::info!("stopping, leaving the workers to the next daemon");
         self.shutting_down = true;
         self.keep_workers = true;
-        self.workers.touch();
     }
 
     fn begin_shutdown(&mut self) {
