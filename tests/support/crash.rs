@@ -64,13 +64,29 @@ pub fn signal(pid: u32, signal: i32) {
     }
 }
 
+/// kill -9 of the daemon, and the wait until it is gone (a start before
+/// that finds it still there, and says "already running").
+fn kill_daemon(project: &TestProject) {
+    let pid = daemon_pid(project);
+    signal(pid, libc::SIGKILL);
+    wait_for(LONG, "the killed daemon to be gone", || {
+        (!is_alive(pid)).then_some(())
+    });
+}
+
 pub fn daemon_pid(project: &TestProject) -> u32 {
     project.daemon_state()["pid"].as_u64().expect("daemon pid") as u32
 }
 
 /// The daemon's workers' ids, sorted.
 pub fn worker_ids(project: &TestProject) -> Vec<String> {
-    let mut ids: Vec<String> = project.status()["workers"]
+    let status = project.status();
+    assert!(
+        status["running"] == true && status["responding"] == true,
+        "no answering daemon: {status}\n{}",
+        daemon_log(project)
+    );
+    let mut ids: Vec<String> = status["workers"]
         .as_array()
         .map(|w| {
             w.iter()
@@ -170,7 +186,7 @@ pub fn killed_daemon_is_replaced_without_a_launch(s: &dyn Scheduler, project: &T
     let (run, names) = run_under_way(s, project, "reconnect_grace: 120");
     let workers = worker_ids(project);
     let launched = s.submissions(project);
-    signal(daemon_pid(project), libc::SIGKILL);
+    kill_daemon(project);
     start_again(s, project);
     let run = run.wait_with_output().expect("the run ends");
     each_task_ended_once(project, &run, &names);
@@ -190,7 +206,7 @@ pub fn killed_daemon_is_replaced_without_a_launch(s: &dyn Scheduler, project: &T
 pub fn killed_daemon_run_finishes_on_an_ephemeral_pool(s: &dyn Scheduler, project: &TestProject) {
     let (run, names) = run_under_way(s, project, "reconnect_grace: 3");
     let jobs = crate::cluster::worker_jobs(project);
-    signal(daemon_pid(project), libc::SIGKILL);
+    kill_daemon(project);
     let run = run.wait_with_output().expect("the run ends");
     each_task_ended_once(project, &run, &names);
     assert!(
