@@ -29,6 +29,6 @@ pub use status::{
 };
 pub use task::{
     Dialect, Env, Environment, EnvironmentError, InvalidTask, Marker, ResourceRequest, Severity,
-    TaskResult, TaskSpec, MAX_PRIORITY, PYTASK, SHELLS,
+    TaskResult, TaskSpec, CLIENT_PYTHON, MAX_PRIORITY, PYTASK, SHELLS,
 };
 pub use worker::{FromWorker, Register, ToWorker, MAX_PREFETCH};

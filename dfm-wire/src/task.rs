@@ -115,6 +115,10 @@ impl<'de> Deserialize<'de> for Environment {
     }
 }
 
+/// The field of a task that names its client's Python (see
+/// [`TaskSpec::client_python`]).
+pub const CLIENT_PYTHON: &str = "client_python";
+
 /// A shell task as a client submits it and a worker runs it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct TaskSpec {
@@ -310,6 +314,16 @@ impl TaskSpec {
             .into_iter()
             .flatten()
             .filter_map(Value::as_str)
+    }
+
+    /// The Python the client process runs on, as it names itself
+    /// (`sys.executable`): the daemon adds it to the original's tasks from
+    /// the client's process ([`CLIENT_PYTHON`]).
+    pub fn client_python(&self) -> Option<&str> {
+        self.extra
+            .get(CLIENT_PYTHON)
+            .and_then(Value::as_str)
+            .filter(|p| !p.is_empty())
     }
 
     /// Checks what a worker needs; the error says what to fix.

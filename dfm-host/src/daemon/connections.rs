@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dfm_wire::{
-    read_line, reply_error, reply_result, to_line, ClientCall, ClientRequest, FrameError, ToWorker,
-    MAX_LINE_BYTES,
+    read_line, reply_error, reply_result, to_line, ClientCall, ClientRequest, Dialect, FrameError,
+    ToWorker, CLIENT_PYTHON, MAX_LINE_BYTES,
 };
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
@@ -77,6 +77,9 @@ async fn serve_client(stream: UnixStream, client: ClientId, inboxes: Inboxes, ho
     };
     let (tx, writer) = spawn_writer(write, Some(hold));
     let mut environments = Environments::default();
+    // The Python the client runs on, for the original's tasks (looked up
+    // at its first one).
+    let mut client_python: Option<Option<String>> = None;
     if control
         .send(Event::ClientConnected {
             client,
@@ -144,6 +147,14 @@ async fn serve_client(stream: UnixStream, client: ClientId, inboxes: Inboxes, ho
                         let error = format!("Invalid task.submit params: {e}");
                         let _ = tx.send(reply_error(&id, &error));
                         continue;
+                    }
+                }
+                if spec.dialect() == Dialect::Original && spec.client_python().is_none() {
+                    let python =
+                        client_python.get_or_insert_with(|| pid.and_then(crate::procfs::python_of));
+                    if let Some(python) = python {
+                        spec.extra
+                            .insert(CLIENT_PYTHON.to_string(), Value::String(python.clone()));
                     }
                 }
                 Request::Submit(spec)

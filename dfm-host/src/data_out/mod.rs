@@ -11,7 +11,8 @@
 //! outcome is dv-flow-mgr's own. `tests/upstream_out.rs` checks both give
 //! the same files for the same calls.
 
-mod pyjson;
+pub mod pyjson;
+mod pyrepr;
 
 use std::ffi::OsString;
 use std::io::Write;

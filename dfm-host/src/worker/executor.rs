@@ -3,8 +3,10 @@
 //! This is the seam every way of running a task plugs into: [`Executors`]
 //! picks the executor for a task's [`TaskKind`] and returns an
 //! [`Execution`], which the I/O loop waits on, kills, and turns into the
-//! task's [`Ending`]. Today every task is a shell body run natively
-//! (`shell.rs`).
+//! task's [`Ending`]: dfm's own shell tasks (`shell`), the original's shell
+//! steps run natively (`original_shell`), and the original's Python tasks
+//! in the warm interpreter (`python`), which also takes any shell step
+//! the native path declines.
 
 use std::io;
 use std::os::unix::process::ExitStatusExt;
@@ -12,9 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use dfm_wire::{Dialect, Marker, Severity, TaskResult, TaskSpec};
+use dfm_wire::{Dialect, Marker, Severity, TaskResult, TaskSpec, PYTASK};
 
 use super::child::Child;
+use super::original_shell::{OriginalShellExecutor, OriginalShellRun};
 use super::python::{PythonExecutor, PythonRun};
 use super::shell::ShellExecutor;
 use super::start::StartError;
@@ -25,6 +28,9 @@ use super::state::Ending;
 pub enum TaskKind {
     /// Its body, by its shell, as a process of its own.
     Shell,
+    /// A shell step of the original's: its body as its `ShellCallable`
+    /// runs it, with the data_io contract.
+    OriginalShell,
     /// By dv-flow-mgr's own code, in the worker's Python interpreter.
     Python,
 }
@@ -33,7 +39,8 @@ impl TaskKind {
     pub fn of(spec: &TaskSpec) -> TaskKind {
         match spec.dialect() {
             Dialect::Native => TaskKind::Shell,
-            Dialect::Original => TaskKind::Python,
+            Dialect::Original if spec.shell == PYTASK => TaskKind::Python,
+            Dialect::Original => TaskKind::OriginalShell,
         }
     }
 }
@@ -45,11 +52,18 @@ pub struct ExecutorSettings {
     pub python: Option<PathBuf>,
     /// dfm's dfm-out, for the original's shell steps.
     pub native_dfm_out: Option<PathBuf>,
+    /// Run the original's shell steps in the interpreter, with its own
+    /// code, as dfm did before it ran them natively (a diagnostic, and the
+    /// reference the differential test compares with).
+    pub original_shell_in_python: bool,
 }
 
 /// The worker's executors, one per kind of task, each made once.
 pub struct Executors {
     shell: ShellExecutor,
+    /// `None` without dfm's dfm-out beside the worker, or when told to
+    /// leave the original's shell steps to the interpreter.
+    original_shell: Option<OriginalShellExecutor>,
     python: PythonExecutor,
 }
 
@@ -58,8 +72,16 @@ impl Executors {
     /// make it after the worker has removed its private variables and set
     /// up its signal handling.
     pub fn new(settings: ExecutorSettings) -> io::Result<Executors> {
+        let original_shell = match &settings.native_dfm_out {
+            Some(native) if !settings.original_shell_in_python => Some(OriginalShellExecutor::new(
+                native.clone(),
+                settings.python.clone(),
+            )?),
+            _ => None,
+        };
         Ok(Executors {
             shell: ShellExecutor::new()?,
+            original_shell,
             python: PythonExecutor::new(settings.python, settings.native_dfm_out),
         })
     }
@@ -67,7 +89,7 @@ impl Executors {
     /// Takes back what a task that has ended borrowed from its executor.
     pub fn reclaim(&mut self, ended: Execution) {
         match ended {
-            Execution::Process(_) => {}
+            Execution::Process(_) | Execution::OriginalShell(_) => {}
             Execution::Python(run) => self.python.reclaim(run),
         }
     }
@@ -83,6 +105,18 @@ impl Executors {
                     child,
                 }))
             }
+            TaskKind::OriginalShell => {
+                if let Some(native) = self.original_shell.as_mut() {
+                    match native.start(spec)? {
+                        Ok(run) => return Ok(Execution::OriginalShell(run)),
+                        Err(decline) => eprintln!(
+                            "task {}: run by dv-flow-mgr's own code: {}",
+                            spec.name, decline.0
+                        ),
+                    }
+                }
+                Ok(Execution::Python(self.python.start(spec)?))
+            }
             TaskKind::Python => Ok(Execution::Python(self.python.start(spec)?)),
         }
     }
@@ -91,6 +125,7 @@ impl Executors {
 /// A task that has started.
 pub enum Execution {
     Process(ProcessRun),
+    OriginalShell(OriginalShellRun),
     Python(PythonRun),
 }
 
@@ -109,6 +144,7 @@ impl Execution {
                 let status = run.child.wait().await;
                 run.ending(status)
             }
+            Execution::OriginalShell(run) => run.ended().await,
             Execution::Python(run) => run.ended().await,
         }
     }
@@ -121,6 +157,7 @@ impl Execution {
                 // Still running; an error shows when it is waited for.
                 Ok(None) | Err(_) => None,
             },
+            Execution::OriginalShell(run) => run.try_ended(),
             Execution::Python(run) => run.try_ended(),
         }
     }
@@ -130,6 +167,7 @@ impl Execution {
     pub fn give_time(&self, limit: Duration) {
         match self {
             Execution::Process(run) => run.child.wait_for_end(limit),
+            Execution::OriginalShell(run) => run.give_time(limit),
             Execution::Python(run) => run.give_time(limit),
         }
     }
@@ -138,6 +176,7 @@ impl Execution {
     pub fn kill(&self) {
         match self {
             Execution::Process(run) => run.child.kill(),
+            Execution::OriginalShell(run) => run.kill(),
             Execution::Python(run) => run.kill(),
         }
     }
@@ -168,7 +207,7 @@ impl ProcessRun {
 /// Whether the task died of a signal a scheduler uses to stop jobs
 /// (directly, or as a shell's 128 + signal). A crash (SIGSEGV, SIGABRT...)
 /// is the task's own failure and is reported at once.
-fn killed_by_stop_signal(status: &io::Result<ExitStatus>) -> bool {
+pub(super) fn killed_by_stop_signal(status: &io::Result<ExitStatus>) -> bool {
     const STOP_SIGNALS: [i32; 4] = [libc::SIGTERM, libc::SIGKILL, libc::SIGINT, libc::SIGHUP];
     match status {
         Ok(status) => status

@@ -18,6 +18,7 @@
 mod child;
 mod environment;
 mod executor;
+mod original_shell;
 mod python;
 mod serve;
 mod session;
@@ -83,6 +84,8 @@ pub fn run(args: WorkerArgs) -> Result<()> {
             .filter(|p| !p.is_empty())
             .map(PathBuf::from),
         native_dfm_out: native_dfm_out(),
+        original_shell_in_python: std::env::var_os(job_env::ORIGINAL_SHELL_IN_PYTHON)
+            .is_some_and(|v| v == "1"),
     };
     for name in job_env::PRIVATE {
         // Single-threaded here: the runtime has not started.

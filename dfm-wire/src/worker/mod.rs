@@ -30,6 +30,11 @@ pub mod job_env {
     pub const BOOT_ID: &str = "DFM_DAEMON_BOOT_ID";
     /// `runner.python`: the Python the original's tasks run with.
     pub const PYTHON: &str = "DFM_WORKER_PYTHON";
+    /// `1`: run the original's shell steps in the interpreter, with its own
+    /// code, rather than natively (a diagnostic; the differential test's
+    /// reference). Read from the daemon's environment by the local runner's
+    /// workers, which inherit it.
+    pub const ORIGINAL_SHELL_IN_PYTHON: &str = "DFM_WORKER_ORIGINAL_SHELL_IN_PYTHON";
     /// For the elements of a job array, instead of [`WORKER_ID`]: their
     /// worker ids, comma-separated, in index order...
     pub const WORKER_IDS: &str = "DFM_WORKER_IDS";
@@ -42,6 +47,7 @@ pub mod job_env {
         SOCKET,
         BOOT_ID,
         PYTHON,
+        ORIGINAL_SHELL_IN_PYTHON,
         WORKER_IDS,
         ARRAY_INDEX_VAR,
     ];

@@ -20,6 +20,12 @@ pub fn client_python(pythonpath: &[&str]) -> Option<PathBuf> {
     site_packages.chain(standard_library).next()
 }
 
+/// `path`, if it is a program that can be run here.
+pub fn runnable(path: &str) -> Option<PathBuf> {
+    let path = Path::new(path);
+    (path.is_absolute() && is_executable(path)).then(|| path.to_path_buf())
+}
+
 /// `<prefix>/bin/pythonX.Y` for `<prefix>/lib/pythonX.Y[/site-packages]`, if
 /// it can be run.
 fn interpreter_beside(entry: &Path, site_packages: bool) -> Option<PathBuf> {

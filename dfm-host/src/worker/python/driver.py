@@ -19,7 +19,11 @@ in-process runner would, the driver gives the in-process one:
 - a task that raises fails with in-process's "Task implementation raised an
   exception: ...";
 - its environment is the worker's own overlaid with the one its client
-  sent (dv-flow-mgr's worker ignores that).
+  sent (dv-flow-mgr's worker ignores that);
+- a shell step gets DFM_PARAM_<NAME> for each of its parameters.
+dfm's worker runs most shell steps natively (worker/original_shell), the
+same way; those it declines, and all of them when told to
+(DFM_WORKER_ORIGINAL_SHELL_IN_PYTHON=1), come here.
 And the dfm-out shim a shell step finds on its PATH runs dfm's native
 dfm-out (DFM_OUT_NATIVE), which writes the same lines and hands anything it
 does not do itself to dv_flow.mgr.out.
@@ -125,6 +129,12 @@ async def _execute(params, task_env):
         )
         ctxt = _RunCtxt(runner=worker._WorkerRunnerShim(), ctxt=None, rundir=rundir)
         ctxt.task_env = dict(task_env)
+        if shell != "pytask" and isinstance(params.get("params"), dict):
+            # As in-process, where data_io sees the declared parameters
+            # (dv-flow-mgr's worker hands it a namespace and sets none).
+            from dv_flow.mgr import data_io
+            for key, value in params["params"].items():
+                ctxt.task_env["DFM_PARAM_%s" % key.upper()] = data_io._scalar_to_env(value)
         result = await task(ctxt, task_input)
         if result is None:
             result = TaskDataResult()

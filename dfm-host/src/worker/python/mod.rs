@@ -93,8 +93,7 @@ impl PythonExecutor {
         // PATH or to start an interpreter: not for each task.
         let base = &self.base;
         let env = || base.with(&spec.env).map_err(|e| cannot(e.into()));
-        let clients = || choice::client_python(&spec.pythonpath().collect::<Vec<_>>());
-        let python = match self.configured.clone().or_else(clients) {
+        let python = match chosen_python(self.configured.as_deref(), spec) {
             Some(python) => python,
             None => {
                 let path = path_of(&env()?);
@@ -136,6 +135,17 @@ impl PythonExecutor {
             self.idle = Some(run.interpreter);
         }
     }
+}
+
+/// The Python for `spec` short of a look in its `PATH`: `runner.python`
+/// (`configured`), else the one its client runs on (named by the daemon,
+/// which asked the client's process), else the one owning the `sys.path`
+/// it sent. Each only if it can be run here.
+pub fn chosen_python(configured: Option<&Path>, spec: &TaskSpec) -> Option<PathBuf> {
+    configured
+        .map(Path::to_path_buf)
+        .or_else(|| choice::runnable(spec.client_python()?))
+        .or_else(|| choice::client_python(&spec.pythonpath().collect::<Vec<_>>()))
 }
 
 /// `{"params": <the task.execute params>}`, as the driver reads it.

@@ -1,5 +1,6 @@
 """The project's own Python tasks (found through the client's pythonpath)."""
 import os
+import sys
 
 from dv_flow.mgr import TaskDataResult, TaskMarker, SeverityE
 
@@ -26,4 +27,8 @@ async def SimRun(ctxt, input):
     images = [f for item in input.inputs for f in getattr(item, "files", [])]
     with open(os.path.join(input.rundir, "sim.log"), "w") as fp:
         fp.write("seed=%d images=%s\n" % (input.params.seed, ",".join(images)))
+    # As cocotb records it (PYGPI_PYTHON_BIN): the interpreter as the
+    # client itself names it, not the binary that resolves to.
+    with open(os.path.join(input.rundir, "python.txt"), "w") as fp:
+        fp.write(sys.executable + "\n")
     return TaskDataResult(status=0)

@@ -1,0 +1,279 @@
+//! What the original's `ShellCallable` prepares before a shell step runs
+//! (dv-flow-mgr 1.20, `shell_callable.py` and `data_io.stage_inputs`): the
+//! step's environment (its client's, the `std.Env` items among its inputs,
+//! `TASK_*`, the data_io `DFM_*` variables, `DFM_PARAM_<NAME>` for each
+//! parameter, the `dfm-out` shim's folder first on `PATH`, `DFM_CORES`) and
+//! the data_io files in its rundir.
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use super::expand::NotPlain;
+use crate::data_out::pyjson::Json;
+
+/// The data_io files, relative to the rundir.
+pub const PARAMS_FILE: &str = "dfm.params.json";
+pub const INPUTS_FILE: &str = "dfm.inputs.json";
+pub const MEMENTO_IN: &str = "dfm.memento.json";
+pub const OUTPUT_FILE: &str = "dfm.output.jsonl";
+pub const ENV_FILE: &str = "dfm.env";
+pub const PATH_FILE: &str = "dfm.path";
+pub const MARKERS_FILE: &str = "dfm.markers.jsonl";
+pub const MEMENTO_OUT: &str = "dfm.memento.out.json";
+
+/// Where the shim for `dfm-out` goes, in the rundir.
+const SHIM_DIR: &str = ".dfm-bin";
+
+/// A shell step's task, as its client sent it.
+pub struct Step<'a> {
+    pub name: &'a str,
+    pub srcdir: &'a str,
+    pub rundir: &'a str,
+    pub params: &'a [(String, Json)],
+    pub inputs: &'a [Json],
+    pub memento: Option<&'a Json>,
+}
+
+/// How the `dfm-out` on the step's `PATH` runs dfm's native one.
+pub struct Shim<'a> {
+    pub native: &'a Path,
+    /// The Python that has dv-flow-mgr, for what the native one hands on.
+    pub python: &'a OsStr,
+    /// The client's `sys.path`, for that Python to find dv-flow-mgr.
+    pub pythonpath: &'a [String],
+}
+
+/// The variables a step runs with. `task_env` is the worker's environment
+/// overlaid with the client's (a task's context environment).
+pub fn environment(
+    step: &Step,
+    task_env: &BTreeMap<OsString, OsString>,
+    cpu_count: usize,
+) -> Result<BTreeMap<OsString, OsString>, NotPlain> {
+    let mut env = task_env.clone();
+    merge_env_items(&mut env, step.inputs)?;
+    let mut set = |name: &str, value: &str| {
+        env.insert(name.into(), value.into());
+    };
+    set("TASK_SRCDIR", step.srcdir);
+    set("TASK_RUNDIR", step.rundir);
+    for (name, value) in step.params {
+        set(
+            &format!("DFM_PARAM_{}", name.to_uppercase()),
+            &value.env_value(),
+        );
+    }
+    if step.memento.is_some() {
+        set("DFM_MEMENTO", &in_rundir(step, MEMENTO_IN));
+    }
+    set("DFM_RUNDIR", step.rundir);
+    set("DFM_SRCDIR", step.srcdir);
+    set("DFM_TASK_NAME", step.name);
+    for (name, file) in [
+        ("DFM_PARAMS", PARAMS_FILE),
+        ("DFM_INPUTS", INPUTS_FILE),
+        ("DFM_OUTPUT", OUTPUT_FILE),
+        ("DFM_ENV", ENV_FILE),
+        ("DFM_PATH", PATH_FILE),
+        ("DFM_MARKERS", MARKERS_FILE),
+        ("DFM_MEMENTO_OUT", MEMENTO_OUT),
+    ] {
+        set(name, &in_rundir(step, file));
+    }
+    let bindir = in_rundir(step, SHIM_DIR);
+    let path = match env.get(OsStr::new("PATH")).filter(|p| !p.is_empty()) {
+        Some(current) => {
+            let mut path = OsString::from(format!("{bindir}:"));
+            path.push(current);
+            path
+        }
+        None => bindir.into(),
+    };
+    env.insert("PATH".into(), path);
+    if !env.contains_key(OsStr::new("DFM_CORES")) {
+        let cores = cores(task_env).unwrap_or(cpu_count.max(1));
+        env.insert("DFM_CORES".into(), cores.to_string().into());
+    }
+    Ok(env)
+}
+
+/// `_merge_env_filesets`: the `std.Env` items among the inputs, in order:
+/// `vals` set, `append_path` and `prepend_path` joined with `:`.
+fn merge_env_items(
+    env: &mut BTreeMap<OsString, OsString>,
+    inputs: &[Json],
+) -> Result<(), NotPlain> {
+    for item in inputs {
+        let Json::Object(fields) = item else {
+            continue;
+        };
+        let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+        if field("type") != Some(&Json::Str("std.Env".into())) {
+            continue;
+        }
+        if let Some(Json::Object(vals)) = field("vals") {
+            for (key, value) in vals {
+                let Json::Str(value) = value else {
+                    return Err(NotPlain(format!("std.Env value of {key}")));
+                };
+                env.insert(key.into(), value.into());
+            }
+        }
+        for (which, append) in [("append_path", true), ("prepend_path", false)] {
+            let Some(Json::Object(paths)) = field(which) else {
+                continue;
+            };
+            for (key, value) in paths {
+                let value = match value {
+                    Json::Null => continue,
+                    Json::Str(s) if s.is_empty() => continue,
+                    other => other.python_str(),
+                };
+                let joined = match env.get(OsStr::new(key)).filter(|c| !c.is_empty()) {
+                    Some(current) => {
+                        let mut joined = OsString::new();
+                        if append {
+                            joined.push(current);
+                            joined.push(format!(":{value}"));
+                        } else {
+                            joined.push(format!("{value}:"));
+                            joined.push(current);
+                        }
+                        joined
+                    }
+                    None => value.into(),
+                };
+                env.insert(key.into(), joined);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `TaskRunCtxt.cores` without a runner's `-j`: the first positive count of
+/// `DFM_CORES`, the batch system's allocation variables, or LSF's
+/// `LSB_MCPU_HOSTS`; `None` for the machine's count.
+fn cores(env: &BTreeMap<OsString, OsString>) -> Option<usize> {
+    let get = |name: &str| env.get(OsStr::new(name)).and_then(|v| v.to_str());
+    for name in [
+        "DFM_CORES",
+        "LSB_DJOB_NUMPROC",
+        "SLURM_CPUS_PER_TASK",
+        "SLURM_CPUS_ON_NODE",
+        "NSLOTS",
+    ] {
+        if let Some(n) = get(name).and_then(|v| v.trim().parse::<i64>().ok()) {
+            if n > 0 {
+                return usize::try_from(n).ok();
+            }
+        }
+    }
+    let hosts = get("LSB_MCPU_HOSTS")?;
+    let parts: Vec<&str> = hosts.split_whitespace().collect();
+    let total: usize = (1..parts.len())
+        .step_by(2)
+        .map(|i| parts[i].parse::<usize>().ok())
+        .sum::<Option<usize>>()?;
+    (total > 0).then_some(total)
+}
+
+/// Writes the data_io files (`stage_inputs`) and the `dfm-out` shim.
+pub fn write_files(step: &Step, shim: &Shim) -> io::Result<()> {
+    let params = Json::Object(step.params.to_vec());
+    fs::write(in_rundir(step, PARAMS_FILE), params.dumps_indented())?;
+    let inputs = Json::Array(step.inputs.to_vec());
+    fs::write(in_rundir(step, INPUTS_FILE), inputs.dumps_indented())?;
+    if let Some(memento) = step.memento {
+        fs::write(in_rundir(step, MEMENTO_IN), memento.dumps_indented())?;
+    }
+    for file in [OUTPUT_FILE, ENV_FILE, PATH_FILE, MARKERS_FILE] {
+        fs::write(in_rundir(step, file), "")?;
+    }
+    let bindir = Path::new(step.rundir).join(SHIM_DIR);
+    fs::create_dir_all(&bindir)?;
+    let path = bindir.join("dfm-out");
+    fs::write(&path, shim.script())?;
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
+}
+
+impl Shim<'_> {
+    /// As the driver's shim: dfm's native dfm-out, with the Python that has
+    /// dv-flow-mgr for what it hands on.
+    fn script(&self) -> String {
+        let mut script = String::from("#!/bin/sh\n");
+        if !self.pythonpath.is_empty() {
+            let joined = self.pythonpath.join(":");
+            script.push_str(&format!(
+                "PYTHONPATH=\"{}${{PYTHONPATH:+:$PYTHONPATH}}\"\nexport PYTHONPATH\n",
+                shell_quoted(&joined)
+            ));
+        }
+        script.push_str(&format!(
+            "DFM_OUT_PYTHON=\"{}\" exec \"{}\" \"$@\"\n",
+            shell_quoted(&self.python.to_string_lossy()),
+            shell_quoted(&self.native.to_string_lossy())
+        ));
+        script
+    }
+}
+
+/// Text for inside double quotes.
+fn shell_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '"' | '\\' | '$' | '`') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn in_rundir(step: &Step, file: &str) -> String {
+    format!("{}/{file}", step.rundir.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<OsString, OsString> {
+        pairs.iter().map(|(k, v)| (k.into(), v.into())).collect()
+    }
+
+    #[test]
+    fn cores_follow_task_run_ctxt() {
+        assert_eq!(cores(&env(&[])), None);
+        assert_eq!(
+            cores(&env(&[("SLURM_CPUS_ON_NODE", "4"), ("NSLOTS", "2")])),
+            Some(4)
+        );
+        assert_eq!(
+            cores(&env(&[("DFM_CORES", "x"), ("NSLOTS", " 3 ")])),
+            Some(3)
+        );
+        assert_eq!(cores(&env(&[("LSB_MCPU_HOSTS", "h1 2 h2 3")])), Some(5));
+        assert_eq!(cores(&env(&[("DFM_CORES", "0")])), None);
+    }
+
+    #[test]
+    fn env_items_are_merged_in_order() {
+        let item = |text: &str| Json::from_value(&serde_json::from_str(text).expect("test JSON"));
+        let inputs = [
+            item(r#"{"type": "std.Env", "vals": {"A": "1"}, "prepend_path": {"PATH": "/p"}}"#),
+            item(r#"{"type": "std.FileSet", "vals": {"B": "2"}}"#),
+            item(
+                r#"{"type": "std.Env", "append_path": {"PATH": "/q", "X": ""}, "vals": {"A": "3"}}"#,
+            ),
+        ];
+        let mut merged = env(&[("PATH", "/bin")]);
+        merge_env_items(&mut merged, &inputs).expect("plain items");
+        assert_eq!(merged, env(&[("PATH", "/p:/bin:/q"), ("A", "3")]));
+        let odd = [item(r#"{"type": "std.Env", "vals": {"A": 1}}"#)];
+        assert!(merge_env_items(&mut merged, &odd).is_err());
+    }
+}
