@@ -425,6 +425,80 @@ fn our_dfm_hands_what_it_does_not_run_to_the_original_which_uses_our_daemon() {
     assert!(String::from_utf8_lossy(&graph.stdout).starts_with("digraph"));
 }
 
+/// Issue 26, case 1: a dv-flow-libhdlsim flow as its documentation shows it
+/// (`uses: hdlsim.ivl.SimImage`, `top: [tb]`), with one `dfm` on PATH —
+/// ours, the original installed behind it. Ours hands the flow to the
+/// original's engine (its subset would refuse the list value), whose tasks
+/// run on our daemon, and the simulation gives what it gives in-process.
+#[test]
+fn one_dfm_on_path_runs_a_library_flow_as_its_docs_show_it() {
+    let Some(original) = Original::find() else {
+        return;
+    };
+    let has = |module: &str| {
+        std::process::Command::new(original.python())
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let iverilog = std::process::Command::new("iverilog")
+        .arg("-V")
+        .output()
+        .is_ok();
+    if !(iverilog && has("dv_flow.libhdlsim")) {
+        let message = "SKIPPED: needs iverilog (apt-get install iverilog) and dv-flow-libhdlsim beside the original";
+        assert!(
+            std::env::var("DFM_REQUIRE_UPSTREAM").as_deref() != Ok("1"),
+            "{message}"
+        );
+        eprintln!("{message}");
+        return;
+    }
+    let alone = project_with("hdlsim", "hdlsim-alone");
+    let in_process = original.run(&alone, "sim");
+    assert!(
+        in_process.output.status.success(),
+        "{}",
+        describe(&in_process.output)
+    );
+
+    let project = project_with("hdlsim", "hdlsim-ours");
+    project.start_daemon(&["--pool-size", "2"]);
+    let mut path = vec![dfm_e2e::bin_dir()];
+    path.extend(std::env::split_paths(&original.activated_path()));
+    let run = std::process::Command::new("dfm")
+        .args(["run", "-u", "log", "sim"])
+        .current_dir(&project.root)
+        .env("HOME", project.home())
+        .env("PATH", std::env::join_paths(path).expect("PATH"))
+        .env_remove("PYTHONPATH")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run dfm from PATH");
+    assert!(run.status.success(), "{}", describe(&run));
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("handing it to dv-flow-mgr"),
+        "{}",
+        describe(&run)
+    );
+    // Its three leaf tasks ran on our workers.
+    assert_eq!(
+        project.status()["completed_tasks"],
+        3,
+        "{}",
+        project.status()
+    );
+    let sim_log = |p: &TestProject| {
+        std::fs::read_to_string(p.root.join("rundir/hdl.sim/sim.log")).unwrap_or_default()
+    };
+    assert!(
+        sim_log(&project).contains("tb: count=5"),
+        "{}",
+        sim_log(&project)
+    );
+    assert_eq!(sim_log(&project), sim_log(&alone));
+}
+
 #[test]
 fn without_the_original_a_handover_says_what_to_install() {
     let Some(original) = Original::find() else {

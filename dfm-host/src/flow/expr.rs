@@ -10,8 +10,14 @@ pub enum Value {
     Int(i64),
     Float(f64),
     Bool(bool),
+    /// A `list` parameter (`top: [tb]`).
+    List(Vec<Value>),
+    /// A `map` parameter, keys in the order written.
+    Map(Vec<(String, Value)>),
 }
 
+/// As the original's `${{ }}` shows a value in-process: a list as
+/// `[tb, dut]`, a map as `{k: v, n: 2}`.
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -19,6 +25,55 @@ impl fmt::Display for Value {
             Value::Int(i) => write!(f, "{i}"),
             Value::Float(x) => write!(f, "{x}"),
             Value::Bool(b) => write!(f, "{b}"),
+            Value::List(items) => {
+                f.write_str("[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_str("]")
+            }
+            Value::Map(pairs) => {
+                f.write_str("{")?;
+                for (i, (key, value)) in pairs.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{key}: {value}")?;
+                }
+                f.write_str("}")
+            }
+        }
+    }
+}
+
+impl Value {
+    /// The value of its `DFM_PARAM_<NAME>` variable: a list or map as
+    /// compact JSON (as the original's data_io writes it), anything else as
+    /// shown.
+    pub fn env_value(&self) -> String {
+        match self {
+            Value::List(_) | Value::Map(_) => self.to_json().to_string(),
+            other => other.to_string(),
+        }
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as Json;
+        match self {
+            Value::Str(s) => Json::String(s.clone()),
+            Value::Int(i) => Json::from(*i),
+            Value::Float(x) => Json::from(*x),
+            Value::Bool(b) => Json::Bool(*b),
+            Value::List(items) => Json::Array(items.iter().map(Value::to_json).collect()),
+            Value::Map(pairs) => Json::Object(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
         }
     }
 }
@@ -38,7 +93,7 @@ impl Value {
             Value::Int(i) => Some(*i as f64),
             Value::Float(x) => Some(*x),
             Value::Str(s) => s.parse().ok(),
-            Value::Bool(_) => None,
+            Value::Bool(_) | Value::List(_) | Value::Map(_) => None,
         }
     }
 }

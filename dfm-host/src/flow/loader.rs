@@ -124,6 +124,10 @@ impl<'a> Loader<'a> {
         let root = yaml::parse(text)
             .map_err(|e| self.error(e.line, format!("invalid YAML: {}", e.message)))?
             .ok_or_else(|| self.error(1, "the file is empty; it needs a 'package:' mapping"))?;
+        // Ours or the original's, decided before any check of dfm's subset.
+        if let Some((line, feature)) = original::first_feature(&root) {
+            return Err(self.theirs(line, feature));
+        }
         let top = self.keys(
             self.map(&root, "the flow file")?,
             "the flow file",
@@ -169,7 +173,8 @@ impl<'a> Loader<'a> {
         for (key, value) in self.map(node, what)? {
             let name = self.string(key, "parameter name")?;
             let param = match value {
-                Node::Map { entries, .. } => {
+                // `{type, value}` (with either); any other mapping is a map value.
+                Node::Map { entries, .. } if is_definition(entries) => {
                     let fields = self.keys(
                         entries,
                         &format!("parameter '{name}'"),
@@ -190,16 +195,7 @@ impl<'a> Loader<'a> {
                     })?;
                     self.typed(raw, kind.as_deref(), &name)?
                 }
-                scalar @ Node::Scalar { .. } => self.typed(scalar, None, &name)?,
-                other => {
-                    return Err(self.error(
-                        other.line(),
-                        format!(
-                            "parameter '{name}' must be a value or {{type, value}}, not {}",
-                            other.kind()
-                        ),
-                    ))
-                }
+                other => self.typed(other, None, &name)?,
             };
             params.insert(name, (param, value.line()));
         }
@@ -207,6 +203,46 @@ impl<'a> Loader<'a> {
     }
 
     fn typed(&self, node: &Node, kind: Option<&str>, name: &str) -> Result<Value, FlowError> {
+        match (node, kind) {
+            (Node::Seq { .. } | Node::Map { .. }, None | Some("list") | Some("map")) => {
+                if let (Node::Seq { .. }, Some("map")) | (Node::Map { .. }, Some("list")) =
+                    (node, kind)
+                {
+                    return Err(self.error(
+                        node.line(),
+                        format!(
+                            "parameter '{name}' is of type {}, but its value is {}",
+                            kind.unwrap_or_default(),
+                            node.kind()
+                        ),
+                    ));
+                }
+                Ok(self.plain(node))
+            }
+            (Node::Scalar { .. }, _) => self.scalar(node, kind, name),
+            (_, Some(kind)) => Err(self.error(
+                node.line(),
+                format!("parameter '{name}' is of type {kind}: it must be a single value"),
+            )),
+        }
+    }
+
+    /// A list or map value, each scalar in it as YAML reads it.
+    fn plain(&self, node: &Node) -> Value {
+        match node {
+            Node::Scalar { value, plain, .. } if *plain => infer(value),
+            Node::Scalar { value, .. } => Value::Str(value.clone()),
+            Node::Seq { items, .. } => Value::List(items.iter().map(|i| self.plain(i)).collect()),
+            Node::Map { entries, .. } => Value::Map(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.as_str().unwrap_or_default().to_string(), self.plain(v)))
+                    .collect(),
+            ),
+        }
+    }
+
+    fn scalar(&self, node: &Node, kind: Option<&str>, name: &str) -> Result<Value, FlowError> {
         let Node::Scalar { value, plain, line } = node else {
             return Err(self.error(
                 node.line(),
@@ -221,7 +257,10 @@ impl<'a> Loader<'a> {
         };
         match kind {
             None if *plain => Ok(infer(value)),
-            None | Some("str") | Some("string") => Ok(Value::Str(value.clone())),
+            // A bare string is an accepted form of a list or a map.
+            None | Some("str") | Some("string") | Some("list") | Some("map") => {
+                Ok(Value::Str(value.clone()))
+            }
             Some("int") => value.parse().map(Value::Int).map_err(|_| bad("an int")),
             Some("float") => value.parse().map(Value::Float).map_err(|_| bad("a float")),
             Some("bool") => match value.as_str() {
@@ -231,7 +270,9 @@ impl<'a> Loader<'a> {
             },
             Some(other) => Err(self.error(
                 *line,
-                format!("parameter '{name}': unknown type '{other}' (use str, int, float or bool)"),
+                format!(
+                    "parameter '{name}': unknown type '{other}' (use str, int, float, bool, list or map)"
+                ),
             )),
         }
     }
@@ -348,6 +389,14 @@ impl<'a> Loader<'a> {
         }
         Ok(resources)
     }
+}
+
+/// Whether a parameter's mapping defines it (`{type, value}`, with
+/// either) rather than being its value.
+fn is_definition(entries: &[(Node, Node)]) -> bool {
+    entries
+        .iter()
+        .any(|(key, _)| matches!(key.as_str(), Some("type" | "value")))
 }
 
 /// A plain YAML scalar's value.

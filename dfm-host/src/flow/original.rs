@@ -5,6 +5,8 @@
 //! `tests/upstream_flows.rs` checks these lists against the installed
 //! schema.
 
+use super::yaml::Node;
+
 /// Top-level keys of a flow file (`PackageDef` or `FragmentDef`).
 pub const TOP: &[&str] = &["package", "fragment"];
 
@@ -86,4 +88,124 @@ pub const ANY_TAG: &[&str] = &["*"];
 /// Whether the original accepts `key` where `theirs` lists what it does.
 pub fn accepts(theirs: &[&str], key: &str) -> bool {
     theirs == ANY_TAG || theirs.contains(&key)
+}
+
+/// The first feature of the original's that `root` (a flow file's tree)
+/// uses and dfm's engine does not run, with its line: looked for in the
+/// whole file before any check that only dfm's subset makes, so that a
+/// flow the original accepts is never refused for a detail of that subset.
+pub(super) fn first_feature(root: &Node) -> Option<(usize, String)> {
+    let top = entries(root)?;
+    for (key, value) in top {
+        let name = key.as_str()?;
+        if name != "package" {
+            if accepts(TOP, name) {
+                return Some((key.line(), format!("'{name}' in the flow file")));
+            }
+            continue;
+        }
+        let package = entries(value)?;
+        if let Some(found) = foreign_key(package, "package", OURS_PACKAGE, PACKAGE) {
+            return Some(found);
+        }
+        for (key, value) in package {
+            match key.as_str() {
+                Some("with") => {
+                    if let Some(found) = in_params(value) {
+                        return Some(found);
+                    }
+                }
+                Some("tasks") => {
+                    if let Node::Seq { items, .. } = value {
+                        if let Some(found) = items.iter().find_map(in_task) {
+                            return Some(found);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+/// What dfm's engine reads of a package and a task.
+const OURS_PACKAGE: &[&str] = &["name", "desc", "with", "tasks"];
+const OURS_TASK: &[&str] = &[
+    "name", "root", "desc", "shell", "run", "needs", "with", "uses", "tags", "iff", "scope",
+];
+const OURS_PARAM: &[&str] = &["type", "value", "desc"];
+
+fn in_task(task: &Node) -> Option<(usize, String)> {
+    let fields = entries(task)?;
+    if let Some(found) = foreign_key(fields, "a task", OURS_TASK, TASK) {
+        return Some(found);
+    }
+    let name = fields
+        .iter()
+        .find(|(k, _)| matches!(k.as_str(), Some("name" | "root")))
+        .and_then(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    for (key, value) in fields {
+        let feature = match (key.as_str(), value.as_str()) {
+            (Some("uses"), Some(uses)) if uses != "std.Message" => format!("'uses: {uses}'"),
+            (Some("shell"), Some(shell)) if !dfm_wire::SHELLS.contains(&shell) => {
+                format!("'shell: {shell}'")
+            }
+            (Some("with"), _) => match in_params(value) {
+                Some(found) => return Some(found),
+                None => continue,
+            },
+            (Some("tags"), _) => {
+                let Node::Seq { items, .. } = value else {
+                    continue;
+                };
+                let foreign = items
+                    .iter()
+                    .filter_map(entries)
+                    .find_map(|tag| foreign_key(tag, "a tag", &["std.ResourceTag"], ANY_TAG));
+                match foreign {
+                    Some(found) => return Some(found),
+                    None => continue,
+                }
+            }
+            _ => continue,
+        };
+        return Some((value.line(), format!("task '{name}': {feature}")));
+    }
+    None
+}
+
+fn in_params(with: &Node) -> Option<(usize, String)> {
+    entries(with)?.iter().find_map(|(key, value)| {
+        let definition = entries(value)?;
+        let name = key.as_str().unwrap_or_default();
+        foreign_key(
+            definition,
+            &format!("parameter '{name}'"),
+            OURS_PARAM,
+            PARAM,
+        )
+    })
+}
+
+/// The first key of `fields` that dfm does not read and the original does.
+fn foreign_key(
+    fields: &[(Node, Node)],
+    what: &str,
+    ours: &[&str],
+    theirs: &[&str],
+) -> Option<(usize, String)> {
+    fields.iter().find_map(|(key, _)| {
+        let name = key.as_str()?;
+        (!ours.contains(&name) && accepts(theirs, name))
+            .then(|| (key.line(), format!("'{name}' in {what}")))
+    })
+}
+
+fn entries(node: &Node) -> Option<&[(Node, Node)]> {
+    match node {
+        Node::Map { entries, .. } => Some(entries),
+        _ => None,
+    }
 }

@@ -220,3 +220,50 @@ fn a_very_long_chain_of_needs_loads_and_orders() {
         "{error}"
     );
 }
+
+/// Issue 26, case 1: dv-flow-libhdlsim as its docs show it. The list value
+/// is no reason to refuse: the `uses:` makes it the original's, whatever
+/// dfm's subset would say of the rest.
+#[test]
+fn a_library_flow_is_the_originals_before_any_check_of_dfms_subset() {
+    let text = "package:\n  name: p\n  tasks:\n  - name: rtl\n    uses: std.FileSet\n    with:\n      include: [\"*.v\"]\n  - name: sim\n    uses: hdlsim.ivl.SimImage\n    needs: [rtl]\n    with: {top: [tb]}\n    strange: {x: [1]}\n";
+    let error = load_text(text, &[]).expect_err("the original's");
+    assert_eq!(
+        error.theirs.as_deref(),
+        Some("task 'rtl': 'uses: std.FileSet'")
+    );
+    assert_eq!(error.line, Some(5));
+    // A mistake that comes first in the file does not hide it either.
+    let text = "package:\n  name: p\n  tasks:\n  - name: a\n    run: x\n    with: {n: {type: nonsense, value: 1}}\n  - name: b\n    body: []\n";
+    assert_eq!(
+        load_text(text, &[])
+            .expect_err("the original's")
+            .theirs
+            .as_deref(),
+        Some("'body' in a task")
+    );
+}
+
+#[test]
+fn list_and_map_values_are_accepted_in_every_form_the_original_takes() {
+    let text = "package:\n  name: p\n  tasks:\n  - name: t\n    with:\n      top: [tb, dut]\n      m: {k: v, n: 2}\n      tl: {type: list, value: [1, \"2\"]}\n      tm:\n        type: map\n        value: {a: [b]}\n      bare: {type: list, value: one}\n    run: echo ${{ top }} ${{ m }} ${{ tl }} ${{ tm }} ${{ bare }}\n";
+    let flow = load_text(text, &[]).expect("a flow dfm runs");
+    let task = &flow.tasks[0];
+    let Action::Shell { body, .. } = &task.action else {
+        panic!("a shell task");
+    };
+    assert_eq!(body, "echo [tb, dut] {k: v, n: 2} [1, 2] {a: [b]} one");
+    let env: BTreeMap<&str, String> = task
+        .params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.env_value()))
+        .collect();
+    assert_eq!(env["top"], r#"["tb","dut"]"#);
+    assert_eq!(env["m"], r#"{"k":"v","n":2}"#);
+    assert_eq!(env["tl"], r#"[1,"2"]"#);
+    // What neither accepts is still a mistake with its line.
+    let wrong = "package:\n  name: p\n  tasks:\n  - name: t\n    with:\n      n: {type: int, value: [1]}\n    run: x\n";
+    let error = load_text(wrong, &[]).expect_err("a mistake");
+    assert_eq!(error.theirs, None);
+    assert_eq!(error.line, Some(6));
+}

@@ -160,7 +160,7 @@ impl<'a> Run<'a> {
             for (name, value) in &task.params {
                 env.insert(
                     format!("DFM_PARAM_{}", name.to_uppercase()),
-                    value.to_string(),
+                    value.env_value(),
                 );
             }
             Environment::new(&env)

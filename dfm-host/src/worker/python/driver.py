@@ -14,7 +14,9 @@ worker keeps in its log.
 Where dv-flow-mgr's worker gives a task a different answer than its
 in-process runner would, the driver gives the in-process one:
 - a Python task runs through ExecCallable, as in-process (dotted paths,
-  `file.py::function` and inline bodies alike, std.Env inputs applied);
+  `file.py::function` and inline bodies alike, std.Env inputs applied),
+  with the body the client sent (its loader's `${{ srcdir }}` expanded)
+  rather than callable_spec (the flow's text as written);
 - the markers a task's context collects (`Command failed: ...`) are kept;
 - a task that raises fails with in-process's "Task implementation raised an
   exception: ...";
@@ -107,7 +109,10 @@ async def _execute(params, task_env):
     ctxt = None
     try:
         if shell == "pytask":
-            spec = params.get("callable_spec", "") or body
+            # The body is the callable in-process runs (ExecCallable's, with
+            # the loader's ${{ srcdir }} expanded); callable_spec is the
+            # flow file's text as written.
+            spec = body or params.get("callable_spec", "")
             if not spec:
                 raise ValueError("pytask requires callable_spec")
             task = ExecCallable(body=spec, srcdir=srcdir, shell="pytask")

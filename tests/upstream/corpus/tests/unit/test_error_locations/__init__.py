@@ -1,0 +1,1 @@
+# Test package for error location tracking
