@@ -107,6 +107,13 @@ fn corpus() -> Vec<Step> {
             "echo '{\"type\":\"my.Thing\",\"k\":1}' >> \"$DFM_OUTPUT\"\n\
              dfm-out fileset a.v",
         ),
+        // What dfm's dfm-out hands to dv-flow-mgr's: its own words.
+        step(
+            "p.fallback",
+            "dfm-out nonsense 2>&1 | tail -2\n\
+             dfm-out fileset --bogus a.v; echo \"rc=$?\"\n\
+             dfm-out --help | head -3",
+        ),
         step("p.malformed", "echo 'not json' >> \"$DFM_OUTPUT\"; dfm-out env A=1"),
         // Declined before it runs: an std.Env value that is not a string.
         Step {
@@ -206,6 +213,11 @@ fn native_shell_steps_leave_the_same_files_and_replies_as_the_originals_code() {
         "{outputs}"
     );
     assert_eq!(native_results["p.foreign"]["output"][0]["type"], "my.Thing");
+    let fallback = &native_files["p.fallback/p.fallback.log"];
+    assert!(
+        fallback.contains("rc=2") && fallback.contains("usage"),
+        "{fallback}"
+    );
     // Declined and run by the interpreter in both: the same, and worked.
     assert_eq!(native_files["p.odd_input/p.odd_input.log"], "5\n");
 }

@@ -245,39 +245,43 @@ pub(crate) fn side_by_side(dfm: &Path, base: &Path, options: &Options) {
     println!(
         "ORIG   the original's own client, pool {pool}, {IN_FLIGHT} in flight for throughput; dfm's daemon and the original's, driven alternately:"
     );
+    // (kind, what, round trips, tasks) for dfm's daemon and for the
+    // original's, which takes about 0.4 s for each shell step's `dfm-out`.
+    let full = !options.quick;
     let kinds = [
         (
             "pytask",
             "trivial Python task",
-            20,
-            if options.quick { 500 } else { 2000 },
+            (20, if full { 2000 } else { 500 }),
+            (20, if full { 2000 } else { 500 }),
         ),
         (
             "shell",
             "shell step, one `dfm-out env` call",
-            5,
-            if options.quick { 32 } else { 64 },
+            (20, if full { 2000 } else { 500 }),
+            (5, if full { 64 } else { 32 }),
+        ),
+        (
+            "plain",
+            "plain shell step (`true`)",
+            (20, if full { 2000 } else { 500 }),
+            (20, if full { 500 } else { 200 }),
         ),
     ];
-    for (kind, what, round_trips, tasks) in kinds {
+    for (kind, what, (our_trips, our_tasks), (their_trips, their_tasks)) in kinds {
         let mut mine = Vec::new();
         let mut yours = Vec::new();
         for _ in 0..options.repeat {
             mine.push(drive(
-                &python,
-                &ours.root,
-                ours.pid,
-                kind,
-                round_trips,
-                tasks,
+                &python, &ours.root, ours.pid, kind, our_trips, our_tasks,
             ));
             yours.push(drive(
                 &python,
                 &theirs.root,
                 theirs.pid,
                 kind,
-                round_trips,
-                tasks,
+                their_trips,
+                their_tasks,
             ));
         }
         let each = |drives: &[Drive], figure: fn(&Drive) -> f64| -> Vec<f64> {
@@ -317,9 +321,148 @@ pub(crate) fn side_by_side(dfm: &Path, base: &Path, options: &Options) {
             1.0 / median(&client_cpu)
         );
     }
-    drop(ours);
     drop(theirs);
+    own_client_beside(&python, &ours, options);
+    direct_beside(dfm, &python, &ours, options);
+    drop(ours);
     interpreter_costs(dfm, base, &python, options);
+}
+
+/// A plain shell step (`true`) from the original's client against the same
+/// from dfm's own (the bench's client, dfm's dialect), through the same
+/// daemon, alternately: what the original's dialect costs on dfm's side.
+fn own_client_beside(python: &Python, ours: &Daemon, options: &Options) {
+    let (round_trips, tasks) = (20, if options.quick { 500 } else { 2000 });
+    let (mut theirs_rtt, mut theirs_rate, mut own_rtt, mut own_rate) =
+        (vec![], vec![], vec![], vec![]);
+    for _ in 0..options.repeat {
+        let drive = drive(python, &ours.root, ours.pid, "plain", round_trips, tasks);
+        theirs_rtt.push(drive.round_trip_p50);
+        theirs_rate.push(drive.rate);
+        let (rtt, rate) = own_client(ours, round_trips, tasks);
+        own_rtt.push(rtt);
+        own_rate.push(rate);
+    }
+    let per_run =
+        |a: &[f64], b: &[f64]| -> Vec<f64> { a.iter().zip(b).map(|(a, b)| a / b).collect() };
+    println!(
+        "ORIG   plain shell step (`true`) through dfm's daemon: round trip from the original's client {}, from dfm's own {}, original's/own {}",
+        ms_list(&theirs_rtt),
+        ms_list(&own_rtt),
+        crate::stats::ratio(&per_run(&theirs_rtt, &own_rtt))
+    );
+    println!(
+        "ORIG   plain shell step (`true`) through dfm's daemon: throughput from the original's client {}, from dfm's own {}, original's/own {}",
+        rate_list(&theirs_rate),
+        rate_list(&own_rate),
+        crate::stats::ratio(&per_run(&theirs_rate, &own_rate))
+    );
+}
+
+/// The shell step with one `dfm-out` call through dfm's daemon against its
+/// floor: `bash -c "dfm-out env N=1"` spawned directly (std's `Command`),
+/// one after another for the round trip and on two threads for the rate,
+/// alternately.
+fn direct_beside(dfm: &Path, python: &Python, ours: &Daemon, options: &Options) {
+    let dfm_out = dfm.with_file_name("dfm-out");
+    let dir = Path::new("/dev/shm").join(format!("dfm-bench-direct-{}", unique()));
+    if std::fs::create_dir_all(&dir).is_err() {
+        fail("cannot make a folder in /dev/shm");
+    }
+    let spawn = |lane: usize| {
+        let status = Command::new("/bin/bash")
+            .arg("-c")
+            .arg(format!("{} env N=1", dfm_out.display()))
+            .env("DFM_ENV", dir.join(format!("dfm.env.{lane}")))
+            .stdin(std::process::Stdio::null())
+            .status();
+        if !status.is_ok_and(|s| s.success()) {
+            fail("cannot run bash and dfm-out");
+        }
+    };
+    let (round_trips, tasks) = (20, if options.quick { 500 } else { 2000 });
+    let (mut step_rtt, mut step_rate, mut floor_rtt, mut floor_rate) =
+        (vec![], vec![], vec![], vec![]);
+    for _ in 0..options.repeat {
+        let drive = drive(python, &ours.root, ours.pid, "shell", round_trips, tasks);
+        step_rtt.push(drive.round_trip_p50);
+        step_rate.push(drive.rate);
+        let times: Vec<f64> = (0..round_trips)
+            .map(|_| {
+                let started = Instant::now();
+                spawn(0);
+                started.elapsed().as_secs_f64()
+            })
+            .collect();
+        floor_rtt.push(median(&times));
+        let started = Instant::now();
+        std::thread::scope(|scope| {
+            for lane in 0..2 {
+                let spawn = &spawn;
+                scope.spawn(move || (0..tasks / 2).for_each(|_| spawn(lane)));
+            }
+        });
+        floor_rate.push((tasks / 2 * 2) as f64 / started.elapsed().as_secs_f64());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let per_run =
+        |a: &[f64], b: &[f64]| -> Vec<f64> { a.iter().zip(b).map(|(a, b)| a / b).collect() };
+    println!(
+        "ORIG   shell step, one `dfm-out env` call: round trip through dfm's daemon {}, `bash -c dfm-out` spawned directly {}, daemon/direct {}",
+        ms_list(&step_rtt),
+        ms_list(&floor_rtt),
+        crate::stats::ratio(&per_run(&step_rtt, &floor_rtt))
+    );
+    println!(
+        "ORIG   shell step, one `dfm-out env` call: throughput through dfm's daemon {}, spawned directly on 2 threads {}, daemon/direct {}",
+        rate_list(&step_rate),
+        rate_list(&floor_rate),
+        crate::stats::ratio(&per_run(&step_rate, &floor_rate))
+    );
+}
+
+/// dfm's own client: the round trip's median (one in flight) and the rate
+/// with [`IN_FLIGHT`] in flight, in seconds and tasks/s.
+fn own_client(daemon: &Daemon, round_trips: usize, tasks: usize) -> (f64, f64) {
+    let mut client = daemon.client();
+    let run = unique();
+    let mut next = 0usize;
+    let mut line = || {
+        next += 1;
+        daemon.task(&format!("own{run}-{next}"))
+    };
+    for _ in 0..IN_FLIGHT {
+        client.send(&line());
+    }
+    for _ in 0..IN_FLIGHT {
+        client.expect_pass();
+    }
+    let times: Vec<f64> = (0..round_trips)
+        .map(|_| {
+            let started = Instant::now();
+            client.send(&line());
+            client.expect_pass();
+            started.elapsed().as_secs_f64()
+        })
+        .collect();
+    let lines: Vec<String> = (0..tasks).map(|_| line()).collect();
+    let started = Instant::now();
+    let mut sent = 0;
+    while sent < IN_FLIGHT.min(tasks) {
+        client.send(&lines[sent]);
+        sent += 1;
+    }
+    for _ in 0..tasks {
+        client.expect_pass();
+        if sent < tasks {
+            client.send(&lines[sent]);
+            sent += 1;
+        }
+    }
+    (
+        median(&times),
+        tasks as f64 / started.elapsed().as_secs_f64(),
+    )
 }
 
 /// A task of the original's, as its `dfm run` sends it, for a raw client.

@@ -2,8 +2,9 @@
 
 usage: python original_client.py ROOT KIND ROUND_TRIPS TASKS IN_FLIGHT
 
-KIND is `pytask` (a trivial Python callable, bench_tasks.Trivial in ROOT) or
-`shell` (a shell step whose body is one `dfm-out env` call). The requests are
+KIND is `pytask` (a trivial Python callable, bench_tasks.Trivial in ROOT),
+`shell` (a shell step whose body is one `dfm-out env` call) or `plain` (a
+shell step whose body is `true`). The requests are
 what the original's `dfm run` sends (task_exec_serialize.py): the project
 then the client's sys.path as pythonpath, the client's environment. Prints
 one JSON line: the round trips (seconds, one task in flight), the rate
@@ -31,8 +32,8 @@ def request(root, kind, seq):
     if kind == "pytask":
         return TaskExecRequest(callable_spec="bench_tasks.Trivial", shell="pytask",
                                body=None, **common)
-    return TaskExecRequest(callable_spec="", shell="bash",
-                           body="dfm-out env N=%d" % seq, **common)
+    body = "true" if kind == "plain" else "dfm-out env N=%d" % seq
+    return TaskExecRequest(callable_spec="", shell="bash", body=body, **common)
 
 
 async def main(root, kind, round_trips, tasks, in_flight):

@@ -11,8 +11,11 @@
 //! outcome is dv-flow-mgr's own. `tests/upstream_out.rs` checks both give
 //! the same files for the same calls.
 
+mod fallback;
 pub mod pyjson;
 mod pyrepr;
+
+pub use self::fallback::{FallbackPython, SHIM_DIR, SHIM_PYTHON};
 
 use std::ffi::OsString;
 use std::io::Write;

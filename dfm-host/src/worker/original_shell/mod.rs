@@ -19,6 +19,7 @@ mod harvest;
 mod python_harvest;
 mod stage;
 
+use std::collections::BTreeMap;
 use std::ffi::{CString, OsString};
 use std::fs::{self, File};
 use std::io;
@@ -28,8 +29,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
+use std::sync::Arc;
 
-use dfm_wire::{Marker, Severity, TaskResult, TaskSpec};
+use dfm_wire::{Environment, Marker, Severity, TaskResult, TaskSpec};
 use serde_json::Value;
 
 use self::harvest::{harvest, marker};
@@ -54,7 +56,13 @@ pub struct OriginalShellExecutor {
     shells: ProgramFinder,
     spawner: Spawner,
     cpu_count: usize,
+    /// The last client environment merged into the worker's: the tasks of
+    /// a client follow each other.
+    merged: Option<(Environment, Arc<TaskEnv>)>,
 }
+
+/// A task's context environment: the worker's, overlaid with its client's.
+type TaskEnv = BTreeMap<OsString, OsString>;
 
 /// A shell step of the original's, running.
 pub struct OriginalShellRun {
@@ -72,7 +80,7 @@ pub struct OriginalShellRun {
 struct PythonSetting {
     python: Option<PathBuf>,
     pythonpath: Vec<String>,
-    env: Vec<(OsString, OsString)>,
+    env: Arc<TaskEnv>,
 }
 
 impl OriginalShellExecutor {
@@ -87,6 +95,7 @@ impl OriginalShellExecutor {
             shells: ProgramFinder::default(),
             spawner: Spawner::new()?,
             cpu_count: usize::try_from(online).unwrap_or(1),
+            merged: None,
         })
     }
 
@@ -117,7 +126,14 @@ impl OriginalShellExecutor {
             Ok(body) => body,
             Err(why) => return Ok(Err(Decline(format!("'${{{{ {} }}}}' in its body", why.0)))),
         };
-        let task_env = self.base.with(&spec.env).map_err(|e| cannot(e.into()))?;
+        let task_env = match &self.merged {
+            Some((of, merged)) if *of == spec.env => merged.clone(),
+            _ => {
+                let merged = Arc::new(self.base.with(&spec.env).map_err(|e| cannot(e.into()))?);
+                self.merged = Some((spec.env.clone(), merged.clone()));
+                merged
+            }
+        };
         let env = match stage::environment(&step, &task_env, self.cpu_count) {
             Ok(env) => env,
             Err(why) => return Ok(Err(Decline(why.0))),
@@ -207,7 +223,7 @@ impl OriginalShellExecutor {
             python: PythonSetting {
                 python,
                 pythonpath,
-                env: task_env.into_iter().collect(),
+                env: task_env,
             },
         }))
     }

@@ -70,7 +70,7 @@ pub fn harvest(
     command
         .args(["-c", SCRIPT, rundir, name])
         .env_clear()
-        .envs(setting.env.iter().map(|(k, v)| (k, v)))
+        .envs(setting.env.iter())
         .current_dir(rundir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

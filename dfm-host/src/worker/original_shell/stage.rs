@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::expand::NotPlain;
 use crate::data_out::pyjson::Json;
+use crate::data_out::{FallbackPython, SHIM_DIR, SHIM_PYTHON};
 
 /// The data_io files, relative to the rundir.
 pub const PARAMS_FILE: &str = "dfm.params.json";
@@ -24,9 +24,6 @@ pub const ENV_FILE: &str = "dfm.env";
 pub const PATH_FILE: &str = "dfm.path";
 pub const MARKERS_FILE: &str = "dfm.markers.jsonl";
 pub const MEMENTO_OUT: &str = "dfm.memento.out.json";
-
-/// Where the shim for `dfm-out` goes, in the rundir.
-const SHIM_DIR: &str = ".dfm-bin";
 
 /// A shell step's task, as its client sent it.
 pub struct Step<'a> {
@@ -193,44 +190,36 @@ pub fn write_files(step: &Step, shim: &Shim) -> io::Result<()> {
     for file in [OUTPUT_FILE, ENV_FILE, PATH_FILE, MARKERS_FILE] {
         fs::write(in_rundir(step, file), "")?;
     }
-    let bindir = Path::new(step.rundir).join(SHIM_DIR);
-    fs::create_dir_all(&bindir)?;
-    let path = bindir.join("dfm-out");
-    fs::write(&path, shim.script())?;
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
+    write_shim(Path::new(step.rundir), shim)
 }
 
-impl Shim<'_> {
-    /// As the driver's shim: dfm's native dfm-out, with the Python that has
-    /// dv-flow-mgr for what it hands on.
-    fn script(&self) -> String {
-        let mut script = String::from("#!/bin/sh\n");
-        if !self.pythonpath.is_empty() {
-            let joined = self.pythonpath.join(":");
-            script.push_str(&format!(
-                "PYTHONPATH=\"{}${{PYTHONPATH:+:$PYTHONPATH}}\"\nexport PYTHONPATH\n",
-                shell_quoted(&joined)
-            ));
+/// `.dfm-bin/dfm-out`: a link to dfm's own, and the Python for what it
+/// hands on beside it (see `data_out::FallbackPython`). Left as they are
+/// when already so (a rerun in the same rundir).
+fn write_shim(rundir: &Path, shim: &Shim) -> io::Result<()> {
+    let bindir = rundir.join(SHIM_DIR);
+    // A new folder has neither: no need to look.
+    let fresh = match fs::create_dir(&bindir) {
+        Ok(()) => true,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
+        Err(e) => return Err(e),
+    };
+    let link = bindir.join("dfm-out");
+    if fresh || fs::read_link(&link).ok().as_deref() != Some(shim.native) {
+        if !fresh {
+            match fs::remove_file(&link) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
         }
-        script.push_str(&format!(
-            "DFM_OUT_PYTHON=\"{}\" exec \"{}\" \"$@\"\n",
-            shell_quoted(&self.python.to_string_lossy()),
-            shell_quoted(&self.native.to_string_lossy())
-        ));
-        script
+        std::os::unix::fs::symlink(shim.native, &link)?;
     }
-}
-
-/// Text for inside double quotes.
-fn shell_quoted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '"' | '\\' | '$' | '`') {
-            out.push('\\');
-        }
-        out.push(c);
+    let python = FallbackPython::text(Path::new(shim.python), shim.pythonpath);
+    let file = bindir.join(SHIM_PYTHON);
+    if fresh || fs::read(&file).ok().as_deref() != Some(python.as_bytes()) {
+        fs::write(&file, python)?;
     }
-    out
+    Ok(())
 }
 
 fn in_rundir(step: &Step, file: &str) -> String {
