@@ -149,6 +149,20 @@ impl Child {
     }
 }
 
+/// Whether the task died of a signal a scheduler uses to stop jobs
+/// (directly, or as a shell's 128 + signal). A crash (SIGSEGV, SIGABRT...)
+/// is the task's own failure and is reported at once.
+pub fn killed_by_stop_signal(status: &io::Result<ExitStatus>) -> bool {
+    const STOP_SIGNALS: [i32; 4] = [libc::SIGTERM, libc::SIGKILL, libc::SIGINT, libc::SIGHUP];
+    match status {
+        Ok(status) => status
+            .signal()
+            .or_else(|| status.code().filter(|c| *c > 128).map(|c| c - 128))
+            .is_some_and(|signal| STOP_SIGNALS.contains(&signal)),
+        Err(_) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::fs;

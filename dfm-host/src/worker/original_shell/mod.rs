@@ -36,7 +36,7 @@ use serde_json::Value;
 
 use self::harvest::{harvest, marker};
 use self::stage::{Shim, Step};
-use super::child::Child;
+use super::child::{killed_by_stop_signal, Child};
 use super::environment::{path_of, ProgramFinder, WorkerEnvironment};
 use super::python::chosen_python;
 use super::spawn::Spawner;
@@ -286,7 +286,7 @@ impl OriginalShellRun {
     }
 
     fn ending(&self, status: io::Result<ExitStatus>) -> Ending {
-        let by_stop_signal = super::executor::killed_by_stop_signal(&status);
+        let by_stop_signal = killed_by_stop_signal(&status);
         // asyncio's returncode: the exit code, or minus the signal.
         let status = match &status {
             Ok(s) => s.code().or_else(|| s.signal().map(|n| -n)).unwrap_or(1),
