@@ -412,11 +412,18 @@ impl TaskResult {
     pub fn error(request_id: &str, message: String) -> TaskResult {
         let mut result = TaskResult::new(request_id, 1);
         result.changed = false;
-        result.markers.push(Marker {
-            msg: message,
+        result.markers.push(Marker::error(message));
+        result
+    }
+}
+
+impl Marker {
+    /// An error that points nowhere.
+    pub fn error(msg: impl Into<String>) -> Marker {
+        Marker {
+            msg: msg.into(),
             severity: Severity::Error,
             loc: None,
-        });
-        result
+        }
     }
 }

@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::sync::Arc;
 
-use dfm_wire::{Environment, Marker, Severity, TaskResult, TaskSpec};
+use dfm_wire::{Environment, Marker, TaskResult, TaskSpec};
 use serde_json::Value;
 
 use self::harvest::{harvest, marker};
@@ -319,11 +319,7 @@ impl OriginalShellRun {
                     .collect();
                 result.memento = memento.as_ref().map_or(Value::Null, to_value);
             }
-            Err(message) => result.markers.push(Marker {
-                msg: message,
-                severity: Severity::Error,
-                loc: None,
-            }),
+            Err(message) => result.markers.push(Marker::error(message)),
         }
         Ending {
             result,

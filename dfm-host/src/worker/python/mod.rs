@@ -18,7 +18,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use dfm_wire::{Marker, Severity, TaskResult, TaskSpec};
+use dfm_wire::{Marker, TaskResult, TaskSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -235,11 +235,7 @@ impl PythonRun {
         }
         let mut result = TaskResult::new(&self.request_id, status);
         result.changed = false;
-        result.markers.push(Marker {
-            msg: message,
-            severity: Severity::Error,
-            loc: None,
-        });
+        result.markers.push(Marker::error(message));
         Ending {
             result,
             by_stop_signal,
