@@ -503,6 +503,58 @@ fn one_dfm_on_path_runs_a_library_flow_as_its_docs_show_it() {
     assert_eq!(sim_log(&project), sim_log(&alone));
 }
 
+/// Issue 26, case 3, with the library that found it: dv-flow-libcocotb's
+/// Icarus set-up records the interpreter its Python task runs on
+/// (`PYGPI_PYTHON_BIN`, cocotb's `sys.executable`). Through dfm's daemon it
+/// is the one the client runs on, as the client names it, as in-process.
+#[test]
+fn cocotbs_setup_records_the_clients_python_as_in_process() {
+    let Some(original) = Original::find() else {
+        return;
+    };
+    let has_cocotb = std::process::Command::new(original.python())
+        .args(["-c", "import dv_flow.libcocotb, cocotb"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_cocotb {
+        let message = "SKIPPED: needs dv-flow-libcocotb beside the original (tests/upstream/requirements.txt)";
+        assert!(
+            std::env::var("DFM_REQUIRE_UPSTREAM").as_deref() != Ok("1"),
+            "{message}"
+        );
+        eprintln!("{message}");
+        return;
+    }
+    let recorded = |project: &TestProject| -> Value {
+        let run = original.run(project, "setup");
+        assert!(run.output.status.success(), "{}", describe(&run.output));
+        let files = rundir_files(project);
+        let exec_data = &files["coco.setup/coco.setup.exec_data.json"];
+        dfm_e2e::upstream::worker_decided(exec_data)
+    };
+    let alone = project_with("cocotb", "coco-alone");
+    let in_process = recorded(&alone);
+    let ours = project_with("cocotb", "coco-ours1");
+    ours.start_daemon(&["--pool-size", "1"]);
+    let through_ours = recorded(&ours);
+    assert_eq!(ours.status()["completed_tasks"], 1, "{}", ours.status());
+    let python = |decided: &Value| {
+        decided["output"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|item| item["type"] == "std.Env")
+            .map(|env| env["vals"]["PYGPI_PYTHON_BIN"].clone())
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(
+        python(&in_process),
+        json!(original.python().display().to_string())
+    );
+    assert_eq!(python(&through_ours), python(&in_process));
+    assert_eq!(through_ours, in_process);
+}
+
 #[test]
 fn without_the_original_a_handover_says_what_to_install() {
     let Some(original) = Original::find() else {
