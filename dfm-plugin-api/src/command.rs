@@ -8,7 +8,7 @@
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -41,6 +41,29 @@ impl CommandOutput {
             said.join("\n")
         };
         format!("{} failed (exit {}): {said}", self.program, self.code)
+    }
+
+    /// Says on stderr (the daemon's log), once per distinct line, that
+    /// `line` of this output could not be read, and what follows from it:
+    /// a site's wrapper or another version of the scheduler may print
+    /// more than the plugin knows. Returns whether it was said now.
+    pub fn warn_unreadable(&self, line: &str, consequence: &str) -> bool {
+        static SAID: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        const REMEMBERED: usize = 256;
+        let key = format!("{}\n{line}", self.program);
+        let mut said = SAID.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if said.contains(&key) {
+            return false;
+        }
+        if said.len() >= REMEMBERED {
+            said.remove(0);
+        }
+        said.push(key);
+        eprintln!(
+            "dfm: {} printed a line dfm cannot read: {line:?}; {consequence} (said once per line)",
+            self.program
+        );
+        true
     }
 }
 

@@ -8,7 +8,9 @@
 //! - [`status`]: `status.get`'s answer and the pool's counters;
 //! - [`events`]: what a monitor subscription carries;
 //! - [`worker`]: the worker connection, and what a worker job is told in its
-//!   environment.
+//!   environment;
+//! - [`sealed`]: the worker connection's encryption after the handshake (its
+//!   keys, its frames, the sealed streams).
 
 pub mod client;
 mod decode;

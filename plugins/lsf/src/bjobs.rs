@@ -16,6 +16,10 @@ pub const FORGOTTEN_EXIT_CODE: i32 = -1;
 /// (`0:09 L`: hours and minutes before its run limit), and why it ended.
 pub const FORMAT: &str = "jobid jobindex stat time_left exit_reason delimiter='|'";
 
+/// What an unreadable line of `bjobs` means for the jobs it may be about.
+const UNREADABLE: &str =
+    "the jobs bjobs did not otherwise name are of unknown state for this poll, and kept";
+
 /// The state of an LSF job status (`bjobs -o stat`).
 pub fn lsf_state(stat: &str) -> JobState {
     match stat {
@@ -79,9 +83,23 @@ fn parse_line(line: &str) -> Option<(String, JobStatus)> {
 }
 
 /// The statuses of `ids` from one `bjobs -o FORMAT -noheader IDS...`.
+/// A line it cannot read (a site's wrapper, another LSF version) may be
+/// any job's: the jobs it does not name are then of unknown state for this
+/// poll, not gone, and the line is logged once.
 pub fn parse_bjobs(ids: &[&str], output: &CommandOutput) -> Result<Vec<JobStatus>, String> {
-    let mut known: BTreeMap<String, JobStatus> =
-        output.stdout.lines().filter_map(parse_line).collect();
+    let mut known: BTreeMap<String, JobStatus> = BTreeMap::new();
+    let mut unreadable = false;
+    for line in output.stdout.lines().filter(|l| !l.trim().is_empty()) {
+        match parse_line(line) {
+            Some((id, status)) => {
+                known.insert(id, status);
+            }
+            None => {
+                unreadable = true;
+                output.warn_unreadable(line, UNREADABLE);
+            }
+        }
+    }
     let forgotten = JobStatus::new(JobState::Exited(FORGOTTEN_EXIT_CODE));
     for line in output.stderr.lines() {
         if let Some(id) = not_found_id(line) {
@@ -91,6 +109,7 @@ pub fn parse_bjobs(ids: &[&str], output: &CommandOutput) -> Result<Vec<JobStatus
     ids.iter()
         .map(|id| match known.get(*id) {
             Some(status) => Ok(*status),
+            None if unreadable => Ok(JobStatus::new(JobState::Unknown)),
             // bjobs answered for the others, so this one is gone.
             None if output.success() => Ok(forgotten),
             None => Err(output.failure()),
@@ -190,6 +209,24 @@ mod tests {
             states(&parse_bjobs(&["1", "2"], &missing).expect("parsed")),
             [JobState::Exited(0), JobState::Exited(FORGOTTEN_EXIT_CODE)]
         );
+    }
+
+    /// A site's wrapper that prints a banner, or a line of a newer LSF:
+    /// no job is taken for gone because of it.
+    #[test]
+    fn a_line_bjobs_cannot_read_leaves_the_jobs_it_may_be_about_unknown() {
+        let odd = output(0, "1|0|RUN|0:09 L|-\n*** maintenance at 18:00 ***\n", "");
+        assert_eq!(
+            states(&parse_bjobs(&["1", "2"], &odd).expect("parsed")),
+            [JobState::Running, JobState::Unknown]
+        );
+        let fewer_fields = output(0, "2|0|RUN\n", "Job <3> is not found\n");
+        assert_eq!(
+            states(&parse_bjobs(&["2", "3"], &fewer_fields).expect("parsed")),
+            [JobState::Unknown, JobState::Exited(FORGOTTEN_EXIT_CODE)]
+        );
+        // Said once per distinct line.
+        assert!(!odd.warn_unreadable("*** maintenance at 18:00 ***", "x"));
     }
 
     #[test]

@@ -14,6 +14,10 @@ pub const FORGOTTEN_EXIT_CODE: i32 = -1;
 /// element, with `-r`), state, time left.
 pub const FORMAT: &str = "%i %T %L";
 
+/// What an unreadable line of `squeue` means for the jobs it may be about.
+const UNREADABLE: &str =
+    "the jobs squeue did not otherwise name are of unknown state for this poll, and kept";
+
 /// The state of a SLURM job state name (`squeue -o %T`).
 pub fn slurm_state(state: &str) -> JobState {
     match state {
@@ -59,24 +63,43 @@ pub fn parse_squeue(ids: &[&str], output: &CommandOutput) -> Result<Vec<JobStatu
     if !output.success() && !all_unknown {
         return Err(output.failure());
     }
-    let known: BTreeMap<&str, JobStatus> = output
-        .stdout
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            let id = fields.next()?;
-            Some((id, status(fields.next()?, fields.next())))
-        })
-        .collect();
+    let mut known: BTreeMap<&str, JobStatus> = BTreeMap::new();
+    let mut unreadable = false;
+    for line in output.stdout.lines().filter(|l| !l.trim().is_empty()) {
+        let mut fields = line.split_whitespace();
+        match (fields.next(), fields.next()) {
+            (Some(id), Some(state)) if is_job_id(id) && is_state_name(state) => {
+                known.insert(id, status(state, fields.next()));
+            }
+            _ => {
+                unreadable = true;
+                output.warn_unreadable(line, UNREADABLE);
+            }
+        }
+    }
+    // A line it cannot read may be any job's: those it does not name are
+    // then of unknown state for this poll, not gone.
+    let missing = if unreadable {
+        JobStatus::new(JobState::Unknown)
+    } else {
+        JobStatus::new(JobState::Exited(FORGOTTEN_EXIT_CODE))
+    };
     Ok(ids
         .iter()
-        .map(|id| {
-            known
-                .get(id)
-                .copied()
-                .unwrap_or(JobStatus::new(JobState::Exited(FORGOTTEN_EXIT_CODE)))
-        })
+        .map(|id| known.get(id).copied().unwrap_or(missing))
         .collect())
+}
+
+/// `42`, `42_3`, or a pending array's `42_[1-3]`.
+fn is_job_id(text: &str) -> bool {
+    let (job, element) = text.split_once('_').unwrap_or((text, "0"));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    digits(job) && (digits(element) || (element.starts_with('[') && element.ends_with(']')))
+}
+
+/// `RUNNING`, `OUT_OF_MEMORY`: what `%T` prints.
+fn is_state_name(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
 }
 
 /// Whether `scancel`'s answer means the job is stopped or stopping.
@@ -180,6 +203,22 @@ mod tests {
         );
         let error = parse_squeue(&["9"], &down).expect_err("no answer");
         assert!(error.contains("Unable to contact"), "{error}");
+    }
+
+    /// A site's wrapper that prints a banner, or a line of another SLURM:
+    /// no job is taken for gone because of it.
+    #[test]
+    fn a_line_squeue_cannot_read_leaves_the_jobs_it_may_be_about_unknown() {
+        for odd in ["NOTICE: maintenance at 18:00", "12345", "7 running 1:00"] {
+            let out = output(0, &format!("5 RUNNING 1:00\n{odd}\n"), "");
+            let states: Vec<JobState> = parse_squeue(&["5", "7"], &out)
+                .expect("parsed")
+                .iter()
+                .map(JobStatus::state)
+                .collect();
+            assert_eq!(states, [JobState::Running, JobState::Unknown], "{odd}");
+        }
+        assert!(is_job_id("42_[1-3]") && is_job_id("42_3") && !is_job_id("42x"));
     }
 
     #[test]
