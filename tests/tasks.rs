@@ -506,33 +506,67 @@ fn watching_client(name: &str, pool_size: &str) -> (TestProject, dfm_e2e::Client
     (project, client)
 }
 
+/// Which worker holds `task` ahead, as status.get says.
+fn holder_of(project: &TestProject, task: &str) -> String {
+    wait_for(
+        Duration::from_secs(60),
+        "a worker to hold the task ahead",
+        || {
+            let status = project.status();
+            status["workers"].as_array()?.iter().find_map(|worker| {
+                let ahead = worker["tasks_ahead"].as_array()?;
+                ahead
+                    .iter()
+                    .any(|t| t == task)
+                    .then(|| worker["worker_id"].as_str().unwrap_or_default().to_string())
+            })
+        },
+    )
+}
+
 #[test]
 fn a_task_sent_ahead_to_a_busy_worker_is_taken_back_when_another_worker_goes_idle() {
     let (project, mut client) = watching_client("prefetch", "2");
     let mut seen = Vec::new();
-    // One worker first; the second is launched for b, so b's worker is the
-    // one the pool sends c to, ahead, while a and b run.
-    client.submit(project.task("warm", "true"));
-    reply_to(&mut client, "warm", &mut seen);
     client.submit(project.task("a", "sleep 60"));
     let a_worker = started_on(&mut client, "a", &mut seen);
     client.submit(project.task("b", "sleep 60"));
     let b_worker = started_on(&mut client, "b", &mut seen);
     assert_ne!(a_worker, b_worker);
+    // Both busy: c is sent ahead to one of them.
     client.submit(project.task("c", "echo c"));
+    let holder = holder_of(&project, "test.c");
+    let (other, other_task) = if holder == a_worker {
+        (b_worker, "b")
+    } else {
+        (a_worker, "a")
+    };
 
-    // a ends: its worker is idle, nothing is queued, and c waits behind
-    // a task of a minute. The daemon takes c back and runs it at once.
-    client.send("task.cancel", "cancel-a", json!({"request_id": "a"}));
+    // The other worker's task ends: it is idle, nothing is queued, and c
+    // waits behind a task of a minute. The daemon takes c back from its
+    // holder and runs it on the idle worker at once.
+    client.send(
+        "task.cancel",
+        "cancel-other",
+        json!({"request_id": other_task}),
+    );
     let c_worker = started_on(&mut client, "c", &mut seen);
-    assert_eq!(c_worker, a_worker, "c ran on the idle worker, not behind b");
+    assert_eq!(
+        c_worker, other,
+        "c ran on the idle worker, not behind {holder}'s task"
+    );
     let reply = reply_to(&mut client, "c", &mut seen);
     assert_eq!(reply["result"]["status"], 0, "{reply}");
     let log = std::fs::read_to_string(project.root.join("rundir/c/test.c.log")).unwrap_or_default();
     assert_eq!(log, "c\n");
 
-    client.send("task.cancel", "cancel-b", json!({"request_id": "b"}));
-    let reply = reply_to(&mut client, "b", &mut seen);
+    let held_task = if other_task == "a" { "b" } else { "a" };
+    client.send(
+        "task.cancel",
+        "cancel-held",
+        json!({"request_id": held_task}),
+    );
+    let reply = reply_to(&mut client, held_task, &mut seen);
     assert_eq!(reply["error"], "cancelled", "{reply}");
 }
 
@@ -561,9 +595,9 @@ fn a_result_does_not_wait_for_a_long_task_that_started_after_it() {
     let status = client.call("status.get", json!({}));
     assert!(status.get("result").is_some(), "{status}");
     std::fs::write(file("go-a"), "").expect("release a");
+    // b cannot end before go-b exists: a's reply coming at all is the proof.
     let reply = reply_to(&mut client, "a", &mut seen);
     assert_eq!(reply["result"]["status"], 0, "{reply}");
-    assert!(!b_done.exists(), "a's reply came only once b had ended");
     std::fs::write(file("go-b"), "").expect("release b");
     for id in ["b", "c"] {
         let reply = reply_to(&mut client, id, &mut seen);

@@ -95,6 +95,10 @@ pub struct WorkerStatus {
     pub pid: u32,
     pub state: WorkerActivity,
     pub current_task: Option<String>,
+    /// The tasks it holds ahead, to run in this order after the current
+    /// one (dfm's; the original's status has no such field).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tasks_ahead: Vec<String>,
     pub job_id: String,
     /// Upstream's name for `job_id`.
     pub lsf_job_id: String,
@@ -110,6 +114,7 @@ impl WorkerStatus {
             pid: 0,
             state: WorkerActivity::Gone,
             current_task: None,
+            tasks_ahead: Vec::new(),
             job_id: String::new(),
             lsf_job_id: String::new(),
         }

@@ -157,6 +157,7 @@ impl Workers {
             pid: s.info.pid,
             state,
             current_task: pool.current_task(slot).map(|t| t.name.clone()),
+            tasks_ahead: pool.tasks_ahead(slot).map(|t| t.name.clone()).collect(),
             lsf_job_id: job_id.clone(),
             job_id,
         })

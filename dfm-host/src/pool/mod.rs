@@ -391,6 +391,16 @@ impl Pool {
         }
     }
 
+    /// The tasks the worker of `slot` holds ahead, in the order it will run
+    /// them.
+    pub fn tasks_ahead(&self, slot: SlotId) -> impl Iterator<Item = &TaskSpec> {
+        self.slots
+            .get(&slot)
+            .into_iter()
+            .flat_map(|s| s.next.iter())
+            .filter_map(|task| self.tasks.get(task).map(|t| t.spec.as_ref()))
+    }
+
     /// Whether at least [`SATURATED_QUEUE_PER_WORKER`] tasks per worker
     /// wait in the queue (not sent to any worker yet): the workers have
     /// work for a while, whatever arrives next.
