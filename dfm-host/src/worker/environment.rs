@@ -66,6 +66,22 @@ impl WorkerEnvironment {
     }
 }
 
+/// An environment as the `NAME=value` strings `execve` takes; `None` if
+/// one holds a NUL byte.
+pub fn exec_strings(
+    env: impl IntoIterator<Item = (OsString, OsString)>,
+) -> Option<Vec<std::ffi::CString>> {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    env.into_iter()
+        .map(|(name, value)| {
+            let mut entry = name.into_vec();
+            entry.push(b'=');
+            entry.extend_from_slice(value.as_bytes());
+            std::ffi::CString::new(entry).ok()
+        })
+        .collect()
+}
+
 /// The `PATH` of an environment, or `execvp`'s default.
 pub fn path_of(env: &BTreeMap<OsString, OsString>) -> OsString {
     env.get(OsStr::new("PATH"))

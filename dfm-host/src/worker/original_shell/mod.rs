@@ -24,7 +24,7 @@ use std::ffi::{CString, OsString};
 use std::fs::{self, File};
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -34,10 +34,11 @@ use std::sync::Arc;
 use dfm_wire::{Environment, Marker, TaskResult, TaskSpec};
 use serde_json::Value;
 
-use self::harvest::{harvest, marker};
+use self::harvest::{harvest, marker, NeedsPython};
+use self::python_harvest::PythonHarvest;
 use self::stage::{Shim, Step};
 use super::child::{killed_by_stop_signal, Child};
-use super::environment::{path_of, ProgramFinder, WorkerEnvironment};
+use super::environment::{exec_strings, path_of, ProgramFinder, WorkerEnvironment};
 use super::python::chosen_python;
 use super::spawn::Spawner;
 use super::start::{StartError, Unstartable};
@@ -77,6 +78,7 @@ pub struct OriginalShellRun {
 }
 
 /// The Python that reads outputs dfm does not, and what it needs.
+#[derive(Clone)]
 struct PythonSetting {
     python: Option<PathBuf>,
     pythonpath: Vec<String>,
@@ -157,15 +159,9 @@ impl OriginalShellExecutor {
         })?;
 
         // `/bin/<shell>`, or `bash` from PATH for the shell called "shell".
-        let shell = if spec.shell == "shell" {
-            "bash"
-        } else {
-            &spec.shell
-        };
-        let program_text = if spec.shell == "shell" {
-            "bash".to_string()
-        } else {
-            format!("/bin/{}", spec.shell)
+        let (shell, program_text) = match spec.shell.as_str() {
+            "shell" => ("bash", "bash".to_string()),
+            other => (other, format!("/bin/{other}")),
         };
         let mut argv = vec![program_text.clone()];
         if body.contains('\n') {
@@ -192,16 +188,7 @@ impl OriginalShellExecutor {
             .collect::<Result<Vec<_>, _>>()
             .map_err(cannot)?;
         let path = path_of(&env);
-        let envp_c = env
-            .iter()
-            .map(|(name, value)| {
-                let mut entry = name.clone().into_vec();
-                entry.push(b'=');
-                entry.extend_from_slice(value.as_bytes());
-                CString::new(entry).map_err(|_| Unstartable::NulInVariable)
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(cannot)?;
+        let envp_c = exec_strings(env).ok_or_else(|| cannot(Unstartable::NulInVariable))?;
         let mut envp: Vec<*const libc::c_char> = envp_c.iter().map(|s| s.as_ptr()).collect();
         envp.push(std::ptr::null());
         let (program, _) = self
@@ -264,15 +251,31 @@ impl Plain {
 }
 
 impl OriginalShellRun {
-    /// Waits for the step to end, then reads what it handed back.
+    /// Waits for the step to end, then reads what it handed back (with
+    /// dv-flow-mgr's code, on a blocking thread, where dfm's reading
+    /// cannot).
     pub async fn ended(&mut self) -> Ending {
         let status = self.child.wait().await;
-        self.ending(status)
+        match self.read_natively(&status) {
+            Ok(ending) => ending,
+            Err(why) => {
+                let (python, rundir, name) =
+                    (self.python.clone(), self.rundir.clone(), self.name.clone());
+                let read = tokio::task::spawn_blocking(move || {
+                    python_harvest::harvest(&python, &rundir, &name, &why.0)
+                })
+                .await
+                .unwrap_or_else(|e| Err(format!("reading the outputs failed: {e}")));
+                self.ending(&status, read)
+            }
+        }
     }
 
+    /// How it ended, if it has and dfm reads what it handed back itself;
+    /// otherwise [`Self::ended`] finishes the job.
     pub fn try_ended(&mut self) -> Option<Ending> {
         match self.child.try_wait() {
-            Ok(Some(status)) => Some(self.ending(Ok(status))),
+            Ok(Some(status)) => self.read_natively(&Ok(status)).ok(),
             Ok(None) | Err(_) => None,
         }
     }
@@ -285,39 +288,46 @@ impl OriginalShellRun {
         self.child.kill();
     }
 
-    fn ending(&self, status: io::Result<ExitStatus>) -> Ending {
-        let by_stop_signal = killed_by_stop_signal(&status);
+    fn read_natively(&self, status: &io::Result<ExitStatus>) -> Result<Ending, NeedsPython> {
+        let read = harvest(&self.rundir, &self.name)?;
+        Ok(self.ending(
+            status,
+            Ok(PythonHarvest {
+                output: read.output,
+                markers: read.markers,
+                context_markers: Vec::new(),
+                memento: read.memento,
+            }),
+        ))
+    }
+
+    /// The result: what was read (its markers, then the context's: the
+    /// failed command's, then those of items that could not be made).
+    fn ending(
+        &self,
+        status: &io::Result<ExitStatus>,
+        read: Result<PythonHarvest, String>,
+    ) -> Ending {
+        let by_stop_signal = killed_by_stop_signal(status);
         // asyncio's returncode: the exit code, or minus the signal.
-        let status = match &status {
+        let status = match status {
             Ok(s) => s.code().or_else(|| s.signal().map(|n| -n)).unwrap_or(1),
             Err(_) => 1,
         };
-        let mut failed = Vec::new();
-        if status != 0 {
-            failed.push(marker(
-                &format!("Command failed: {}", self.command),
-                "error",
-            ));
-        }
-        let harvested = match harvest(&self.rundir, &self.name) {
-            Ok(h) => Ok((h.output, h.markers, failed, h.memento)),
-            Err(why) => python_harvest::harvest(&self.python, &self.rundir, &self.name, &why.0)
-                .map(|h| {
-                    let mut context = failed;
-                    context.extend(h.context_markers);
-                    (h.output, h.markers, context, h.memento)
-                }),
-        };
         let mut result = TaskResult::new(&self.request_id, status);
-        match harvested {
-            Ok((output, markers, context, memento)) => {
-                result.output = output.iter().map(to_value).collect();
-                result.markers = markers
+        match read {
+            Ok(read) => {
+                let failed = (status != 0)
+                    .then(|| marker(&format!("Command failed: {}", self.command), "error"));
+                result.output = read.output.iter().map(to_value).collect();
+                result.markers = read
+                    .markers
                     .iter()
-                    .chain(&context)
+                    .chain(&failed)
+                    .chain(&read.context_markers)
                     .filter_map(to_marker)
                     .collect();
-                result.memento = memento.as_ref().map_or(Value::Null, to_value);
+                result.memento = read.memento.as_ref().map_or(Value::Null, to_value);
             }
             Err(message) => result.markers.push(Marker::error(message)),
         }

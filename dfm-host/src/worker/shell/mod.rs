@@ -16,13 +16,13 @@ use std::ffi::{CString, OsString};
 use std::fs::{self, File};
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use dfm_wire::{Environment, TaskSpec};
 
 use super::child::Child;
-use super::environment::{path_of, ProgramFinder, WorkerEnvironment, PER_TASK};
+use super::environment::{exec_strings, path_of, ProgramFinder, WorkerEnvironment, PER_TASK};
 use super::spawn::Spawner;
 use super::start::{StartError, Unstartable};
 
@@ -163,15 +163,7 @@ impl ShellExecutor {
 fn prepare(base: &WorkerEnvironment, env: &Environment) -> Result<Prepared, Unstartable> {
     let merged = base.with(env)?;
     let path = path_of(&merged);
-    let strings = merged
-        .into_iter()
-        .map(|(name, value)| {
-            let mut entry = name.into_vec();
-            entry.push(b'=');
-            entry.extend_from_slice(value.as_bytes());
-            CString::new(entry).map_err(|_| Unstartable::NulInVariable)
-        })
-        .collect::<Result<_, _>>()?;
+    let strings = exec_strings(merged).ok_or(Unstartable::NulInVariable)?;
     Ok(Prepared {
         of: env.clone(),
         strings,
