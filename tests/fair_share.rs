@@ -38,6 +38,16 @@ fn trace(project: &TestProject) -> String {
         .collect()
 }
 
+/// Appends `letter` to the trace as a task would.
+fn stamp(project: &TestProject, letter: char) {
+    use std::io::Write;
+    let mut trace = std::fs::OpenOptions::new()
+        .append(true)
+        .open(project.root.join("trace"))
+        .expect("open the trace");
+    writeln!(trace, "{letter}").expect("stamp the trace");
+}
+
 fn spawn_run(project: &TestProject, args: &[&str]) -> Child {
     let mut full = vec!["run", "-u", "log"];
     full.extend_from_slice(args);
@@ -61,17 +71,24 @@ fn a_small_run_started_after_a_big_one_is_not_held_up_by_it() {
     project.start_daemon(&["--pool-size", "2"]);
     let big = spawn_run(&project, &["big", "-j", "2000"]);
     // The big run is well under way, with most of it queued.
-    let before = wait_for(PATIENCE, "the big run to get going", || {
-        let done = trace(&project).len();
-        (done >= 50).then_some(done)
+    wait_for(PATIENCE, "the big run to get going", || {
+        (trace(&project).len() >= 50).then_some(())
     });
+    // An `S` in the trace, appended as the tasks append theirs, marks where
+    // the small run was submitted (after it: its start-up, then its tasks).
+    stamp(&project, 'S');
     finish(spawn_run(&project, &["small"]));
     let seen = trace(&project);
+    let submitted = seen.find('S').expect("the stamp");
     let last_small = seen.rfind('s').expect("the small run's tasks ran");
-    let big_meanwhile = seen[before..last_small].matches('b').count();
+    assert!(last_small > submitted, "{seen}");
+    let big_meanwhile = seen[submitted..last_small].matches('b').count();
+    // Taking turns, the small run's 5 tasks wait for about as many of the
+    // big run's; dfm run's start-up lets some more end. First come, first
+    // served would let the 1950 queued ones end first.
     assert!(
         big_meanwhile <= 40,
-        "{big_meanwhile} of the big run's tasks ended while the small run's 5 waited"
+        "{big_meanwhile} of the big run's tasks ended while the small run's 5 waited: {seen}"
     );
     assert!(
         seen.matches('b').count() < 1990,

@@ -166,11 +166,10 @@ fn a_task_whose_lsf_job_is_killed_runs_again_elsewhere() {
     cluster::killed_worker_task_reruns(&lsf, &project);
 }
 
+#[ignore = "needs the original: tests/upstream/requirements.txt in $DFM_UPSTREAM_PYTHON (scripts/test-all.sh)"]
 #[test]
 fn the_originals_flow_runs_on_lsf_jobs_as_in_process() {
-    let Some(original) = dfm_e2e::upstream::Original::find() else {
-        return;
-    };
+    let original = dfm_e2e::upstream::Original::find();
     let project = TestProject::new("lsf-orig-b");
     let lsf = FakeLsf::new(&project, &[]);
     let alone = TestProject::new("lsf-orig-a");

@@ -1,12 +1,12 @@
 //! The monitor in a real terminal (tmux), against a daemon running tasks.
 //!
-//! Needs tmux. Without it the tests say so and skip, unless
-//! `DFM_REQUIRE_TMUX=1` (as in CI), where that is a failure.
+//! Needs tmux: the tests are ignored unless asked for (`--include-ignored`);
+//! asked for without tmux, they fail.
 
 use std::process::Command;
 use std::time::Duration;
 
-use dfm_e2e::{dfm_path, is_alive, wait_for, TestProject};
+use dfm_e2e::{dfm_path, is_alive, needs, wait_for, TestProject};
 use serde_json::json;
 
 const LONG: Duration = Duration::from_secs(60);
@@ -17,23 +17,11 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn start(name: &str) -> Option<Tmux> {
-        let available = Command::new("tmux")
-            .arg("-V")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !available {
-            let message = "SKIPPED: tmux is not installed (apt-get install tmux)";
-            assert!(
-                std::env::var("DFM_REQUIRE_TMUX").as_deref() != Ok("1"),
-                "{message}"
-            );
-            eprintln!("{message}");
-            return None;
-        }
-        Some(Tmux {
+    fn start(name: &str) -> Tmux {
+        needs::tmux();
+        Tmux {
             socket: format!("dfm-e2e-{}-{name}", std::process::id()),
-        })
+        }
     }
 
     fn tmux(&self, args: &[&str]) -> String {
@@ -88,11 +76,10 @@ impl Drop for Tmux {
     }
 }
 
+#[ignore = "needs tmux: apt-get install tmux"]
 #[test]
 fn the_monitor_shows_running_and_finished_tasks_and_detaches_with_q() {
-    let Some(tmux) = Tmux::start("attach") else {
-        return;
-    };
+    let tmux = Tmux::start("attach");
     let project = TestProject::new("monitor");
     let pid = project.start_daemon(&["--pool-size", "2"]);
     let mut client = project.client();
@@ -157,11 +144,10 @@ fn the_monitor_shows_running_and_finished_tasks_and_detaches_with_q() {
     assert_eq!(project.status()["running_tasks"], 2);
 }
 
+#[ignore = "needs tmux: apt-get install tmux"]
 #[test]
 fn start_with_monitor_starts_the_daemon_and_a_vanishing_daemon_ends_the_monitor() {
-    let Some(tmux) = Tmux::start("start") else {
-        return;
-    };
+    let tmux = Tmux::start("start");
     let project = TestProject::new("monitorstart");
     tmux.run(
         &project,
@@ -187,11 +173,10 @@ fn start_with_monitor_starts_the_daemon_and_a_vanishing_daemon_ends_the_monitor(
 /// A daemon frozen with SIGSTOP: the monitor says it does not answer,
 /// keeps trying, and says nothing more of it once the daemon runs again;
 /// q still detaches.
+#[ignore = "needs tmux: apt-get install tmux"]
 #[test]
 fn a_monitor_shows_a_daemon_that_does_not_answer_and_q_still_detaches() {
-    let Some(tmux) = Tmux::start("frozen") else {
-        return;
-    };
+    let tmux = Tmux::start("frozen");
     let project = TestProject::new("monitorfrozen");
     project.configure("runner:\n  pool: {client_timeout: 1}\n");
     let pid = project.start_daemon(&["--pool-size", "1"]);

@@ -1,12 +1,12 @@
 //! The `slurm` runner against a real SLURM (`scripts/slurm-up.sh` starts a
-//! one-node cluster; `.ci/run` does so). Without a working `sinfo` these
-//! tests say so and skip, unless `DFM_REQUIRE_SLURM=1` (as in CI), where
-//! that is a failure.
+//! one-node cluster; `scripts/test-all.sh` does so). The tests are ignored
+//! unless asked for (`--include-ignored`); asked for without a working
+//! `sinfo`, they fail.
 
 use std::process::Command;
 
 use dfm_e2e::cluster::{self, write_script, Scheduler};
-use dfm_e2e::{describe, TestProject};
+use dfm_e2e::{describe, needs, TestProject};
 
 struct Slurm;
 
@@ -63,61 +63,45 @@ impl Scheduler for Slurm {
     }
 }
 
-fn slurm_running() -> bool {
-    if cluster::works("sinfo", &["-h"]) {
-        return true;
-    }
-    let message =
-        "SKIPPED: no SLURM running (sinfo fails; as root, run scripts/slurm-up.sh, or set DFM_REQUIRE_SLURM=1 to make this a failure)";
-    assert!(
-        std::env::var("DFM_REQUIRE_SLURM").as_deref() != Ok("1"),
-        "{message}"
-    );
-    eprintln!("{message}");
-    false
-}
-
+#[ignore = "needs SLURM: scripts/slurm-up.sh, as root"]
 #[test]
 fn a_flow_runs_on_warm_slurm_jobs_which_are_reused_and_cancelled_on_stop() {
-    if slurm_running() {
-        cluster::flow_reuse_and_stop(&Slurm, &TestProject::new("slurm-flow"), 8);
-    }
+    needs::slurm();
+    cluster::flow_reuse_and_stop(&Slurm, &TestProject::new("slurm-flow"), 8);
 }
 
+#[ignore = "needs SLURM: scripts/slurm-up.sh, as root"]
 #[test]
 fn a_task_whose_slurm_job_is_cancelled_runs_again_elsewhere() {
-    if slurm_running() {
-        cluster::killed_worker_task_reruns(&Slurm, &TestProject::new("slurm-scancel"));
-    }
+    needs::slurm();
+    cluster::killed_worker_task_reruns(&Slurm, &TestProject::new("slurm-scancel"));
 }
 
+#[ignore = "needs SLURM and the original: scripts/test-all.sh"]
 #[test]
 fn the_originals_flow_runs_on_slurm_jobs_as_in_process() {
-    let Some(original) = dfm_e2e::upstream::Original::find() else {
-        return;
-    };
-    if slurm_running() {
-        let project = TestProject::new("slurm-orig-b");
-        let alone = TestProject::new("slurm-orig-a");
-        cluster::originals_flow(&Slurm, &project, &alone, &original);
-    }
+    let original = dfm_e2e::upstream::Original::find();
+    needs::slurm();
+    let project = TestProject::new("slurm-orig-b");
+    let alone = TestProject::new("slurm-orig-a");
+    cluster::originals_flow(&Slurm, &project, &alone, &original);
 }
 
+#[ignore = "needs SLURM: scripts/slurm-up.sh, as root"]
 #[test]
 fn a_daemon_killed_mid_run_is_replaced_and_adopts_its_slurm_jobs() {
-    if slurm_running() {
-        dfm_e2e::crash::killed_daemon_is_replaced_without_a_launch(
-            &Slurm,
-            &TestProject::new("slurm-adopt"),
-        );
-    }
+    needs::slurm();
+    dfm_e2e::crash::killed_daemon_is_replaced_without_a_launch(
+        &Slurm,
+        &TestProject::new("slurm-adopt"),
+    );
 }
 
+#[ignore = "needs SLURM: scripts/slurm-up.sh, as root"]
 #[test]
 fn killing_the_daemon_ends_its_slurm_jobs() {
-    if slurm_running() {
-        cluster::killed_daemon_jobs_end(&Slurm, &TestProject::new("slurm-daemonkill"));
-    }
+    needs::slurm();
+    cluster::killed_daemon_jobs_end(&Slurm, &TestProject::new("slurm-daemonkill"));
 }
 
 /// The slurm runner's configuration for `project`, its workers' walltime
@@ -156,11 +140,10 @@ fn final_states(jobs: &[String]) -> Vec<String> {
 /// One-minute workers under a stream of tasks longer than that: each is
 /// drained and replaced before SLURM's limit, so every task runs once and
 /// no job ends in TIMEOUT.
+#[ignore = "needs SLURM: scripts/slurm-up.sh, as root"]
 #[test]
 fn workers_near_their_walltime_are_drained_and_replaced_and_no_task_is_killed() {
-    if !slurm_running() {
-        return;
-    }
+    needs::slurm();
     let project = TestProject::new("slurm-drain");
     let mut tasks = String::new();
     let names: Vec<String> = (0..300).map(|i| format!("s{i}")).collect();
@@ -205,11 +188,10 @@ fn workers_near_their_walltime_are_drained_and_replaced_and_no_task_is_killed() 
 /// A task that took 25 s before is kept off a worker with less than that
 /// (and the margin) left, though that worker is idle and not draining:
 /// it runs on a fresh one instead of into SLURM's limit.
+#[ignore = "needs SLURM: scripts/slurm-up.sh, as root"]
 #[test]
 fn a_long_task_is_kept_off_a_worker_near_its_end_by_what_it_took_before() {
-    if !slurm_running() {
-        return;
-    }
+    needs::slurm();
     let project = TestProject::new("slurm-learned");
     cluster::write_flow(
         &project,

@@ -8,11 +8,10 @@ use std::process::Command;
 use dfm_e2e::upstream::Original;
 use dfm_e2e::{describe, TestProject};
 
+#[ignore = "needs the original: tests/upstream/requirements.txt in $DFM_UPSTREAM_PYTHON (scripts/test-all.sh)"]
 #[test]
 fn the_original_python_client_runs_tasks_through_our_daemon() {
-    let Some(original) = Original::find() else {
-        return;
-    };
+    let original = Original::find();
     let project = TestProject::new("upstream");
     project.start_daemon(&["--pool-size", "2"]);
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("upstream/run_tasks.py");

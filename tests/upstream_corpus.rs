@@ -62,26 +62,11 @@ fn passed(outcomes: &Outcomes) -> usize {
     outcomes.values().filter(|o| *o == "passed").count()
 }
 
+#[ignore = "needs the original and pytest: tests/upstream/requirements.txt (scripts/test-all.sh)"]
 #[test]
 fn the_originals_own_unit_tests_pass_through_our_daemon_wherever_they_pass_through_its_own() {
-    let Some(original) = Original::find() else {
-        return;
-    };
-    let has = |module: &str| {
-        Command::new(original.python())
-            .args(["-c", &format!("import {module}")])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if !(has("pytest") && has("pytest_timeout")) {
-        let message = "SKIPPED: needs pytest and pytest-timeout beside the original (tests/upstream/requirements.txt)";
-        assert!(
-            std::env::var("DFM_REQUIRE_UPSTREAM").as_deref() != Ok("1"),
-            "{message}"
-        );
-        eprintln!("{message}");
-        return;
-    }
+    let original = Original::find();
+    original.needs(&["pytest", "pytest_timeout"]);
     let recorded: BTreeMap<String, BTreeMap<String, String>> = serde_json::from_str(
         &std::fs::read_to_string(corpus_dir().join("outcomes.json")).expect("outcomes.json"),
     )

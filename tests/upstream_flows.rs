@@ -13,7 +13,7 @@ use std::time::Duration;
 use dfm_e2e::upstream::{
     assert_same_files, assert_worker_decided_same, copy_flow, rundir_files, Original,
 };
-use dfm_e2e::{describe, is_alive, wait_for, TestProject};
+use dfm_e2e::{describe, is_alive, needs, wait_for, TestProject};
 use serde_json::{json, Value};
 
 /// Bounds a hang; no test asserts on timing.
@@ -25,11 +25,10 @@ fn project_with(flow: &str, name: &str) -> TestProject {
     project
 }
 
+#[ignore = "needs the original: tests/upstream/requirements.txt in $DFM_UPSTREAM_PYTHON (scripts/test-all.sh)"]
 #[test]
 fn the_originals_flow_runs_through_our_daemon_as_in_process_and_as_through_its_own() {
-    let Some(original) = Original::find() else {
-        return;
-    };
+    let original = Original::find();
     // In-process, each root in a fresh project: through a daemon no task is
     // ever up-to-date (the client's doing, see the second run below), so
     // in-process must not skip any either for the files to compare.
@@ -146,11 +145,10 @@ fn pid_in(project: &TestProject, task: &str, file: &str) -> Option<u32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
+#[ignore = "needs the original: tests/upstream/requirements.txt in $DFM_UPSTREAM_PYTHON (scripts/test-all.sh)"]
 #[test]
 fn ctrl_c_of_the_originals_run_leaves_no_process() {
-    let Some(original) = Original::find() else {
-        return;
-    };
+    let original = Original::find();
     let project = project_with("faults", "ctrlc");
     project.start_daemon(&["--pool-size", "1"]);
     let mut run = original
@@ -177,11 +175,10 @@ fn ctrl_c_of_the_originals_run_leaves_no_process() {
     });
 }
 
+#[ignore = "needs the original: tests/upstream/requirements.txt in $DFM_UPSTREAM_PYTHON (scripts/test-all.sh)"]
 #[test]
 fn a_killed_interpreter_fails_its_task_with_its_last_words_and_the_next_gets_a_fresh_one() {
-    let Some(original) = Original::find() else {
-        return;
-    };
+    let original = Original::find();
     let project = project_with("faults", "crash");
     project.start_daemon(&["--pool-size", "1"]);
     let crashed = original.run(&project, "crash");
@@ -251,11 +248,10 @@ fn python_task(project: &TestProject, id: &str, callable: &str, pythonpath: &[St
     })
 }
 
+#[ignore = "needs the original: tests/upstream/requirements.txt in $DFM_UPSTREAM_PYTHON (scripts/test-all.sh)"]
 #[test]
 fn a_cancelled_python_task_and_a_stopped_daemon_take_the_tasks_children_with_them() {
-    let Some(original) = Original::find() else {
-        return;
-    };
+    let original = Original::find();
     let sys_path = original.sys_path();
     let project = project_with("faults", "cancel");
     project.start_daemon(&["--pool-size", "1"]);
@@ -282,11 +278,10 @@ fn a_cancelled_python_task_and_a_stopped_daemon_take_the_tasks_children_with_the
     });
 }
 
+#[ignore = "needs the original: tests/upstream/requirements.txt in $DFM_UPSTREAM_PYTHON (scripts/test-all.sh)"]
 #[test]
 fn each_python_task_sees_its_own_clients_environment_on_a_shared_interpreter() {
-    let Some(original) = Original::find() else {
-        return;
-    };
+    let original = Original::find();
     let sys_path = original.sys_path();
     let project = project_with("faults", "environ");
     project.start_daemon(&["--pool-size", "1"]);
@@ -317,11 +312,10 @@ fn each_python_task_sees_its_own_clients_environment_on_a_shared_interpreter() {
     assert_eq!(pid("first"), pid("second"));
 }
 
+#[ignore = "needs the original: tests/upstream/requirements.txt in $DFM_UPSTREAM_PYTHON (scripts/test-all.sh)"]
 #[test]
 fn a_python_without_the_original_fails_the_task_at_once_saying_what_to_change() {
-    let Some(original) = Original::find() else {
-        return;
-    };
+    let original = Original::find();
     let project = project_with("faults", "nopkg");
     let python = original.bare_venv(&project.root.join("bare-venv"));
     project.configure(&format!("runner:\n  python: {}\n", python.display()));
@@ -356,12 +350,11 @@ fn a_python_without_the_original_fails_the_task_at_once_saying_what_to_change() 
     assert!(Path::new(&python).exists());
 }
 
+#[ignore = "needs the original: tests/upstream/requirements.txt in $DFM_UPSTREAM_PYTHON (scripts/test-all.sh)"]
 #[test]
 fn what_dfm_hands_over_matches_the_originals_installed_schema() {
     use dfm_host::flow::original::{PACKAGE, PARAM, TASK, TOP};
-    let Some(original) = Original::find() else {
-        return;
-    };
+    let original = Original::find();
     let schema = original.package_dir().join("share/dv.flow.schema.json");
     let text = std::fs::read_to_string(&schema).expect("the original's schema");
     let schema: Value = serde_json::from_str(&text).expect("the schema is JSON");
@@ -391,11 +384,10 @@ fn what_dfm_hands_over_matches_the_originals_installed_schema() {
     assert_eq!(ours(PARAM), keys(&schema["defs"]["ParamDef"]));
 }
 
+#[ignore = "needs the original: tests/upstream/requirements.txt in $DFM_UPSTREAM_PYTHON (scripts/test-all.sh)"]
 #[test]
 fn our_dfm_hands_what_it_does_not_run_to_the_original_which_uses_our_daemon() {
-    let Some(original) = Original::find() else {
-        return;
-    };
+    let original = Original::find();
     let project = project_with("regress", "handover");
     project.start_daemon(&["--pool-size", "2"]);
     let ours = |args: &[&str]| {
@@ -434,30 +426,12 @@ fn our_dfm_hands_what_it_does_not_run_to_the_original_which_uses_our_daemon() {
 /// ours, the original installed behind it. Ours hands the flow to the
 /// original's engine (its subset would refuse the list value), whose tasks
 /// run on our daemon, and the simulation gives what it gives in-process.
+#[ignore = "needs the original, dv-flow-libhdlsim and iverilog: scripts/test-all.sh"]
 #[test]
 fn one_dfm_on_path_runs_a_library_flow_as_its_docs_show_it() {
-    let Some(original) = Original::find() else {
-        return;
-    };
-    let has = |module: &str| {
-        std::process::Command::new(original.python())
-            .args(["-c", &format!("import {module}")])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    let iverilog = std::process::Command::new("iverilog")
-        .arg("-V")
-        .output()
-        .is_ok();
-    if !(iverilog && has("dv_flow.libhdlsim")) {
-        let message = "SKIPPED: needs iverilog (apt-get install iverilog) and dv-flow-libhdlsim beside the original";
-        assert!(
-            std::env::var("DFM_REQUIRE_UPSTREAM").as_deref() != Ok("1"),
-            "{message}"
-        );
-        eprintln!("{message}");
-        return;
-    }
+    let original = Original::find();
+    original.needs(&["dv_flow.libhdlsim"]);
+    needs::program("iverilog", &["-V"], "apt-get install iverilog");
     let alone = project_with("hdlsim", "hdlsim-alone");
     let in_process = original.run(&alone, "sim");
     assert!(
@@ -507,24 +481,11 @@ fn one_dfm_on_path_runs_a_library_flow_as_its_docs_show_it() {
 /// Icarus set-up records the interpreter its Python task runs on
 /// (`PYGPI_PYTHON_BIN`, cocotb's `sys.executable`). Through dfm's daemon it
 /// is the one the client runs on, as the client names it, as in-process.
+#[ignore = "needs the original and dv-flow-libcocotb: scripts/test-all.sh"]
 #[test]
 fn cocotbs_setup_records_the_clients_python_as_in_process() {
-    let Some(original) = Original::find() else {
-        return;
-    };
-    let has_cocotb = std::process::Command::new(original.python())
-        .args(["-c", "import dv_flow.libcocotb, cocotb"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_cocotb {
-        let message = "SKIPPED: needs dv-flow-libcocotb beside the original (tests/upstream/requirements.txt)";
-        assert!(
-            std::env::var("DFM_REQUIRE_UPSTREAM").as_deref() != Ok("1"),
-            "{message}"
-        );
-        eprintln!("{message}");
-        return;
-    }
+    let original = Original::find();
+    original.needs(&["dv_flow.libcocotb", "cocotb"]);
     let recorded = |project: &TestProject| -> Value {
         let run = original.run(project, "setup");
         assert!(run.output.status.success(), "{}", describe(&run.output));
@@ -555,11 +516,10 @@ fn cocotbs_setup_records_the_clients_python_as_in_process() {
     assert_eq!(through_ours, in_process);
 }
 
+#[ignore = "needs the original: tests/upstream/requirements.txt in $DFM_UPSTREAM_PYTHON (scripts/test-all.sh)"]
 #[test]
 fn without_the_original_a_handover_says_what_to_install() {
-    let Some(original) = Original::find() else {
-        return;
-    };
+    let original = Original::find();
     let project = project_with("regress", "nohandover");
     let python = original.bare_venv(&project.root.join("bare-venv"));
     project.configure(&format!("runner:\n  python: {}\n", python.display()));

@@ -9,7 +9,7 @@
 //! [`RunnerPlugin`] with plain Rust types and exports itself with
 //! [`export_runner!`]:
 //!
-//! ```ignore
+//! ```no_run
 //! use dfm_plugin_api::{export_runner, JobHandle, JobState, LaunchRequest, RunnerPlugin};
 //!
 //! struct MyRunner;

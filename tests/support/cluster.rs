@@ -4,7 +4,7 @@
 //! original dv-flow-mgr's flows on batch jobs.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use crate::upstream::{assert_worker_decided_same, copy_flow, rundir_files, Original};
@@ -228,16 +228,6 @@ pub fn write_script(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&path, text).expect("write script");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     path
-}
-
-/// Whether `program ARGS` runs and succeeds.
-pub fn works(program: &str, args: &[&str]) -> bool {
-    Command::new(program)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// The daemon killed with SIGKILL: its workers notice and exit, so their

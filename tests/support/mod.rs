@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 pub mod cluster;
 pub mod crash;
+pub mod needs;
 pub mod netns;
 pub mod upstream;
 

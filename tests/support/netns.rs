@@ -1,5 +1,6 @@
 //! A network namespace with a veth link to ours: peers reach the daemon
-//! over a real link, not loopback. Needs root and iproute2.
+//! over a real link, not loopback. Needs root and iproute2: the tests using
+//! it are `#[ignore = "needs root: ..."]`.
 
 use std::process::{Command, Output};
 
@@ -19,6 +20,7 @@ fn ip(args: &[&str]) -> Output {
 
 impl Netns {
     pub fn create() -> Netns {
+        crate::needs::root("creates a network namespace");
         let id = std::process::id() % 100_000;
         let name = format!("dfmrogue{id}");
         let (host_if, rogue_if) = (format!("dfmh{id}"), format!("dfmr{id}"));

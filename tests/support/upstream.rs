@@ -3,9 +3,9 @@
 //! what a run leaves behind (its task summary, the files in its rundir) in a
 //! form that compares across project folders.
 //!
-//! `DFM_UPSTREAM_PYTHON` names a Python with the package (`.ci/run` makes
-//! one). Without it the tests say so and skip, unless `DFM_REQUIRE_UPSTREAM=1`
-//! (as in CI), where that is a failure.
+//! `DFM_UPSTREAM_PYTHON` names a Python with the package
+//! (`scripts/test-all.sh` makes one). The tests using it are ignored unless
+//! asked for (`--include-ignored`); asked for without it, they fail.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,27 +21,19 @@ pub struct Original {
 }
 
 impl Original {
-    /// The original if it is installed; `None` (after saying why) if the
-    /// test should skip.
-    pub fn find() -> Option<Original> {
+    /// The original, from `$DFM_UPSTREAM_PYTHON` (default `python3`).
+    /// Panics, saying what to install, where it cannot be imported: a test
+    /// calling this is `#[ignore = "needs the original: ..."]`.
+    pub fn find() -> Original {
         let python = std::env::var("DFM_UPSTREAM_PYTHON").unwrap_or_else(|_| "python3".into());
-        let importable = Command::new(&python)
-            .args(["-c", "import dv_flow.mgr.daemon_client"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !importable {
-            let message = format!(
-                "SKIPPED: {python} cannot import dv_flow.mgr (pip install dv-flow-mgr==1.20.0, then set DFM_UPSTREAM_PYTHON)"
-            );
-            assert!(
-                std::env::var("DFM_REQUIRE_UPSTREAM").as_deref() != Ok("1"),
-                "{message}"
-            );
-            eprintln!("{message}");
-            return None;
-        }
         let python = which(&python).unwrap_or_else(|| PathBuf::from(&python));
-        Some(Original { python })
+        crate::needs::python_modules(&python, &["dv_flow.mgr.daemon_client"]);
+        Original { python }
+    }
+
+    /// Panics unless its Python also imports `modules` (libraries, pytest).
+    pub fn needs(&self, modules: &[&str]) {
+        crate::needs::python_modules(&self.python, modules);
     }
 
     pub fn python(&self) -> &Path {
