@@ -171,6 +171,32 @@ impl RawWorker {
     }
 }
 
+/// A `worker.register` line with a valid proof for `nonce`, as a worker
+/// that knows `secret` sends it.
+fn proven_register(
+    secret: &str,
+    nonce: &str,
+    worker_id: &str,
+    hostname: &str,
+    seal: bool,
+) -> String {
+    let mut register = dfm_wire::Register {
+        worker_id: worker_id.into(),
+        hostname: hostname.into(),
+        pid: 1,
+        resource_class: String::new(),
+        job_id: String::new(),
+        lsf_job_id: String::new(),
+        auth: String::new(),
+        nonce: format!("{hostname}-nonce"),
+        prefetch: false,
+        prefetch_depth: 0,
+        seal,
+    };
+    register.auth = dfm_host::auth::worker_proof(secret, nonce, &register);
+    dfm_wire::to_line(&dfm_wire::FromWorker::Register(register))
+}
+
 #[test]
 fn the_worker_port_refuses_garbage_impostors_and_duplicates() {
     let project = TestProject::new("workerport");
@@ -220,12 +246,7 @@ fn the_worker_port_refuses_garbage_impostors_and_duplicates() {
         .as_str()
         .expect("nonce")
         .to_string();
-    let proof = dfm_host::auth::worker_proof(&secret, &nonce, &registered, "old");
-    old.send(&format!(
-        "{}\n",
-        json!({"method": "worker.register", "params": {"worker_id": registered, "hostname": "old",
-               "pid": 1, "auth": proof, "nonce": "old"}})
-    ));
+    old.send(&proven_register(&secret, &nonce, &registered, "old", false));
     let answer = old.line().expect("an answer");
     assert_eq!(answer["method"], "worker.rejected", "{answer}");
     assert!(
@@ -243,12 +264,7 @@ fn the_worker_port_refuses_garbage_impostors_and_duplicates() {
         .as_str()
         .expect("nonce")
         .to_string();
-    let proof = dfm_host::auth::worker_proof(&secret, &nonce, &registered, "mine");
-    twin.send(&format!(
-        "{}\n",
-        json!({"method": "worker.register", "params": {"worker_id": registered, "hostname": "twin",
-               "pid": 1, "auth": proof, "nonce": "mine", "seal": true}})
-    ));
+    twin.send(&proven_register(&secret, &nonce, &registered, "twin", true));
     let answer = twin.line().expect("an answer");
     assert_eq!(answer["method"], "worker.rejected", "{answer}");
     assert!(
@@ -266,12 +282,7 @@ fn the_worker_port_refuses_garbage_impostors_and_duplicates() {
         .as_str()
         .expect("nonce")
         .to_string();
-    let proof = dfm_host::auth::worker_proof(&secret, &nonce, "nobody", "n");
-    stranger.send(&format!(
-        "{}\n",
-        json!({"method": "worker.register", "params": {"worker_id": "nobody", "hostname": "x",
-               "pid": 1, "auth": proof, "nonce": "n", "seal": true}})
-    ));
+    stranger.send(&proven_register(&secret, &nonce, "nobody", "x", true));
     let answer = stranger.line().expect("an answer");
     assert!(
         answer["params"]["reason"]

@@ -1,7 +1,9 @@
 //! Sealed worker traffic, seen from the network. A worker runs in a network
 //! namespace and reaches the daemon over a veth link through a proxy of
 //! this test's, which records what crosses it, or tampers with it: flips a
-//! byte, replays a frame, or injects a clear-text `task.execute`.
+//! byte, replays a frame, or injects a clear-text `task.execute`. The
+//! handshake's own lines, rewritten by such a proxy on loopback, are
+//! refused (no root needed for those).
 //!
 //! The worker is one the daemon adopts from a journal this test writes
 //! (so the test knows its id and secret); the pool has room for it alone.
@@ -18,7 +20,7 @@ use serde_json::json;
 const SECRET: &str = "5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1";
 const WORKER: &str = "ne7w0001";
 
-/// What the proxy does to the daemon → worker direction.
+/// What the proxy does to the traffic.
 #[derive(Clone, Copy, PartialEq)]
 enum Tamper {
     None,
@@ -26,7 +28,14 @@ enum Tamper {
     FlipToDaemon,
     Replay,
     Inject,
+    /// Rewrites the hostname in the worker's (clear) registration.
+    RewriteHostname,
+    /// Rewrites the heartbeat interval in the daemon's (clear) answer.
+    RewriteHeartbeat,
 }
+
+/// The hostname the proxy writes into a registration.
+const FORGED_HOST: &str = "forged-host";
 
 /// Both directions as they crossed the proxy.
 #[derive(Default)]
@@ -58,6 +67,7 @@ fn pump(
             return;
         }
         record(&line);
+        let line = rewrite(&line, tamper);
         if to.write_all(&line).is_err() {
             return;
         }
@@ -105,9 +115,26 @@ fn pump(
     let _ = from.shutdown(std::net::Shutdown::Read);
 }
 
-/// Listens on the veth address; each connection goes on to the daemon.
-fn proxy(daemon_port: u16, tamper: Tamper, capture: Arc<Capture>) -> u16 {
-    let listener = TcpListener::bind((HOST_ADDR, 0)).expect("bind the proxy");
+/// A clear handshake line as a peer in the path rewrites it.
+fn rewrite(line: &[u8], tamper: Tamper) -> Vec<u8> {
+    let (field, value) = match tamper {
+        Tamper::RewriteHostname => ("hostname", json!(FORGED_HOST)),
+        Tamper::RewriteHeartbeat => ("heartbeat_interval_ms", json!(60_000)),
+        _ => return line.to_vec(),
+    };
+    let Ok(mut message) = serde_json::from_slice::<serde_json::Value>(line) else {
+        return line.to_vec();
+    };
+    match message["params"].get_mut(field) {
+        Some(old) => *old = value,
+        None => return line.to_vec(),
+    }
+    format!("{message}\n").into_bytes()
+}
+
+/// Listens on `address`; each connection goes on to the daemon.
+fn proxy(address: &str, daemon_port: u16, tamper: Tamper, capture: Arc<Capture>) -> u16 {
+    let listener = TcpListener::bind((address, 0)).expect("bind the proxy");
     let port = listener.local_addr().expect("proxy address").port();
     std::thread::spawn(move || {
         for worker in listener.incoming().flatten() {
@@ -115,7 +142,7 @@ fn proxy(daemon_port: u16, tamper: Tamper, capture: Arc<Capture>) -> u16 {
                 continue;
             };
             let (to_daemon, to_worker) = match tamper {
-                Tamper::FlipToDaemon => (Tamper::FlipToDaemon, Tamper::None),
+                Tamper::FlipToDaemon | Tamper::RewriteHostname => (tamper, Tamper::None),
                 Tamper::None => (Tamper::None, Tamper::None),
                 other => (Tamper::None, other),
             };
@@ -137,7 +164,8 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 struct Setup {
     project: TestProject,
-    netns: Netns,
+    /// The worker's network, when it is not ours.
+    netns: Option<Netns>,
     capture: Arc<Capture>,
     worker: std::process::Child,
     /// The job the journal names: a process that passes for the worker's
@@ -174,7 +202,14 @@ fn stand_in_job() -> Job {
 /// A daemon that adopts WORKER, and WORKER in the namespace reaching it
 /// through the proxy.
 fn set_up(name: &str, tamper: Tamper) -> Setup {
+    set_up_on(name, tamper, true)
+}
+
+/// A daemon that adopts WORKER, and WORKER reaching it through the proxy,
+/// in a namespace of its own or on loopback.
+fn set_up_on(name: &str, tamper: Tamper, in_netns: bool) -> Setup {
     let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let netns = in_netns.then(Netns::create);
     let project = TestProject::new(name);
     let port = free_port();
     project.configure(
@@ -191,13 +226,21 @@ fn set_up(name: &str, tamper: Tamper) -> Setup {
     std::fs::write(project.dfm_dir().join("journal.json"), journal.to_string()).expect("journal");
     project.start_daemon(&[]);
     assert_eq!(project.daemon_state()["worker_port"], port);
-    let netns = Netns::create();
     let capture = Arc::new(Capture::default());
-    let proxy_port = proxy(port, tamper, capture.clone());
+    let address = if netns.is_some() {
+        HOST_ADDR
+    } else {
+        "127.0.0.1"
+    };
+    let proxy_port = proxy(address, port, tamper, capture.clone());
     let dfm = dfm_e2e::dfm_path();
-    let worker = netns
-        .command(dfm.to_str().expect("utf-8 path"))
-        .args(["worker", "--connect", &format!("{HOST_ADDR}:{proxy_port}")])
+    let mut worker = match &netns {
+        Some(netns) => netns.command(dfm.to_str().expect("utf-8 path")),
+        None => std::process::Command::new(&dfm),
+    };
+    let worker = worker
+        .args(["worker", "--connect", &format!("{address}:{proxy_port}")])
+        .env_remove("DFM_WORKER_SOCKET")
         .env("DFM_WORKER_TOKEN", SECRET)
         .env("DFM_WORKER_ID", WORKER)
         .stdout(std::process::Stdio::piped())
@@ -233,6 +276,7 @@ impl Setup {
     }
 }
 
+#[ignore = "needs root: a network namespace (scripts/test-all.sh runs as root)"]
 #[test]
 fn a_capture_of_worker_traffic_holds_no_body_environment_or_secret() {
     let setup = set_up("seal-capture", Tamper::None);
@@ -281,14 +325,26 @@ fn tampered(name: &str, tamper: Tamper) -> (Setup, String) {
     (setup, format!("{reply}\n{ran}"))
 }
 
+#[ignore = "needs root: a network namespace (scripts/test-all.sh runs as root)"]
 #[test]
 fn a_flipped_byte_toward_the_worker_drops_the_connection_and_runs_nothing() {
     let (setup, seen) = tampered("seal-flip", Tamper::FlipToWorker);
     assert!(!seen.contains("ran"), "{seen}");
+    // The worker tells the daemon, which logs the attack it could not see.
+    wait_for(
+        Duration::from_secs(30),
+        "the daemon to log the attack",
+        || {
+            let log = setup.daemon_log();
+            (log.contains("ATTACK") && log.contains(&format!("seen by worker {WORKER}")))
+                .then_some(())
+        },
+    );
     let said = setup.worker_said();
     assert!(said.contains("failed authentication"), "{said}");
 }
 
+#[ignore = "needs root: a network namespace (scripts/test-all.sh runs as root)"]
 #[test]
 fn a_flipped_byte_toward_the_daemon_is_logged_as_an_attack() {
     // The worker's first frame, its first heartbeat, is the one flipped.
@@ -300,6 +356,7 @@ fn a_flipped_byte_toward_the_daemon_is_logged_as_an_attack() {
     );
 }
 
+#[ignore = "needs root: a network namespace (scripts/test-all.sh runs as root)"]
 #[test]
 fn a_replayed_frame_drops_the_connection_and_runs_nothing_twice() {
     let (setup, seen) = tampered("seal-replay", Tamper::Replay);
@@ -308,6 +365,7 @@ fn a_replayed_frame_drops_the_connection_and_runs_nothing_twice() {
     assert!(said.contains("failed authentication"), "{said}");
 }
 
+#[ignore = "needs root: a network namespace (scripts/test-all.sh runs as root)"]
 #[test]
 fn an_injected_clear_task_is_never_run() {
     let _ = std::fs::remove_file("/tmp/dfm-sealing-injected");
@@ -316,4 +374,76 @@ fn an_injected_clear_task_is_never_run() {
     let said = setup.worker_said();
     assert!(said.contains("sealed frame"), "{said}");
     assert!(!std::path::Path::new("/tmp/dfm-sealing-injected").exists());
+}
+
+/// Whether the daemon took WORKER (idle in status) or refused its
+/// handshake (its log says so), whichever it did first.
+fn daemon_took_or_refused(setup: &Setup) -> String {
+    wait_for(
+        Duration::from_secs(60),
+        "the daemon to take or refuse",
+        || {
+            let status = setup.project.status();
+            if status["workers"][0]["state"] == "idle" {
+                return Some(format!("accepted: {status}"));
+            }
+            let log = setup.daemon_log();
+            log.contains("authentication failed")
+                .then(|| "refused by the daemon".into())
+        },
+    )
+}
+
+/// Whether WORKER took the daemon's answer (it says it registered) or
+/// refused it (it says why and ends), from what it prints.
+fn worker_took_or_refused(setup: &mut Setup) -> String {
+    let stderr = setup.worker.stderr.take().expect("the worker's stderr");
+    let (lines, said) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    wait_for(
+        Duration::from_secs(60),
+        "the worker to take or refuse",
+        || {
+            while let Ok(line) = said.try_recv() {
+                seen.push(line);
+            }
+            let all = seen.join("\n");
+            if all.contains(&format!("worker {WORKER} registered")) {
+                return Some(format!("accepted: {all}"));
+            }
+            all.contains("could not prove it is our daemon")
+                .then(|| "refused by the worker".into())
+        },
+    )
+}
+
+/// A peer in the path rewrites the hostname of a registration (status and
+/// the operator trust it): the worker's proof binds it, so the daemon
+/// refuses the registration.
+#[test]
+fn a_registration_rewritten_in_the_path_is_refused() {
+    let setup = set_up_on("handshake-host", Tamper::RewriteHostname, false);
+    assert_eq!(daemon_took_or_refused(&setup), "refused by the daemon");
+    assert!(
+        !setup.project.status().to_string().contains(FORGED_HOST),
+        "the rewritten hostname is shown"
+    );
+    let said = setup.worker_said();
+    assert!(said.contains("authentication failed"), "{said}");
+}
+
+/// A peer in the path rewrites the daemon's answer (here the heartbeat
+/// interval, which would let a daemon that died go unnoticed for a
+/// minute): the daemon's proof binds it, so the worker refuses the daemon.
+#[test]
+fn an_answer_rewritten_in_the_path_is_refused() {
+    let mut setup = set_up_on("handshake-beat", Tamper::RewriteHeartbeat, false);
+    assert_eq!(worker_took_or_refused(&mut setup), "refused by the worker");
 }

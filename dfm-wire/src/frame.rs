@@ -57,6 +57,19 @@ pub enum MessageError {
     Invalid(#[from] serde_json::Error),
 }
 
+impl MessageError {
+    /// Whether the read failed because a sealed frame did not open: the
+    /// peer, or someone in the path, altered, replayed or injected bytes.
+    pub fn is_forgery(&self) -> bool {
+        let MessageError::Frame(FrameError::Io(io)) = self else {
+            return false;
+        };
+        io.get_ref()
+            .and_then(|inner| inner.downcast_ref::<crate::sealed::SealError>())
+            .is_some()
+    }
+}
+
 /// The next line, read by `parse`; `None` at a clean end of stream.
 /// Cancel-safe, as [`read_line`].
 pub async fn read_message<R: AsyncBufRead + Unpin, T>(

@@ -22,7 +22,7 @@ use super::handshake::{self, HandshakeError};
 use super::lines::{self, spawn_writer, Hold};
 use crate::pool::{ClientId, SlotId};
 use crate::quiet;
-use dfm_wire::sealed::{Direction, Handshake, SealError, SealedRead, SealedWrite};
+use dfm_wire::sealed::{Direction, Handshake, SealedRead, SealedWrite};
 
 /// Replies a client may leave unread before the daemon stops reading its
 /// requests.
@@ -332,13 +332,21 @@ async fn serve_worker(
 
     let reason = loop {
         match handshake::read_message(&mut reader, &mut buf).await {
+            Ok(Some(dfm_wire::FromWorker::Attacked { what })) => {
+                tracing::error!(
+                    "ATTACK on the worker connection from {}, seen by worker {worker_id}: {what}. \
+                     Someone on the network changed or injected traffic between the daemon and \
+                     the worker; the worker dropped the connection and is replaced",
+                    link.peer
+                );
+            }
             Ok(Some(message)) => {
                 if events.send(Event::FromWorker { slot, message }).is_err() {
                     return Ok(());
                 }
             }
             Ok(None) => break "disconnected".to_string(),
-            Err(e) if link.seal && is_forgery(&e) => {
+            Err(e) if link.seal && e.is_forgery() => {
                 tracing::error!(
                     "ATTACK on the worker connection from {}: {e}. Someone on the network changed or injected \
                      traffic between the daemon and worker {}; the connection is dropped and the worker replaced",
@@ -352,14 +360,4 @@ async fn serve_worker(
     };
     let _ = events.send(Event::WorkerGone { slot, reason });
     Ok(())
-}
-
-/// Whether a read failed because a sealed frame did not open.
-fn is_forgery(error: &dfm_wire::MessageError) -> bool {
-    let dfm_wire::MessageError::Frame(FrameError::Io(io)) = error else {
-        return false;
-    };
-    io.get_ref()
-        .and_then(|inner| inner.downcast_ref::<SealError>())
-        .is_some()
 }

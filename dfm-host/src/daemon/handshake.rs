@@ -1,6 +1,7 @@
 //! The daemon's side of a worker's handshake: a fresh nonce, the worker's
-//! proof that it knows the secret (and its own nonce), the daemon's proof
-//! in return. Nothing is sent to a worker before it has proved itself.
+//! proof that it knows the secret (binding all it registers with), the
+//! daemon's proof in return (binding its answer too). Nothing is sent to a
+//! worker before it has proved itself.
 
 use std::time::Duration;
 
@@ -26,7 +27,10 @@ pub enum HandshakeError {
     NotRegister,
     #[error("closed before registering")]
     Closed,
-    #[error("authentication failed: the worker does not know this daemon's secret")]
+    #[error(
+        "authentication failed: the worker does not know this daemon's secret, someone in the \
+         path changed its registration, or it is the dfm-worker of another dfm version"
+    )]
     BadProof,
     #[error(transparent)]
     Message(#[from] MessageError),
@@ -88,7 +92,7 @@ where
         Some(_) => return Err(HandshakeError::NotRegister),
         None => return Err(HandshakeError::Closed),
     };
-    let expected = auth::worker_proof(secret, &nonce, &register.worker_id, &register.nonce);
+    let expected = auth::worker_proof(secret, &nonce, &register);
     if !auth::proofs_match(&expected, &register.auth) {
         let rejected = ToWorker::Rejected {
             reason: HandshakeError::BadProof.to_string(),
@@ -103,9 +107,10 @@ where
         let _ = send_now(&mut write, &rejected).await;
         return Err(HandshakeError::NotSealing);
     }
+    let heartbeat_interval_ms = heartbeat_interval.as_millis() as u64;
     let welcome = to_line(&ToWorker::Registered {
-        auth: auth::daemon_proof(secret, &nonce, &register.worker_id, &register.nonce),
-        heartbeat_interval_ms: heartbeat_interval.as_millis() as u64,
+        auth: auth::daemon_proof(secret, &nonce, &register, heartbeat_interval_ms, seal),
+        heartbeat_interval_ms,
         sealed: seal,
     });
     Ok(Proven {

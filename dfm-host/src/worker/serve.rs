@@ -80,6 +80,7 @@ pub async fn serve(
                 match message {
                     Ok(Some(message)) => Input::Daemon(message),
                     Ok(None) => Input::DaemonGone("lost the connection to the daemon".into()),
+                    Err(e) if e.is_forgery() => Input::Forged(e.to_string()),
                     Err(e) => Input::DaemonGone(format!("connection to the daemon failed: {e}")),
                 }
             }

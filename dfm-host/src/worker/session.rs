@@ -200,22 +200,23 @@ async fn register(session: &mut Session, me: &Identity) -> Result<Welcome, Sessi
         Err(_) => return Err(SessionError::ChallengeTimeout(daemon)),
     };
     let my_nonce = auth::random_hex(16).map_err(SessionError::Randomness)?;
-    let register = FromWorker::Register(Register {
+    let mut register = Register {
         worker_id: me.worker_id.clone(),
         hostname: crate::procfs::hostname(),
         pid: std::process::id(),
         resource_class: me.resource_class.clone(),
         job_id: me.job_id.clone(),
         lsf_job_id: me.job_id.clone(),
-        auth: auth::worker_proof(&me.secret, &nonce, &me.worker_id, &my_nonce),
+        auth: String::new(),
         nonce: my_nonce.clone(),
         prefetch: true,
         prefetch_depth: MAX_PREFETCH as u32,
         seal: true,
-    });
+    };
+    register.auth = auth::worker_proof(&me.secret, &nonce, &register);
     session
         .writer
-        .write_all(to_line(&register).as_bytes())
+        .write_all(to_line(&FromWorker::Register(register.clone())).as_bytes())
         .await
         .map_err(SessionError::Lost)?;
     let answer =
@@ -226,7 +227,8 @@ async fn register(session: &mut Session, me: &Identity) -> Result<Welcome, Sessi
             heartbeat_interval_ms,
             sealed,
         }))) => {
-            let expected = auth::daemon_proof(&me.secret, &nonce, &me.worker_id, &my_nonce);
+            let expected =
+                auth::daemon_proof(&me.secret, &nonce, &register, heartbeat_interval_ms, sealed);
             if !auth::proofs_match(&expected, &proof) {
                 return Err(SessionError::Impostor(daemon));
             }

@@ -91,6 +91,12 @@ pub enum FromWorker {
     /// or `task.cancel`).
     #[serde(rename = "task.withdrawn")]
     Withdrawn { request_id: String },
+    /// The worker's last words before it drops a sealed connection on
+    /// which a frame from the daemon failed to open: the daemon logs an
+    /// attack it could not see itself. (A peer in the path may drop these
+    /// words too; it cannot forge them.)
+    #[serde(rename = "worker.attacked")]
+    Attacked { what: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -135,6 +141,40 @@ impl Register {
         }
     }
 
+    /// Everything the worker says about itself, as its proof binds it
+    /// (every field but the proof): a peer in the path that rewrites any of
+    /// it (the hostname status shows, the job id adoption matches, the
+    /// prefetch depth the pool trusts) makes the proof fail.
+    pub fn transcript(&self) -> Vec<u8> {
+        // Destructured, so that a new field cannot be left out unseen.
+        let Register {
+            worker_id,
+            hostname,
+            pid,
+            resource_class,
+            job_id,
+            lsf_job_id,
+            auth: _,
+            nonce,
+            prefetch,
+            prefetch_depth,
+            seal,
+        } = self;
+        transcript(&[
+            b"worker.register",
+            worker_id.as_bytes(),
+            hostname.as_bytes(),
+            &pid.to_be_bytes(),
+            resource_class.as_bytes(),
+            job_id.as_bytes(),
+            lsf_job_id.as_bytes(),
+            nonce.as_bytes(),
+            &[u8::from(*prefetch)],
+            &prefetch_depth.to_be_bytes(),
+            &[u8::from(*seal)],
+        ])
+    }
+
     /// The scheduler's job id, under either name.
     pub fn job_id(&self) -> &str {
         if self.job_id.is_empty() {
@@ -143,6 +183,28 @@ impl Register {
             &self.job_id
         }
     }
+}
+
+/// What the daemon's proof binds of its `worker.registered`, after the
+/// worker's [`Register::transcript`]: a peer in the path can change neither
+/// the heartbeat interval nor whether the connection is sealed.
+pub fn welcome_transcript(heartbeat_interval_ms: u64, sealed: bool) -> Vec<u8> {
+    transcript(&[
+        b"worker.registered",
+        &heartbeat_interval_ms.to_be_bytes(),
+        &[u8::from(sealed)],
+    ])
+}
+
+/// `parts`, each after its length: no two lists of parts give the same
+/// bytes.
+fn transcript(parts: &[&[u8]]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(parts.iter().map(|p| p.len() + 8).sum());
+    for part in parts {
+        bytes.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        bytes.extend_from_slice(part);
+    }
+    bytes
 }
 
 fn is_zero(n: &u32) -> bool {

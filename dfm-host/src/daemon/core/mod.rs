@@ -364,6 +364,9 @@ impl Core {
             FromWorker::Register(_) => {
                 tracing::warn!("worker in slot {slot} registered twice; ignored");
             }
+            // Logged where it arrives, with the peer's address
+            // (connections.rs); never forwarded here.
+            FromWorker::Attacked { .. } => {}
         }
     }
 

@@ -59,6 +59,10 @@ pub enum Input {
     Daemon(ToWorker),
     /// The connection ended or failed: why.
     DaemonGone(String),
+    /// A sealed frame from the daemon failed to open (someone in the path
+    /// altered, replayed or injected bytes): what. The worker tells the
+    /// daemon and drops the connection.
+    Forged(String),
     /// The task of the last [`Effect::Start`] runs.
     Started,
     /// It could not be started: why.
@@ -152,6 +156,8 @@ pub struct WorkerState {
     /// It stops because its daemon is gone (not asked to, not signalled):
     /// it may wait for a replacement.
     daemon_lost: bool,
+    /// What to tell the daemon before the [`Effect::Exit`].
+    last_words: Option<FromWorker>,
     /// The [`Effect::Exit`] is out: nothing follows it.
     exited: bool,
 }
@@ -174,6 +180,7 @@ impl WorkerState {
             sent_result: false,
             exit: None,
             daemon_lost: false,
+            last_words: None,
             exited: false,
         }
     }
@@ -194,6 +201,10 @@ impl WorkerState {
         match input {
             Input::Daemon(message) => self.daemon_said(message),
             Input::DaemonGone(why) => self.lose_daemon(why),
+            Input::Forged(what) => {
+                self.last_words = Some(FromWorker::Attacked { what: what.clone() });
+                self.lose_daemon(format!("dropped the connection to the daemon: {what}"));
+            }
             Input::Started => {}
             Input::StartFailed(message) => {
                 if let Some(failed) = self.current.take() {
@@ -311,6 +322,9 @@ impl WorkerState {
             return None;
         }
         if let Some(why) = &self.exit {
+            if let Some(words) = self.last_words.take() {
+                return Some(Effect::Send(vec![words]));
+            }
             self.exited = true;
             return Some(Effect::Exit(why.clone()));
         }

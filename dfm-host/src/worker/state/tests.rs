@@ -264,6 +264,21 @@ fn a_cancelled_held_task_is_handed_back_and_never_starts() {
 }
 
 #[test]
+fn a_forged_frame_is_told_to_the_daemon_before_the_worker_drops_the_connection() {
+    let mut state = busy_with(4, &["b"]);
+    let what = "a sealed frame failed authentication".to_string();
+    assert_eq!(
+        step(&mut state, Input::Forged(what.clone())),
+        vec![
+            Effect::Send(vec![FromWorker::Attacked { what: what.clone() }]),
+            Effect::Exit(format!("dropped the connection to the daemon: {what}")),
+        ]
+    );
+    assert_eq!(step(&mut state, ended("a", 0)), vec![]);
+    assert!(state.daemon_lost());
+}
+
+#[test]
 fn a_worker_that_loses_its_daemon_while_busy_exits_and_starts_nothing_more() {
     let mut state = busy_with(4, &["b"]);
     let gone = Input::DaemonGone("lost the connection to the daemon".into());
