@@ -46,6 +46,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+pub mod batch;
 pub mod command;
 #[doc(hidden)]
 pub mod extended;

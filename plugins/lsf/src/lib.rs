@@ -7,6 +7,9 @@
 //! `bsub` (LSF jobs inherit the submitter's environment), never through the
 //! command line, which every user of the cluster can read with `bjobs -l`.
 //!
+//! The calls themselves (timeouts, arrays, errors) are
+//! `dfm_plugin_api::batch`'s; this crate says how LSF does each.
+//!
 //! Configuration (`runner.lsf`):
 //!
 //! | key | default | meaning |
@@ -23,99 +26,68 @@
 mod bjobs;
 mod bsub;
 
-use dfm_plugin_api::command;
-use dfm_plugin_api::{export_runner, JobHandle, JobState, JobStatus, LaunchRequest, RunnerPlugin};
+use dfm_plugin_api::batch::{BatchRunner, BatchScheduler, Commands};
+use dfm_plugin_api::command::CommandOutput;
+use dfm_plugin_api::{export_runner, JobStatus, LaunchRequest};
 
-use self::bjobs::{killed_or_gone, parse_bjobs, FORMAT};
-use self::bsub::{parse_submitted, Config};
+use self::bsub::Config;
 
-struct LsfRunner {
+struct Lsf {
     config: Config,
+    commands: Commands,
 }
 
-impl LsfRunner {
-    /// Runs `bsub` with `args`; the job id it printed.
-    fn submit(&self, request: &LaunchRequest, args: &[String]) -> Result<String, String> {
-        let output = command::run(
-            &self.config.bsub_cmd,
-            args,
-            request.env_pairs(),
-            self.config.command_timeout,
-        )?;
-        if !output.success() {
-            return Err(output.failure());
-        }
-        parse_submitted(&output.stdout).ok_or_else(|| {
-            format!(
-                "{} printed no 'Job <N> is submitted' line: {}",
-                self.config.bsub_cmd,
-                output.failure()
-            )
-        })
-    }
-}
+impl BatchScheduler for Lsf {
+    const ARRAY_INDEX_VARIABLE: &'static str = "LSB_JOBINDEX";
 
-impl RunnerPlugin for LsfRunner {
-    fn launch(&self, request: &LaunchRequest) -> Result<JobHandle, String> {
-        let args = self.config.bsub_args(request, None)?;
-        Ok(JobHandle::new(&self.submit(request, &args)?))
+    fn commands(&self) -> &Commands {
+        &self.commands
     }
 
-    fn array_index_variable(&self) -> Option<String> {
-        Some("LSB_JOBINDEX".into())
+    fn submit_args(
+        &self,
+        request: &LaunchRequest,
+        array: Option<u32>,
+    ) -> Result<Vec<String>, String> {
+        self.config.bsub_args(request, array)
     }
 
-    fn launch_array(&self, request: &LaunchRequest, count: u32) -> Result<Vec<JobHandle>, String> {
-        let args = self.config.bsub_args(request, Some(count))?;
-        let array = self.submit(request, &args)?;
-        Ok((1..=count)
-            .map(|index| JobHandle::new(&format!("{array}[{index}]")))
-            .collect())
+    fn submitted_job_id(&self, stdout: &str) -> Option<String> {
+        bsub::parse_submitted(stdout)
     }
 
-    fn terminate(&self, job: &JobHandle) -> Result<(), String> {
-        let output = command::run(
-            &self.config.bkill_cmd,
-            &[job.job_id().to_string()],
-            [],
-            self.config.command_timeout,
-        )?;
-        if killed_or_gone(&output) {
-            Ok(())
-        } else {
-            Err(output.failure())
-        }
+    fn array_element(&self, array_job_id: &str, index: u32) -> String {
+        format!("{array_job_id}[{index}]")
     }
 
-    fn poll(&self, jobs: &[JobHandle]) -> Result<Vec<JobState>, String> {
-        Ok(self
-            .poll_status(jobs)?
-            .iter()
-            .map(JobStatus::state)
-            .collect())
+    fn status_args(&self, job_ids: &[&str]) -> Vec<String> {
+        let mut args = vec!["-o".to_string(), bjobs::FORMAT.into(), "-noheader".into()];
+        args.extend(job_ids.iter().map(|id| id.to_string()));
+        args
     }
 
-    fn poll_status(&self, jobs: &[JobHandle]) -> Result<Vec<JobStatus>, String> {
-        if jobs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<&str> = jobs.iter().map(|job| job.job_id()).collect();
-        let mut args = vec!["-o".to_string(), FORMAT.into(), "-noheader".into()];
-        args.extend(ids.iter().map(|id| id.to_string()));
-        let output = command::run(
-            &self.config.bjobs_cmd,
-            &args,
-            [],
-            self.config.command_timeout,
-        )?;
-        parse_bjobs(&ids, &output)
+    fn parse_statuses(
+        &self,
+        job_ids: &[&str],
+        output: &CommandOutput,
+    ) -> Result<Vec<JobStatus>, String> {
+        bjobs::parse_bjobs(job_ids, output)
+    }
+
+    fn cancelled_or_gone(&self, output: &CommandOutput) -> bool {
+        bjobs::killed_or_gone(output)
     }
 }
 
-fn new_runner(config_json: &str) -> Result<LsfRunner, String> {
-    Ok(LsfRunner {
-        config: Config::parse(config_json)?,
-    })
+fn new_runner(config_json: &str) -> Result<BatchRunner<Lsf>, String> {
+    let config = Config::parse(config_json)?;
+    let commands = Commands::new(
+        &config.bsub_cmd,
+        &config.bjobs_cmd,
+        &config.bkill_cmd,
+        config.command_timeout,
+    );
+    Ok(BatchRunner(Lsf { config, commands }))
 }
 
 export_runner!("lsf", new_runner);

@@ -9,6 +9,9 @@
 //! a site's `SBATCH_EXPORT=NONE` cannot drop it), never through the command
 //! line or the job script, which other users can read with `scontrol`.
 //!
+//! The calls themselves (timeouts, arrays, errors) are
+//! `dfm_plugin_api::batch`'s; this crate says how SLURM does each.
+//!
 //! Configuration (`runner.slurm`):
 //!
 //! | key | default | meaning |
@@ -23,108 +26,76 @@
 mod sbatch;
 mod squeue;
 
-use dfm_plugin_api::command;
-use dfm_plugin_api::{export_runner, JobHandle, JobState, JobStatus, LaunchRequest, RunnerPlugin};
+use dfm_plugin_api::batch::{BatchRunner, BatchScheduler, Commands};
+use dfm_plugin_api::command::CommandOutput;
+use dfm_plugin_api::{export_runner, JobStatus, LaunchRequest};
 
-use self::sbatch::{parse_submitted, Config};
-use self::squeue::{cancelled_or_gone, parse_squeue, FORMAT};
+use self::sbatch::Config;
 
-struct SlurmRunner {
+struct Slurm {
     config: Config,
+    commands: Commands,
 }
 
-impl SlurmRunner {
-    /// Runs `sbatch` with `args`; the job id it printed.
-    fn submit(&self, request: &LaunchRequest, args: &[String]) -> Result<String, String> {
-        let output = command::run(
-            &self.config.sbatch_cmd,
-            args,
-            request.env_pairs(),
-            self.config.command_timeout,
-        )?;
-        if !output.success() {
-            return Err(output.failure());
-        }
-        parse_submitted(&output.stdout).ok_or_else(|| {
-            format!(
-                "{} printed no job id: {}",
-                self.config.sbatch_cmd,
-                output.failure()
-            )
-        })
-    }
-}
+impl BatchScheduler for Slurm {
+    const ARRAY_INDEX_VARIABLE: &'static str = "SLURM_ARRAY_TASK_ID";
 
-impl RunnerPlugin for SlurmRunner {
-    fn launch(&self, request: &LaunchRequest) -> Result<JobHandle, String> {
-        let args = self.config.sbatch_args(request, None)?;
-        Ok(JobHandle::new(&self.submit(request, &args)?))
+    fn commands(&self) -> &Commands {
+        &self.commands
     }
 
-    fn array_index_variable(&self) -> Option<String> {
-        Some("SLURM_ARRAY_TASK_ID".into())
+    fn submit_args(
+        &self,
+        request: &LaunchRequest,
+        array: Option<u32>,
+    ) -> Result<Vec<String>, String> {
+        self.config.sbatch_args(request, array)
     }
 
-    fn launch_array(&self, request: &LaunchRequest, count: u32) -> Result<Vec<JobHandle>, String> {
-        let args = self.config.sbatch_args(request, Some(count))?;
-        let array = self.submit(request, &args)?;
-        Ok((1..=count)
-            .map(|index| JobHandle::new(&format!("{array}_{index}")))
-            .collect())
+    fn submitted_job_id(&self, stdout: &str) -> Option<String> {
+        sbatch::parse_submitted(stdout)
     }
 
-    fn terminate(&self, job: &JobHandle) -> Result<(), String> {
-        let output = command::run(
-            &self.config.scancel_cmd,
-            &[job.job_id().to_string()],
-            [],
-            self.config.command_timeout,
-        )?;
-        if cancelled_or_gone(&output) {
-            Ok(())
-        } else {
-            Err(output.failure())
-        }
+    fn array_element(&self, array_job_id: &str, index: u32) -> String {
+        format!("{array_job_id}_{index}")
     }
 
-    fn poll(&self, jobs: &[JobHandle]) -> Result<Vec<JobState>, String> {
-        Ok(self
-            .poll_status(jobs)?
-            .iter()
-            .map(JobStatus::state)
-            .collect())
-    }
-
-    fn poll_status(&self, jobs: &[JobHandle]) -> Result<Vec<JobStatus>, String> {
-        if jobs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<&str> = jobs.iter().map(|job| job.job_id()).collect();
+    fn status_args(&self, job_ids: &[&str]) -> Vec<String> {
         // -r: pending array elements one per line, not as `42_[1-8]`.
-        let args = [
+        vec![
             "-h".to_string(),
             "-r".into(),
             "-t".into(),
             "all".into(),
             "-j".into(),
-            ids.join(","),
+            job_ids.join(","),
             "-o".into(),
-            FORMAT.into(),
-        ];
-        let output = command::run(
-            &self.config.squeue_cmd,
-            &args,
-            [],
-            self.config.command_timeout,
-        )?;
-        parse_squeue(&ids, &output)
+            squeue::FORMAT.into(),
+        ]
+    }
+
+    fn parse_statuses(
+        &self,
+        job_ids: &[&str],
+        output: &CommandOutput,
+    ) -> Result<Vec<JobStatus>, String> {
+        squeue::parse_squeue(job_ids, output)
+    }
+
+    fn cancelled_or_gone(&self, output: &CommandOutput) -> bool {
+        squeue::cancelled_or_gone(output)
     }
 }
 
-fn new_runner(config_json: &str) -> Result<SlurmRunner, String> {
-    Ok(SlurmRunner {
-        config: Config::parse(config_json)?,
-    })
+fn new_runner(config_json: &str) -> Result<BatchRunner<Slurm>, String> {
+    let config = Config::parse(config_json)?;
+    let commands = Commands::new(
+        &config.sbatch_cmd,
+        &config.squeue_cmd,
+        &config.scancel_cmd,
+        config.command_timeout,
+    );
+    Ok(BatchRunner(Slurm { config, commands }))
 }
 
 export_runner!("slurm", new_runner);
