@@ -134,16 +134,15 @@ impl Pool {
         }
         let took = now.saturating_duration_since(s.since);
         let learn = s.ends_at.is_some();
-        s.since = now;
         let class = s.class_id;
         match s.next.pop_front() {
             // The worker started the task it held as soon as this one ended.
             Some(next) => {
-                s.state = SlotState::Busy(next);
+                self.set_slot_state(slot, SlotState::Busy(next), now);
                 self.start_ahead(slot, next);
             }
             None => {
-                s.state = SlotState::Idle;
+                self.set_slot_state(slot, SlotState::Idle, now);
                 self.classes[class].idle.push(slot);
             }
         }
@@ -313,13 +312,12 @@ impl Pool {
         if !ahead {
             task.attempts += 1;
         }
-        if let Some(slot) = self.slots.get_mut(&slot_id) {
-            if ahead {
+        if ahead {
+            if let Some(slot) = self.slots.get_mut(&slot_id) {
                 slot.next.push_back(task_id);
-            } else {
-                slot.state = SlotState::Busy(task_id);
-                slot.since = now;
             }
+        } else {
+            self.set_slot_state(slot_id, SlotState::Busy(task_id), now);
         }
         self.offer(slot_id);
         self.actions.push(Action::Dispatch {

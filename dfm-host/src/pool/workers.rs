@@ -26,19 +26,31 @@ impl SlotState {
 }
 
 impl Pool {
-    /// Moves `slot` to `state`, keeping the counters of starting and
-    /// launching slots. Idle lists are the caller's.
-    fn set_slot_state(&mut self, slot_id: SlotId, state: SlotState, now: Instant) {
+    /// Moves `slot` to `state`: the one place a slot's state changes. It
+    /// keeps the counters of starting and launching slots (which
+    /// `check_invariants` recounts); idle lists are the caller's, as
+    /// dispatch takes slots off them before it decides.
+    pub(super) fn set_slot_state(&mut self, slot_id: SlotId, state: SlotState, now: Instant) {
         let Some(slot) = self.slots.get_mut(&slot_id) else {
             return;
         };
         let before = std::mem::replace(&mut slot.state, state);
         slot.since = now;
-        let class = &mut self.classes[slot.class_id];
-        class.starting =
-            class.starting + usize::from(state.starting()) - usize::from(before.starting());
-        self.launching = self.launching + usize::from(state == SlotState::Launching)
-            - usize::from(before == SlotState::Launching);
+        let class = slot.class_id;
+        self.count_slot(class, before, false);
+        self.count_slot(class, state, true);
+    }
+
+    /// The counters a slot of `class` in `state` is part of, as it
+    /// `joins` them or leaves them.
+    fn count_slot(&mut self, class: ClassId, state: SlotState, joins: bool) {
+        let step = |n: &mut usize, applies: bool| {
+            if applies {
+                *n = if joins { *n + 1 } else { *n - 1 };
+            }
+        };
+        step(&mut self.classes[class].starting, state.starting());
+        step(&mut self.launching, state == SlotState::Launching);
     }
 
     /// The runner started the job of `slot`.
@@ -275,19 +287,15 @@ impl Pool {
         if slot.replaced {
             self.replaced -= 1;
         }
+        // A launching slot: the runner still owes an answer for this
+        // launch; the daemon terminates the job when it comes, as the slot
+        // is gone.
+        self.count_slot(slot.class_id, slot.state, false);
         let class = &mut self.classes[slot.class_id];
         class.holders.remove(&(slot.held, id));
         class.slots -= 1;
-        if slot.state.starting() {
-            class.starting -= 1;
-        }
         if slot.state == SlotState::Idle {
             class.idle.retain(|s| *s != id);
-        }
-        if slot.state == SlotState::Launching {
-            // The runner still owes an answer for this launch; the daemon
-            // terminates the job when it comes, as the slot is gone.
-            self.launching -= 1;
         }
         let worker_id = slot.worker_id;
         self.actions.push(match leaving {
@@ -472,10 +480,8 @@ impl Pool {
             },
         );
         self.by_worker_id.insert(worker_id.clone(), id);
-        let state = &mut self.classes[class];
-        state.starting += 1;
-        state.slots += 1;
-        self.launching += 1;
+        self.classes[class].slots += 1;
+        self.count_slot(class, SlotState::Launching, true);
         (id, worker_id)
     }
 }
