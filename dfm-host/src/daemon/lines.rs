@@ -115,6 +115,18 @@ pub fn channel() -> (Lines, Queue) {
 }
 
 impl Queue {
+    /// The lines queued so far, taken (for tests, which read what the core
+    /// sent without a writer).
+    #[cfg(test)]
+    pub fn take(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Ok(line) = self.rx.try_recv() {
+            self.backlog.fetch_sub(1, Ordering::Relaxed);
+            lines.push(line);
+        }
+        lines
+    }
+
     /// Starts writing the queue's lines to `write` (see [`spawn_writer`]).
     pub fn spawn_writer<W: AsyncWrite + Unpin + Send + 'static>(
         self,

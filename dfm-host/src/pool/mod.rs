@@ -267,6 +267,13 @@ pub struct Slot {
 }
 
 impl Slot {
+    /// When its job reaches its run limit, once known.
+    pub fn ends_at(&self) -> Option<Instant> {
+        self.ends_at
+    }
+}
+
+impl Slot {
     /// Busy, and holding fewer tasks ahead than both the pool's `depth`
     /// and its worker allow.
     fn can_hold_more(&self, depth: usize) -> bool {

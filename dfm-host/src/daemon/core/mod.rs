@@ -30,6 +30,12 @@ use crate::pool::{Action, ClientId, Outcome, Pool, RegisterError, SlotId, Worker
 /// handled: a burst of submissions becomes one job array.
 const GATHER_LAUNCHES: Duration = Duration::from_millis(2);
 
+/// The core's clock: tokio's, so that tests can pause and advance it (a
+/// paused clock stands still until they do).
+fn clock_now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 /// What the core needs to know about the world outside the pool.
 pub struct Setup {
     pub launch: LaunchSetup,
@@ -80,7 +86,7 @@ impl Core {
     ) -> Core {
         pool.load_durations(setup.durations.load());
         let mut workers = Workers::default();
-        let now = Instant::now();
+        let now = clock_now();
         for adopted in setup.adopted {
             let slot = pool.adopt(&adopted.worker_id, &adopted.resource_class, now);
             let job = match adopted.pid {
@@ -98,7 +104,7 @@ impl Core {
             status_base: setup.status_base,
             hold_client_lines: setup.hold_client_lines,
             shutting_down: false,
-            started: Instant::now(),
+            started: clock_now(),
             durations: setup.durations,
             journal: setup.journal,
             keep_workers: false,
@@ -129,7 +135,7 @@ impl Core {
             (shortest / 10).clamp(Duration::from_millis(20), Duration::from_secs(1)),
         );
         timeouts.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        self.pool.tick(Instant::now());
+        self.pool.tick(clock_now());
         self.apply_actions();
         loop {
             // Clients' submissions arrive from their own thread, a few at a
@@ -152,7 +158,7 @@ impl Core {
                 biased;
                 Some(event) = control.recv() => self.handle(event),
                 _ = timeouts.tick() => {
-                    self.pool.tick(Instant::now());
+                    self.pool.tick(clock_now());
                     self.durations.save_now_and_then(self.pool.durations());
                     if let Some(journal) = &mut self.journal {
                         journal.touch_now_and_then();
@@ -197,7 +203,7 @@ impl Core {
     }
 
     fn handle(&mut self, event: Event) {
-        let now = Instant::now();
+        let now = clock_now();
         match event {
             Event::ClientConnected {
                 client,
@@ -465,7 +471,7 @@ impl Core {
     }
 
     fn apply(&mut self, action: Action) {
-        let now = Instant::now();
+        let now = clock_now();
         match action {
             Action::Launch { workers, class } => {
                 for (slot, _) in &workers {
@@ -596,3 +602,6 @@ impl Core {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

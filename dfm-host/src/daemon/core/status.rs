@@ -1,8 +1,6 @@
 //! What the core tells about the pool: `status.get`'s answer and a new
 //! monitor's snapshot.
 
-use std::time::Instant;
-
 use dfm_wire::{ClientStatus, DaemonStatus, RunningTask};
 
 use super::Core;
@@ -10,7 +8,7 @@ use super::Core;
 impl Core {
     /// What a monitor's snapshot shows, but for the recent completions.
     pub(super) fn snapshot_parts(&self) -> (DaemonStatus, Vec<RunningTask>) {
-        (self.status(), self.clients.running(Instant::now()))
+        (self.status(), self.clients.running(super::clock_now()))
     }
 
     /// What each client has in the pool, by client.
