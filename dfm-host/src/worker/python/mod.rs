@@ -242,3 +242,6 @@ impl PythonRun {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
