@@ -146,12 +146,12 @@ enum DaemonAction {
 pub fn hand_over_if_original(args: &[OsString]) -> Option<Result<i32>> {
     let first = args.first()?.to_str()?;
     let option = first.split('=').next().unwrap_or(first);
-    if !commands::original::GLOBAL_OPTIONS.contains(&option) {
+    if !commands::handover::GLOBAL_OPTIONS.contains(&option) {
         return None;
     }
     let why = format!("'{first}' is an option of the original dv-flow-mgr");
     let root = std::env::current_dir().unwrap_or_default();
-    Some(commands::original::hand_over(&root, args, &why))
+    Some(commands::handover::hand_over(&root, args, &why))
 }
 
 impl Cli {
@@ -251,7 +251,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 .unwrap_or_default();
             let why = format!("'dfm {name}' is a command of the original dv-flow-mgr");
             let root = std::env::current_dir().unwrap_or_default();
-            commands::original::hand_over(&root, &args, &why)
+            commands::handover::hand_over(&root, &args, &why)
         }
     }
 }

@@ -8,12 +8,12 @@ use serde_json::Value;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
-use crate::quiet::{self, QuietRead, QuietWrite};
+use crate::wake_on_input::{self, WakeOnInputRead, WakeOnInputWrite};
 use dfm_wire::{read_line, ClientCall, ClientRequest, Reply};
 
 pub struct Connection {
-    reader: BufReader<QuietRead>,
-    writer: QuietWrite,
+    reader: BufReader<WakeOnInputRead>,
+    writer: WakeOnInputWrite,
     buf: Vec<u8>,
     /// Requests queued with [`Connection::queue_with_id`], not yet sent.
     out: Vec<u8>,
@@ -26,7 +26,7 @@ impl Connection {
             .await
             .with_context(|| format!("cannot connect to the daemon socket {}", socket.display()))?;
         // Registered for input only: no wakeup each time the daemon reads.
-        let (read, writer) = quiet::split(stream)
+        let (read, writer) = wake_on_input::split(stream)
             .with_context(|| format!("cannot use the daemon socket {}", socket.display()))?;
         Ok(Connection {
             reader: BufReader::new(read),

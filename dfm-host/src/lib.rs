@@ -16,5 +16,5 @@ pub mod plugin;
 pub mod pool;
 pub mod procfs;
 pub mod project;
-pub mod quiet;
+pub mod wake_on_input;
 pub mod worker;

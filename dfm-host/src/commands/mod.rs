@@ -2,6 +2,6 @@
 
 pub mod completions;
 pub mod daemon;
-pub mod original;
+pub mod handover;
 pub mod plugins;
 pub mod run;

@@ -8,7 +8,7 @@ use dfm_wire::RunningTask;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
-use super::lines::Lines;
+use super::line_writers::Lines;
 use crate::pool::ClientId;
 
 #[derive(Default)]

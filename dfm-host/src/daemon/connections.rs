@@ -19,9 +19,9 @@ use tokio::sync::{mpsc, oneshot};
 use super::environments::Environments;
 use super::event::{Event, Request};
 use super::handshake::{self, HandshakeError};
-use super::lines::{self, spawn_writer, Hold};
+use super::line_writers::{self, spawn_writer, Hold};
 use crate::pool::{ClientId, SlotId};
-use crate::quiet;
+use crate::wake_on_input;
 use dfm_wire::sealed::{Direction, Handshake, SealedRead, SealedWrite};
 
 /// Replies a client may leave unread before the daemon stops reading its
@@ -68,7 +68,7 @@ async fn serve_client(stream: UnixStream, client: ClientId, inboxes: Inboxes, ho
         .ok()
         .and_then(|cred| cred.pid())
         .and_then(|pid| u32::try_from(pid).ok());
-    let (read, write) = match quiet::split(stream) {
+    let (read, write) = match wake_on_input::split(stream) {
         Ok(halves) => halves,
         Err(e) => {
             tracing::warn!("client connection dropped: {e}");
@@ -207,7 +207,7 @@ impl WorkerListener {
             }
             WorkerListener::Unix(listener) => {
                 let (stream, _) = listener.accept().await?;
-                let (read, write) = quiet::split(stream)?;
+                let (read, write) = wake_on_input::split(stream)?;
                 Ok((
                     (Box::new(read), Box::new(write)),
                     "the worker socket".into(),
@@ -278,7 +278,7 @@ async fn serve_worker(
     )
     .await?;
     let (register, welcome) = (proven.register, proven.welcome);
-    let (tx, queue) = lines::channel();
+    let (tx, queue) = line_writers::channel();
     let (answer_tx, answer) = oneshot::channel();
     let worker_id = register.worker_id.clone();
     let welcome_len = welcome.len();

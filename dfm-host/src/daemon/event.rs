@@ -8,7 +8,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::lines::Lines;
+use super::line_writers::Lines;
 use crate::pool::{ClientId, RegisterError, SlotId};
 
 pub enum Event {

@@ -11,7 +11,7 @@ use dfm_wire::{
     ClientStatus, Completion, DaemonStatus, MonitorEvent, PoolCounts, RunningTask, Snapshot,
 };
 
-use super::lines::Lines;
+use super::line_writers::Lines;
 use crate::pool::ClientId;
 
 /// How many finished tasks a new monitor is shown.

@@ -13,9 +13,9 @@ mod event;
 mod feed;
 mod handshake;
 pub mod journal;
-mod lines;
+mod line_writers;
 mod runner_calls;
-mod workers;
+mod worker_links;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -32,7 +32,7 @@ use dfm_wire::{DaemonStatus, PoolCounts};
 use self::connections::WorkerListener;
 use self::core::{Core, Setup};
 use self::event::Event;
-use self::lines::Hold;
+use self::line_writers::Hold;
 use self::runner_calls::LaunchSetup;
 use crate::auth;
 use crate::config::{secs, CliOverrides, Layers, RunnerConfig};
@@ -236,7 +236,7 @@ pub async fn serve(
     pool_config.arrays = config.pool.launch_as_array && runner.array_index_variable().is_some();
     let prefix = adoption::fresh_prefix(&inheritance.workers, || auth::random_hex(2))?;
     let pool = Pool::new(pool_config, &prefix);
-    let hold_client_lines = Hold::new(lines::HOLD);
+    let hold_client_lines = Hold::new(line_writers::HOLD);
     let setup = Setup {
         launch: LaunchSetup {
             config: config.clone(),

@@ -31,12 +31,12 @@ mod ids;
 #[cfg(test)]
 mod invariants;
 mod prefetch;
+mod slots;
 mod table;
 mod task;
 #[cfg(test)]
 mod tests;
 mod walltime;
-mod workers;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};

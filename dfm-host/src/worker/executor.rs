@@ -20,7 +20,7 @@ use super::child::{killed_by_stop_signal, Child};
 use super::original_shell::{OriginalShellExecutor, OriginalShellRun};
 use super::python::{PythonExecutor, PythonRun};
 use super::shell::ShellExecutor;
-use super::start::StartError;
+use super::start_error::StartError;
 use super::state::Ending;
 
 /// How a task is run.

@@ -13,7 +13,7 @@
 //! - `executor.rs`: running a task by its kind: `shell` (dfm's own
 //!   clients' shell bodies, on `spawn.rs`, a vfork and exec of its own, and
 //!   `child.rs`) or `python` (the original dv-flow-mgr's tasks, in a warm
-//!   interpreter); `environment.rs` and `start.rs` serve both.
+//!   interpreter); `environment.rs` and `start_error.rs` serve both.
 
 mod child;
 mod environment;
@@ -24,7 +24,7 @@ mod serve;
 mod session;
 mod shell;
 mod spawn;
-mod start;
+mod start_error;
 mod state;
 
 use std::path::PathBuf;
@@ -42,7 +42,7 @@ pub use self::child::Child;
 /// running tasks (`dfm-bench --ceiling`).
 pub use self::session::{next_message, open as open_session, send, Identity, Session};
 pub use self::shell::{file_stem, ShellExecutor};
-pub use self::start::StartError;
+pub use self::start_error::StartError;
 
 pub struct WorkerArgs {
     pub connect: String,

@@ -151,7 +151,7 @@ async fn connect(
             Ok(stream) => {
                 let fd = stream.as_raw_fd();
                 let (read, write) =
-                    crate::quiet::split(stream).map_err(|source| SessionError::Socket {
+                    crate::wake_on_input::split(stream).map_err(|source| SessionError::Socket {
                         path: path.clone(),
                         source,
                     })?;

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use super::outcome::{json_summary, tail, Outcome, TaskState};
+use super::outcome::{json_summary, tail, TaskOutcome, TaskProgress};
 
 /// How many lines of a failed task's log the summary shows.
 const FAILED_LOG_LINES: usize = 10;
@@ -102,10 +102,10 @@ impl Display {
         }
     }
 
-    pub fn finished(&mut self, name: &str, state: &TaskState, log: &Path) {
+    pub fn finished(&mut self, name: &str, state: &TaskProgress, log: &Path) {
         self.done += 1;
         let text = match state {
-            TaskState::Passed { secs } => {
+            TaskProgress::Passed { secs } => {
                 if self.ui == Ui::Progress {
                     let running = std::mem::take(&mut self.running);
                     self.redraw(&running);
@@ -113,7 +113,7 @@ impl Display {
                 }
                 format!("pass   {name} ({secs:.2}s)")
             }
-            TaskState::Failed {
+            TaskProgress::Failed {
                 exit_code,
                 error,
                 secs,
@@ -126,7 +126,7 @@ impl Display {
                 };
                 format!("FAIL   {name} ({why}, {secs:.2}s) log: {}", log.display())
             }
-            TaskState::Skipped => format!("skip   {name} (iff is false)"),
+            TaskProgress::Skipped => format!("skip   {name} (iff is false)"),
             _ => return,
         };
         self.line(&text);
@@ -160,7 +160,13 @@ impl Display {
         self.running = running.to_vec();
     }
 
-    pub fn summary(&mut self, package: &str, outcomes: &[Outcome], wall: Duration, as_json: bool) {
+    pub fn summary(
+        &mut self,
+        package: &str,
+        outcomes: &[TaskOutcome],
+        wall: Duration,
+        as_json: bool,
+    ) {
         self.flush();
         self.clear();
         if as_json {
@@ -169,11 +175,11 @@ impl Display {
         }
         let passed = outcomes
             .iter()
-            .filter(|o| matches!(o.state, TaskState::Passed { .. }))
+            .filter(|o| matches!(o.state, TaskProgress::Passed { .. }))
             .count();
-        let failed: Vec<&Outcome> = outcomes
+        let failed: Vec<&TaskOutcome> = outcomes
             .iter()
-            .filter(|o| matches!(o.state, TaskState::Failed { .. }))
+            .filter(|o| matches!(o.state, TaskProgress::Failed { .. }))
             .collect();
         let skipped = outcomes.len() - passed - failed.len();
         println!(
@@ -183,7 +189,7 @@ impl Display {
             self.mode
         );
         for outcome in failed {
-            let TaskState::Failed {
+            let TaskProgress::Failed {
                 exit_code, error, ..
             } = &outcome.state
             else {

@@ -10,7 +10,7 @@ use dfm_wire::{ClientCall, Env, Environment, MonitorEvent, Reply, ResourceReques
 use serde_json::Value;
 
 use super::display::Display;
-use super::outcome::{Outcome, TaskState};
+use super::outcome::{TaskOutcome, TaskProgress};
 use super::readiness::Readiness;
 use crate::client::Connection;
 use crate::flow::{Action, Flow};
@@ -30,7 +30,7 @@ pub enum Driven {
 pub struct Run<'a> {
     flow: &'a Flow,
     order: Vec<usize>,
-    states: BTreeMap<usize, TaskState>,
+    states: BTreeMap<usize, TaskProgress>,
     readiness: Readiness,
     jobs: usize,
     in_flight: BTreeMap<String, usize>,
@@ -66,7 +66,7 @@ impl<'a> Run<'a> {
         Run {
             flow,
             order: order.to_vec(),
-            states: order.iter().map(|&i| (i, TaskState::Waiting)).collect(),
+            states: order.iter().map(|&i| (i, TaskProgress::Waiting)).collect(),
             readiness: Readiness::new(
                 order,
                 |i| &flow.tasks[i].needs,
@@ -100,7 +100,7 @@ impl<'a> Run<'a> {
     fn take_back_in_flight(&mut self) -> usize {
         let taken = std::mem::take(&mut self.in_flight);
         for &i in taken.values() {
-            self.states.insert(i, TaskState::Waiting);
+            self.states.insert(i, TaskProgress::Waiting);
             self.readiness.again(i);
         }
         taken.len()
@@ -111,8 +111,8 @@ impl<'a> Run<'a> {
         if self.stopping {
             // A failure or an interrupt: nothing new starts.
             for state in self.states.values_mut() {
-                if *state == TaskState::Waiting {
-                    *state = TaskState::NotRun;
+                if *state == TaskProgress::Waiting {
+                    *state = TaskProgress::NotRun;
                 }
             }
             return;
@@ -122,14 +122,14 @@ impl<'a> Run<'a> {
                 let task = &self.flow.tasks[i];
                 // Turned off, or a message: ends here and now.
                 let state = if !task.enabled {
-                    let state = TaskState::Skipped;
+                    let state = TaskProgress::Skipped;
                     display.finished(&task.name, &state, &self.log_of(i));
                     state
                 } else {
                     if let Action::Message(msg) = &task.action {
                         display.message(&task.name, msg);
                     }
-                    TaskState::Passed { secs: 0.0 }
+                    TaskProgress::Passed { secs: 0.0 }
                 };
                 self.states.insert(i, state);
                 self.readiness.met(i);
@@ -206,7 +206,7 @@ impl<'a> Run<'a> {
         self.in_flight.insert(request_id.clone(), i);
         self.states.insert(
             i,
-            TaskState::Submitted {
+            TaskProgress::Submitted {
                 request_id,
                 since: Instant::now(),
             },
@@ -220,7 +220,7 @@ impl<'a> Run<'a> {
 
     fn elapsed(&self, i: usize) -> f64 {
         match &self.states[&i] {
-            TaskState::Submitted { since, .. } | TaskState::Running { since, .. } => {
+            TaskProgress::Submitted { since, .. } | TaskProgress::Running { since, .. } => {
                 since.elapsed().as_secs_f64()
             }
             _ => 0.0,
@@ -268,7 +268,7 @@ impl<'a> Run<'a> {
                 if let Some(&i) = self.in_flight.get(&task.request_id) {
                     self.states.insert(
                         i,
-                        TaskState::Running {
+                        TaskProgress::Running {
                             request_id: task.request_id,
                             since: Instant::now(),
                         },
@@ -283,13 +283,13 @@ impl<'a> Run<'a> {
                 let secs = self.elapsed(i);
                 let status = result["status"].as_i64().unwrap_or(1) as i32;
                 let state = if status == 0 {
-                    TaskState::Passed { secs }
+                    TaskProgress::Passed { secs }
                 } else {
                     let error = result["markers"]
                         .as_array()
                         .and_then(|m| m.iter().find_map(|m| m["msg"].as_str()))
                         .map(str::to_string);
-                    TaskState::Failed {
+                    TaskProgress::Failed {
                         exit_code: Some(status),
                         error,
                         secs,
@@ -303,7 +303,7 @@ impl<'a> Run<'a> {
                         let secs = self.elapsed(i);
                         self.finish(
                             i,
-                            TaskState::Failed {
+                            TaskProgress::Failed {
                                 exit_code: None,
                                 error: Some(error),
                                 secs,
@@ -317,10 +317,10 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn finish(&mut self, i: usize, state: TaskState, display: &mut Display) {
+    fn finish(&mut self, i: usize, state: TaskProgress, display: &mut Display) {
         match state {
-            TaskState::Failed { .. } => self.stopping = true,
-            TaskState::Passed { .. } => self.readiness.met(i),
+            TaskProgress::Failed { .. } => self.stopping = true,
+            TaskProgress::Passed { .. } => self.readiness.met(i),
             _ => {}
         }
         display.finished(&self.flow.tasks[i].name, &state, &self.log_of(i));
@@ -403,8 +403,8 @@ impl<'a> Run<'a> {
             }
         }
         for state in self.states.values_mut() {
-            if *state == TaskState::Waiting {
-                *state = TaskState::NotRun;
+            if *state == TaskProgress::Waiting {
+                *state = TaskProgress::NotRun;
             }
         }
     }
@@ -414,17 +414,17 @@ impl<'a> Run<'a> {
         let mut running: Vec<(String, f64)> = self
             .in_flight
             .values()
-            .filter(|&&i| matches!(self.states[&i], TaskState::Running { .. }))
+            .filter(|&&i| matches!(self.states[&i], TaskProgress::Running { .. }))
             .map(|&i| (self.flow.tasks[i].name.clone(), self.elapsed(i)))
             .collect();
         running.sort_by(|a, b| b.1.total_cmp(&a.1));
         running
     }
 
-    pub fn outcomes(&self) -> Vec<Outcome> {
+    pub fn outcomes(&self) -> Vec<TaskOutcome> {
         self.order
             .iter()
-            .map(|&i| Outcome {
+            .map(|&i| TaskOutcome {
                 name: self.flow.tasks[i].name.clone(),
                 state: self.states[&i].clone(),
                 log: self.log_of(i),

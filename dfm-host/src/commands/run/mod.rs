@@ -24,9 +24,9 @@ use anyhow::{anyhow, Context as _, Result};
 pub use self::args::RunArgs;
 use self::display::{Display, Ui};
 use self::driver::{Driven, Run};
-use self::outcome::TaskState;
+use self::outcome::TaskProgress;
 use self::target::Target;
-use super::original;
+use super::handover;
 use crate::client;
 use crate::flow::{self, Flow};
 use crate::project::Project;
@@ -62,7 +62,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
             let why =
                 format!("this flow uses {feature} ({place}), which dfm's own engine does not run");
             let args: Vec<_> = std::env::args_os().skip(1).collect();
-            return original::hand_over(&project.root, &args, &why);
+            return handover::hand_over(&project.root, &args, &why);
         }
         Err(error) => return Err(error.into()),
     };
@@ -180,6 +180,6 @@ async fn execute(
     }
     let failed = outcomes
         .iter()
-        .any(|o| matches!(o.state, TaskState::Failed { .. }));
+        .any(|o| matches!(o.state, TaskProgress::Failed { .. }));
     Ok(if failed { 1 } else { 0 })
 }

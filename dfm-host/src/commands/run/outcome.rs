@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 /// The state of one task of this run.
 #[derive(Debug, Clone, PartialEq)]
-pub enum TaskState {
+pub enum TaskProgress {
     Waiting,
     Submitted {
         request_id: String,
@@ -31,9 +31,9 @@ pub enum TaskState {
     NotRun,
 }
 
-pub struct Outcome {
+pub struct TaskOutcome {
     pub name: String,
-    pub state: TaskState,
+    pub state: TaskProgress,
     pub log: PathBuf,
 }
 
@@ -48,19 +48,19 @@ pub fn tail(path: &Path, n: usize) -> Vec<String> {
 }
 
 /// The `--json` summary.
-pub fn json_summary(package: &str, outcomes: &[Outcome], wall: Duration, mode: &str) -> Value {
-    let count = |f: fn(&TaskState) -> bool| outcomes.iter().filter(|o| f(&o.state)).count();
+pub fn json_summary(package: &str, outcomes: &[TaskOutcome], wall: Duration, mode: &str) -> Value {
+    let count = |f: fn(&TaskProgress) -> bool| outcomes.iter().filter(|o| f(&o.state)).count();
     let tasks: Vec<Value> = outcomes
         .iter()
         .map(|o| {
             let (status, exit_code, error, secs) = match &o.state {
-                TaskState::Passed { secs } => ("passed", Some(0), None, Some(*secs)),
-                TaskState::Failed {
+                TaskProgress::Passed { secs } => ("passed", Some(0), None, Some(*secs)),
+                TaskProgress::Failed {
                     exit_code,
                     error,
                     secs,
                 } => ("failed", *exit_code, error.clone(), Some(*secs)),
-                TaskState::Skipped => ("skipped", None, None, None),
+                TaskProgress::Skipped => ("skipped", None, None, None),
                 _ => ("not_run", None, None, None),
             };
             json!({"name": o.name, "status": status, "exit_code": exit_code, "error": error,
@@ -70,9 +70,9 @@ pub fn json_summary(package: &str, outcomes: &[Outcome], wall: Duration, mode: &
     json!({
         "package": package,
         "mode": mode,
-        "passed": count(|s| matches!(s, TaskState::Passed { .. })),
-        "failed": count(|s| matches!(s, TaskState::Failed { .. })),
-        "skipped": count(|s| matches!(s, TaskState::Skipped | TaskState::NotRun)),
+        "passed": count(|s| matches!(s, TaskProgress::Passed { .. })),
+        "failed": count(|s| matches!(s, TaskProgress::Failed { .. })),
+        "skipped": count(|s| matches!(s, TaskProgress::Skipped | TaskProgress::NotRun)),
         "wall_secs": wall.as_secs_f64(),
         "tasks": tasks,
     })

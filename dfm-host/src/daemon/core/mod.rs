@@ -20,9 +20,9 @@ use super::durations::DurationsFile;
 use super::event::{Event, Request};
 use super::feed::{CatchUp, Feed};
 use super::journal::{JournalWorker, Keeper};
-use super::lines::{Hold, Lines};
+use super::line_writers::{Hold, Lines};
 use super::runner_calls::{LaunchSetup, RunnerCalls};
-use super::workers::Workers;
+use super::worker_links::WorkerLinks;
 use crate::plugin::Runner;
 use crate::pool::{Action, ClientId, Outcome, Pool, RegisterError, SlotId, WorkerInfo};
 
@@ -56,7 +56,7 @@ pub struct Core {
     pool: Pool,
     runner: RunnerCalls,
     clients: Clients,
-    workers: Workers,
+    workers: WorkerLinks,
     feed: Feed,
     status_base: DaemonStatus,
     hold_client_lines: Hold,
@@ -85,7 +85,7 @@ impl Core {
         events: mpsc::UnboundedSender<Event>,
     ) -> Core {
         pool.load_durations(setup.durations.load());
-        let mut workers = Workers::default();
+        let mut workers = WorkerLinks::default();
         let now = clock_now();
         for adopted in setup.adopted {
             let slot = pool.adopt(&adopted.worker_id, &adopted.resource_class, now);

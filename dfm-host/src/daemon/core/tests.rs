@@ -18,7 +18,7 @@ use crate::config::{CliOverrides, Layers};
 use crate::daemon::durations::DurationsFile;
 use crate::daemon::event::{Event, Request};
 use crate::daemon::journal::{self, JournalFile, Keeper};
-use crate::daemon::lines::{self, Hold, Queue};
+use crate::daemon::line_writers::{self, Hold, Queue};
 use crate::daemon::runner_calls::LaunchSetup;
 use crate::plugin::Runner;
 use crate::pool::{ClientId, Pool, SlotId};
@@ -174,7 +174,7 @@ impl Harness {
                 pool_size: config.pool.max_workers,
                 clients: Vec::new(),
             },
-            hold_client_lines: Hold::new(lines::HOLD),
+            hold_client_lines: Hold::new(line_writers::HOLD),
             durations: DurationsFile::new(dir.join("durations.json")),
             journal,
             adopted: Vec::new(),
@@ -187,7 +187,7 @@ impl Harness {
         let (events_tx, events) = mpsc::unbounded_channel();
         let pool = Pool::new(pool_config, "w");
         let mut core = Core::new(setup, runner, pool, events_tx.clone());
-        let (lines, client) = lines::channel();
+        let (lines, client) = line_writers::channel();
         core.step(Event::ClientConnected {
             client: CLIENT,
             pid: None,
@@ -225,7 +225,7 @@ impl Harness {
 
     /// Registers the worker `worker_id` launched; its slot and queue.
     fn register(&mut self, worker_id: &str) -> (SlotId, Queue) {
-        let (lines, queue) = lines::channel();
+        let (lines, queue) = line_writers::channel();
         let (answer, mut slot) = oneshot::channel();
         let register = Register {
             worker_id: worker_id.into(),

@@ -41,7 +41,7 @@ use super::child::{killed_by_stop_signal, Child};
 use super::environment::{exec_strings, path_of, ProgramFinder, WorkerEnvironment};
 use super::python::chosen_python;
 use super::spawn::Spawner;
-use super::start::{StartError, Unstartable};
+use super::start_error::{StartError, Unstartable};
 use super::state::Ending;
 use crate::data_out::pyjson::Json;
 

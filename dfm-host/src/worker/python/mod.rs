@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use self::interpreter::{how_it_ended, Interpreter};
 use super::environment::{path_of, ProgramFinder, WorkerEnvironment};
-use super::start::{StartError, Unstartable};
+use super::start_error::{StartError, Unstartable};
 use super::state::Ending;
 
 /// The Python a task runs with when `runner.python` does not say.
@@ -54,13 +54,13 @@ pub struct PythonRun {
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum Answer {
-    Result { result: Outcome },
+    Result { result: ExecuteResult },
     Error { error: String },
 }
 
 /// dv-flow-mgr's `execute_request` result.
 #[derive(Deserialize)]
-struct Outcome {
+struct ExecuteResult {
     status: i32,
     #[serde(default)]
     changed: bool,

@@ -24,7 +24,7 @@ use dfm_wire::{Environment, TaskSpec};
 use super::child::Child;
 use super::environment::{exec_strings, path_of, ProgramFinder, WorkerEnvironment, PER_TASK};
 use super::spawn::Spawner;
-use super::start::{StartError, Unstartable};
+use super::start_error::{StartError, Unstartable};
 
 /// Bodies longer than this run from a script file `<rundir>/<name>_cmd.sh`:
 /// Linux refuses a single argument over 128 KiB.

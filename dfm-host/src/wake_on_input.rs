@@ -20,29 +20,29 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 
 /// Splits a connected socket into halves registered for input only.
-pub fn split(stream: tokio::net::UnixStream) -> io::Result<(QuietRead, QuietWrite)> {
+pub fn split(stream: tokio::net::UnixStream) -> io::Result<(WakeOnInputRead, WakeOnInputWrite)> {
     let stream = stream.into_std()?;
     // SAFETY: the UnixStream owns its descriptor, which stays open and the
     // same until the AsyncFd (its owner from here on) is dropped.
     let fd = Arc::new(unsafe { AsyncFd::register_with_interest(stream, Interest::READABLE) }?);
     Ok((
-        QuietRead { fd: fd.clone() },
-        QuietWrite { fd, waiting: None },
+        WakeOnInputRead { fd: fd.clone() },
+        WakeOnInputWrite { fd, waiting: None },
     ))
 }
 
-pub struct QuietRead {
+pub struct WakeOnInputRead {
     fd: Arc<AsyncFd<UnixStream>>,
 }
 
-pub struct QuietWrite {
+pub struct WakeOnInputWrite {
     fd: Arc<AsyncFd<UnixStream>>,
     /// A duplicate of the socket registered for output, while a write
     /// waits for the peer to read.
     waiting: Option<AsyncFd<OwnedFd>>,
 }
 
-impl AsyncRead for QuietRead {
+impl AsyncRead for WakeOnInputRead {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -69,7 +69,7 @@ impl AsyncRead for QuietRead {
     }
 }
 
-impl AsyncWrite for QuietWrite {
+impl AsyncWrite for WakeOnInputWrite {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

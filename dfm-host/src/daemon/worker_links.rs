@@ -8,13 +8,13 @@ use dfm_plugin_api::JobHandle;
 use dfm_wire::{ToWorker, WorkerActivity, WorkerStatus};
 
 use super::journal::JournalWorker;
-use super::lines::Lines;
+use super::line_writers::Lines;
 use crate::pool::{Pool, SlotId, SlotState};
 
 #[derive(Default)]
-pub struct Workers {
+pub struct WorkerLinks {
     by_slot: HashMap<SlotId, Link>,
-    /// The set of jobs changed since [`Workers::take_changed`].
+    /// The set of jobs changed since [`WorkerLinks::take_changed`].
     changed: bool,
 }
 
@@ -32,7 +32,7 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-impl Workers {
+impl WorkerLinks {
     pub fn launching(&mut self, slot: SlotId) {
         self.by_slot.insert(slot, Link::default());
     }
