@@ -221,6 +221,50 @@ fn native_shell_steps_leave_the_same_files_and_replies_as_the_originals_code() {
     assert_eq!(native_files["p.odd_input/p.odd_input.log"], "5\n");
 }
 
+/// A rundir the native path used holds a link to dfm's own `dfm-out`; a
+/// step run there next by the interpreter (declined: it names one of the
+/// namespace's own attributes) writes its shim in the link's place, never
+/// through the link into dfm's program.
+#[ignore = "needs the original: tests/upstream/requirements.txt in $DFM_UPSTREAM_PYTHON (scripts/test-all.sh)"]
+#[test]
+fn a_step_declined_where_a_native_one_ran_leaves_dfms_dfm_out_alone() {
+    let original = Original::find();
+    let project = TestProject::new("shell-shim-link");
+    let output = project
+        .command(&["daemon", "start", "--pool-size", "1"])
+        .output()
+        .expect("start the daemon");
+    assert!(output.status.success(), "{}", describe(&output));
+    let native_dfm_out = dfm_e2e::bin_dir().join("dfm-out");
+    let before = std::fs::read(&native_dfm_out).expect("dfm's dfm-out");
+    let rundir = project.root.join("rundir/shared");
+    let shim = rundir.join(".dfm-bin/dfm-out");
+    let mut client = project.client();
+    let steps = [
+        ("native", "echo native"),
+        ("declined", "echo \"${{ __class__ }}\" | wc -c"),
+    ];
+    for (name, body) in steps {
+        client.submit(json!({
+            "request_id": name, "name": name, "callable_spec": "", "shell": "bash",
+            "body": body, "srcdir": project.root, "rundir": rundir,
+            "pythonpath": original.sys_path(), "params": {}, "inputs": [],
+            "env": {"PATH": original.activated_path().to_string_lossy()},
+            "resource_class": "",
+        }));
+        let reply = client.recv();
+        assert_eq!(reply["result"]["status"], 0, "{name}: {reply}");
+        let is_link = std::fs::symlink_metadata(&shim)
+            .expect("the dfm-out shim")
+            .file_type()
+            .is_symlink();
+        // The native path links dfm's own; the interpreter writes a script.
+        assert_eq!(is_link, name == "native", "{name}");
+    }
+    let after = std::fs::read(&native_dfm_out).expect("dfm's dfm-out");
+    assert!(before == after, "dfm's dfm-out was overwritten");
+}
+
 /// Case 2 of issue 26: a client built on the original's API, with
 /// `pythonpath` and `env` left empty as its dataclass defaults them. A shell
 /// step needs no Python: the daemon's configured Python cannot even import

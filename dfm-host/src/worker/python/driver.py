@@ -58,16 +58,21 @@ def _native_dfm_out(native):
     def ensure_shim(rundir):
         bindir = os.path.join(rundir, ".dfm-bin")
         shim = os.path.join(bindir, "dfm-out")
+        # Written beside it and renamed over it: a rundir the native path
+        # used holds a link to dfm's own dfm-out there, which writing to the
+        # name would overwrite.
+        partial = "%s.%d" % (shim, os.getpid())
         try:
             os.makedirs(bindir, exist_ok=True)
-            with open(shim, "w") as fp:
+            with open(partial, "w") as fp:
                 fp.write(
                     "#!/bin/sh\n"
                     'PYTHONPATH="%s${PYTHONPATH:+%s$PYTHONPATH}"\n'
                     "export PYTHONPATH\n"
                     'DFM_OUT_PYTHON="%s" exec "%s" "$@"\n'
                     % (package_root, os.pathsep, sys.executable, native))
-            os.chmod(shim, 0o755)
+            os.chmod(partial, 0o755)
+            os.replace(partial, shim)
         except OSError:
             return None
         return bindir
