@@ -45,72 +45,14 @@ impl Loader<'_> {
         package_params: BTreeMap<String, (Value, usize)>,
         raw: Vec<RawTask<'_>>,
     ) -> Result<Flow, FlowError> {
-        let mut index: HashMap<String, usize> = HashMap::new();
-        for (i, task) in raw.iter().enumerate() {
-            if index.insert(task.short.clone(), i).is_some() {
-                return Err(
-                    self.error(task.line, format!("task '{}' is defined twice", task.short))
-                );
-            }
-        }
-        let qualified = |short: &str| format!("{package}.{short}");
-        let prefix = format!("{package}.");
-        let mut task_overrides: HashMap<usize, Vec<(String, String)>> = HashMap::new();
-        for (name, value) in self.context.overrides {
-            let Some((task, param)) = name.rsplit_once('.') else {
-                continue;
-            };
-            let short = task.strip_prefix(&prefix).unwrap_or(task);
-            let i = *index.get(short).ok_or_else(|| FlowError {
-                file: self.file.to_path_buf(),
-                line: None,
-                message: format!("-D {name}={value}: no task '{task}' in package '{package}'"),
-                theirs: None,
-            })?;
-            task_overrides
-                .entry(i)
-                .or_default()
-                .push((param.to_string(), value.clone()));
-        }
-
+        let index = self.index(&raw)?;
+        let overrides = self.overrides_by_task(&index, &package)?;
         let srcdir = self.file.parent().unwrap_or(Path::new(".")).to_path_buf();
         let mut tasks = Vec::with_capacity(raw.len());
         for (i, task) in raw.iter().enumerate() {
-            let mut needs = Vec::new();
-            for (need, line) in &task.needs {
-                let short = need.strip_prefix(&prefix).unwrap_or(need);
-                let j = *index.get(short).ok_or_else(|| {
-                    self.error(
-                        *line,
-                        format!(
-                            "task '{}' needs '{need}', which is not a task of package '{package}' (tasks: {})",
-                            task.short,
-                            list_or_none(raw.iter().map(|t| &t.short))
-                        ),
-                    )
-                })?;
-                needs.push(j);
-            }
-            let mut params: BTreeMap<String, Value> = task
-                .params
-                .iter()
-                .map(|(k, (v, _))| (k.clone(), v.clone()))
-                .collect();
-            for (param, value) in task_overrides.get(&i).into_iter().flatten() {
-                let current = params.get(param).cloned().ok_or_else(|| FlowError {
-                    file: self.file.to_path_buf(),
-                    line: None,
-                    message: format!(
-                        "-D {}.{param}={value}: task '{}' has no parameter '{param}' (it has: {})",
-                        task.short,
-                        task.short,
-                        list_or_none(params.keys())
-                    ),
-                    theirs: None,
-                })?;
-                params.insert(param.clone(), override_value(&current, value));
-            }
-            let name = qualified(&task.short);
+            let needs = self.needs(task, &index, &raw, &package)?;
+            let params = self.task_params(task, overrides.get(&i).map(Vec::as_slice))?;
+            let name = format!("{package}.{}", task.short);
             let rundir = self.context.rundir_base.join(&name);
             let scope = TaskScope {
                 task: &params,
@@ -154,6 +96,104 @@ impl Loader<'_> {
             ));
         }
         Ok(flow)
+    }
+
+    /// Each task's position by its short name; a name defined twice is an
+    /// error.
+    fn index(&self, raw: &[RawTask<'_>]) -> Result<HashMap<String, usize>, FlowError> {
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for (i, task) in raw.iter().enumerate() {
+            if index.insert(task.short.clone(), i).is_some() {
+                return Err(
+                    self.error(task.line, format!("task '{}' is defined twice", task.short))
+                );
+            }
+        }
+        Ok(index)
+    }
+
+    /// The `-D TASK.PARAM=VALUE` overrides, by task position; one that
+    /// names no task of the package is an error.
+    fn overrides_by_task(
+        &self,
+        index: &HashMap<String, usize>,
+        package: &str,
+    ) -> Result<HashMap<usize, Vec<(String, String)>>, FlowError> {
+        let prefix = format!("{package}.");
+        let mut by_task: HashMap<usize, Vec<(String, String)>> = HashMap::new();
+        for (name, value) in self.context.overrides {
+            let Some((task, param)) = name.rsplit_once('.') else {
+                continue;
+            };
+            let short = task.strip_prefix(&prefix).unwrap_or(task);
+            let i = *index.get(short).ok_or_else(|| FlowError {
+                file: self.file.to_path_buf(),
+                line: None,
+                message: format!("-D {name}={value}: no task '{task}' in package '{package}'"),
+                theirs: None,
+            })?;
+            by_task
+                .entry(i)
+                .or_default()
+                .push((param.to_string(), value.clone()));
+        }
+        Ok(by_task)
+    }
+
+    /// The positions of the tasks `task` needs, each a task of the package.
+    fn needs(
+        &self,
+        task: &RawTask<'_>,
+        index: &HashMap<String, usize>,
+        raw: &[RawTask<'_>],
+        package: &str,
+    ) -> Result<Vec<usize>, FlowError> {
+        let prefix = format!("{package}.");
+        task.needs
+            .iter()
+            .map(|(need, line)| {
+                let short = need.strip_prefix(&prefix).unwrap_or(need);
+                index.get(short).copied().ok_or_else(|| {
+                    self.error(
+                        *line,
+                        format!(
+                            "task '{}' needs '{need}', which is not a task of package '{package}' (tasks: {})",
+                            task.short,
+                            list_or_none(raw.iter().map(|t| &t.short))
+                        ),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// The task's parameters, with the `-D` overrides applied; an override
+    /// of a parameter it does not have is an error.
+    fn task_params(
+        &self,
+        task: &RawTask<'_>,
+        overrides: Option<&[(String, String)]>,
+    ) -> Result<BTreeMap<String, Value>, FlowError> {
+        let mut params: BTreeMap<String, Value> = task
+            .params
+            .iter()
+            .map(|(k, (v, _))| (k.clone(), v.clone()))
+            .collect();
+        for (param, value) in overrides.into_iter().flatten() {
+            let current = params.get(param).cloned().ok_or_else(|| FlowError {
+                file: self.file.to_path_buf(),
+                line: None,
+                message: format!(
+                    "-D {}.{param}={value}: task '{}' has no parameter '{param}' (it has: {})",
+                    task.short,
+                    task.short,
+                    list_or_none(params.keys())
+                ),
+                theirs: None,
+            })?;
+            params.insert(param.clone(), override_value(&current, value));
+        }
+        Ok(params)
     }
 
     fn condition(&self, node: &Node, scope: &TaskScope<'_>) -> Result<bool, FlowError> {

@@ -56,7 +56,7 @@ pub struct Stopped {
 /// Runs tasks for the daemon of `session` until it goes away, or the
 /// worker is told or signalled to stop. Returns why it stopped.
 pub async fn serve(
-    mut session: Session,
+    session: Session,
     worker_id: &str,
     executors: &mut Executors,
     signals: &mut StopSignals,
@@ -65,9 +65,13 @@ pub async fn serve(
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let silence_limit = session.heartbeat_every * 5 / 2;
     let mut state = WorkerState::new(worker_id, MAX_PREFETCH, silence_limit);
-    let mut task: Option<Execution> = None;
-    // Whose task the worker ran last: it lingers only after dfm's own.
-    let mut lingers = true;
+    let mut io = Io {
+        session,
+        executors,
+        signals,
+        task: None,
+        lingers: true,
+    };
     let mut buf = Vec::new();
     let mut last_heard = tokio::time::Instant::now();
     loop {
@@ -75,7 +79,7 @@ pub async fn serve(
             // What the daemon sent comes first: when a task ends, the tasks
             // sent ahead meanwhile must be on hand.
             biased;
-            message = next_message(&mut session.reader, &mut buf) => {
+            message = next_message(&mut io.session.reader, &mut buf) => {
                 last_heard = tokio::time::Instant::now();
                 match message {
                     Ok(Some(message)) => Input::Daemon(message),
@@ -84,92 +88,127 @@ pub async fn serve(
                     Err(e) => Input::DaemonGone(format!("connection to the daemon failed: {e}")),
                 }
             }
-            ending = ended(&mut task) => {
-                if let Some(ended) = task.take() {
-                    executors.reclaim(ended);
+            ending = ended(&mut io.task) => {
+                if let Some(ended) = io.task.take() {
+                    io.executors.reclaim(ended);
                 }
                 Input::Ended(ending)
             }
             _ = heartbeat.tick() => Input::HeartbeatDue { silent: last_heard.elapsed() },
-            name = signals.next() => Input::Signal(name),
+            name = io.signals.next() => Input::Signal(name),
         };
         state.handle(input);
         while let Some(effect) = state.next() {
-            let answer = match effect {
-                Effect::Start(spec) => match executors.start(&spec) {
-                    Ok(started) => {
-                        lingers = spec.dialect() == dfm_wire::Dialect::Native;
-                        task = Some(started);
-                        Some(Input::Started)
-                    }
-                    Err(e) => Some(Input::StartFailed(e.to_string())),
-                },
-                Effect::Kill => {
-                    if let Some(running) = &task {
-                        running.kill();
-                    }
-                    None
-                }
-                Effect::Send(messages) => match send(&mut session.writer, &messages).await {
-                    Ok(()) => None,
-                    Err(e) => Some(Input::DaemonGone(format!(
-                        "lost the connection to the daemon: {e}"
-                    ))),
-                },
-                Effect::Defer => {
-                    // Messages already read are heard first.
-                    match task.as_mut().filter(|_| session.reader.buffer().is_empty()) {
-                        Some(running) => {
-                            running.give_time(DEFER);
-                            match running.try_ended() {
-                                Some(ending) => {
-                                    if let Some(ended) = task.take() {
-                                        executors.reclaim(ended);
-                                    }
-                                    Some(Input::Ended(ending))
-                                }
-                                None => Some(Input::StillRunning),
-                            }
-                        }
-                        None => Some(Input::StillRunning),
-                    }
-                }
-                Effect::Undisturbed => {
-                    if let Some(running) = task.as_ref() {
-                        if session.reader.buffer().is_empty() {
-                            running.give_time(UNDISTURBED);
-                            // The runtime looks for input before this task
-                            // resumes: what arrived during the wait is read
-                            // before the task's end is handled.
-                            tokio::task::yield_now().await;
-                        }
-                    }
-                    None
-                }
-                Effect::ConfirmStop => Some(tokio::select! {
-                    name = signals.next() => Input::Signal(name),
-                    _ = tokio::time::sleep(SIGNAL_GRACE) => Input::NoStopSignal,
-                }),
-                Effect::Linger => {
-                    if lingers && task.is_none() && session.reader.buffer().is_empty() {
-                        linger_for_next_task(session.fd);
-                    }
-                    None
-                }
-                Effect::Exit(why) => {
-                    if let Some(mut running) = task.take() {
-                        running.kill();
-                        let _ = running.ended().await;
-                    }
+            match io.carry_out(effect).await {
+                Step::Done => {}
+                Step::Answer(answer) => state.handle(answer),
+                Step::Exit(why) => {
                     return Ok(Stopped {
                         why,
                         daemon_lost: state.daemon_lost(),
-                    });
+                    })
                 }
-            };
-            if let Some(answer) = answer {
-                state.handle(answer);
             }
+        }
+    }
+}
+
+/// What the loop holds while it serves: the connection, the running task.
+struct Io<'a> {
+    session: Session,
+    executors: &'a mut Executors,
+    signals: &'a mut StopSignals,
+    task: Option<Execution>,
+    /// Whose task the worker ran last: it lingers only after dfm's own.
+    lingers: bool,
+}
+
+/// What came of an [`Effect`].
+enum Step {
+    Done,
+    /// Something [`WorkerState`] asked to hear.
+    Answer(Input),
+    /// The worker stops, for this reason.
+    Exit(String),
+}
+
+impl Io<'_> {
+    /// Whether the daemon has sent something not yet handled.
+    fn daemon_spoke(&self) -> bool {
+        !self.session.reader.buffer().is_empty()
+    }
+
+    async fn carry_out(&mut self, effect: Effect) -> Step {
+        match effect {
+            Effect::Start(spec) => match self.executors.start(&spec) {
+                Ok(started) => {
+                    self.lingers = spec.dialect() == dfm_wire::Dialect::Native;
+                    self.task = Some(started);
+                    Step::Answer(Input::Started)
+                }
+                Err(e) => Step::Answer(Input::StartFailed(e.to_string())),
+            },
+            Effect::Kill => {
+                if let Some(running) = &self.task {
+                    running.kill();
+                }
+                Step::Done
+            }
+            Effect::Send(messages) => match send(&mut self.session.writer, &messages).await {
+                Ok(()) => Step::Done,
+                Err(e) => Step::Answer(Input::DaemonGone(format!(
+                    "lost the connection to the daemon: {e}"
+                ))),
+            },
+            Effect::Defer => Step::Answer(self.defer()),
+            Effect::Undisturbed => {
+                if let Some(running) = self.task.as_ref().filter(|_| !self.daemon_spoke()) {
+                    running.give_time(UNDISTURBED);
+                    // The runtime looks for input before this task resumes:
+                    // what arrived during the wait is read before the
+                    // task's end is handled.
+                    tokio::task::yield_now().await;
+                }
+                Step::Done
+            }
+            Effect::ConfirmStop => Step::Answer(tokio::select! {
+                name = self.signals.next() => Input::Signal(name),
+                _ = tokio::time::sleep(SIGNAL_GRACE) => Input::NoStopSignal,
+            }),
+            Effect::Linger => {
+                if self.lingers && self.task.is_none() && !self.daemon_spoke() {
+                    linger_for_next_task(self.session.fd);
+                }
+                Step::Done
+            }
+            Effect::Exit(why) => {
+                if let Some(mut running) = self.task.take() {
+                    running.kill();
+                    let _ = running.ended().await;
+                }
+                Step::Exit(why)
+            }
+        }
+    }
+
+    /// Gives the running task up to [`DEFER`] to end, unless the daemon
+    /// has already sent something (heard first).
+    fn defer(&mut self) -> Input {
+        if self.daemon_spoke() {
+            return Input::StillRunning;
+        }
+        let Some(running) = self.task.as_mut() else {
+            return Input::StillRunning;
+        };
+        running.give_time(DEFER);
+        match running.try_ended() {
+            Some(ending) => {
+                if let Some(ended) = self.task.take() {
+                    self.executors.reclaim(ended);
+                }
+                Input::Ended(ending)
+            }
+            None => Input::StillRunning,
         }
     }
 }

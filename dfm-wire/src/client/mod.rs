@@ -67,6 +67,54 @@ enum RequestError {
     UnknownMethod(String),
 }
 
+/// A request's `params`: a task read as one as the line is read, or any
+/// other params as text, read once the method says what they are.
+enum Params<'a> {
+    Text(&'a RawValue),
+    Task(Box<TaskSpec>),
+}
+
+/// A request line as [`ClientRequest::parse`] reads it in one pass.
+struct Envelope<'a> {
+    id: Value,
+    method: Option<Cow<'a, str>>,
+    params: Option<Params<'a>>,
+}
+
+impl<'de> Deserialize<'de> for Envelope<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = Envelope<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a request")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope<'de>, A::Error> {
+                let mut envelope = Envelope {
+                    id: Value::Null,
+                    method: None,
+                    params: None,
+                };
+                while let Some(Borrowed(key)) = map.next_key()? {
+                    match key.as_ref() {
+                        "id" => envelope.id = map.next_value()?,
+                        "method" => envelope.method = Some(map.next_value::<Borrowed>()?.0),
+                        "params" if envelope.method.as_deref() == Some("task.submit") => {
+                            envelope.params = Some(Params::Task(map.next_value()?));
+                        }
+                        "params" => envelope.params = Some(Params::Text(map.next_value()?)),
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(envelope)
+            }
+        }
+        deserializer.deserialize_map(Fields)
+    }
+}
+
 impl ClientRequest {
     pub fn to_line(&self) -> String {
         /// A request line, serialised straight from its parts.
@@ -113,52 +161,6 @@ impl ClientRequest {
         // when the method comes first (as every client writes it), others
         // stay text until the method says what they are. Anything odd is
         // read again, as a whole, by `parse_as_value`.
-        enum Params<'a> {
-            Text(&'a RawValue),
-            Task(Box<TaskSpec>),
-        }
-        struct Envelope<'a> {
-            id: Value,
-            method: Option<Cow<'a, str>>,
-            params: Option<Params<'a>>,
-        }
-        impl<'de> Deserialize<'de> for Envelope<'de> {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                struct Fields;
-                impl<'de> Visitor<'de> for Fields {
-                    type Value = Envelope<'de>;
-                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                        f.write_str("a request")
-                    }
-                    fn visit_map<A: MapAccess<'de>>(
-                        self,
-                        mut map: A,
-                    ) -> Result<Envelope<'de>, A::Error> {
-                        let mut envelope = Envelope {
-                            id: Value::Null,
-                            method: None,
-                            params: None,
-                        };
-                        while let Some(Borrowed(key)) = map.next_key()? {
-                            match key.as_ref() {
-                                "id" => envelope.id = map.next_value()?,
-                                "method" => envelope.method = Some(map.next_value::<Borrowed>()?.0),
-                                "params" if envelope.method.as_deref() == Some("task.submit") => {
-                                    envelope.params = Some(Params::Task(map.next_value()?));
-                                }
-                                "params" => envelope.params = Some(Params::Text(map.next_value()?)),
-                                _ => {
-                                    map.next_value::<de::IgnoredAny>()?;
-                                }
-                            }
-                        }
-                        Ok(envelope)
-                    }
-                }
-                deserializer.deserialize_map(Fields)
-            }
-        }
-
         if let Ok(Envelope {
             id,
             method: Some(method),
