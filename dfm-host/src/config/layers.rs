@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use super::keys::Allowed;
 use super::runner::{ConfigError, RunnerConfig};
 
 /// Lists that add up across layers instead of being replaced.
@@ -51,6 +52,11 @@ impl Layers {
     }
 
     pub fn load(&self, cli: &CliOverrides) -> Result<RunnerConfig, ConfigError> {
+        let plugins = crate::plugin::search_dirs()
+            .iter()
+            .flat_map(|dir| crate::plugin::plugins_in(dir))
+            .collect();
+        let allowed = Allowed::with_plugins(plugins);
         let mut merged = Map::new();
         for path in &self.files {
             let text = match std::fs::read_to_string(path) {
@@ -67,6 +73,7 @@ impl Layers {
                 path: path.clone(),
                 message,
             })?;
+            allowed.check(&layer, &path.display().to_string())?;
             merge(&mut merged, layer);
         }
         if let Some(runner) = &self.env_runner {
@@ -78,10 +85,15 @@ impl Layers {
         for (path, text) in &cli.options {
             let value: Value =
                 serde_norway::from_str(text).unwrap_or_else(|_| Value::String(text.clone()));
-            set_path(&mut merged, path, value).map_err(|message| ConfigError::Invalid {
-                origin: format!("--runner-opt {path}={text}"),
+            let origin = format!("--runner-opt {path}={text}");
+            let invalid = |message| ConfigError::Invalid {
+                origin: origin.clone(),
                 message,
-            })?;
+            };
+            let mut alone = Map::new();
+            set_path(&mut alone, path, value.clone()).map_err(invalid)?;
+            allowed.check(&alone, &origin)?;
+            set_path(&mut merged, path, value).map_err(invalid)?;
         }
         if let Some(size) = cli.pool_size {
             let pool = merged

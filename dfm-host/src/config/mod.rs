@@ -6,6 +6,7 @@
 //! variable, then the command line. Scalars: last writer wins. Lists named
 //! in `layers::ACCUMULATED_LISTS` are concatenated across layers.
 
+mod keys;
 mod layers;
 mod pool;
 mod runner;

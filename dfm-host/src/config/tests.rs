@@ -234,3 +234,59 @@ fn the_worker_socket_and_its_sealing_are_switches() {
     let empty = load("# runner:\n#   default: local\n").expect("an all-comments file");
     assert_eq!(empty.runner, "local");
 }
+
+/// The error `text` as the project layer gives, or `None` if it loads.
+fn project_layer_error(tag: &str, text: &str, options: &[(&str, &str)]) -> Option<String> {
+    let dir = temp_dir(tag);
+    let project = write(&dir, "config.yaml", text);
+    let layers = Layers {
+        files: vec![project],
+        env_runner: None,
+    };
+    let cli = CliOverrides {
+        options: options
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..CliOverrides::default()
+    };
+    layers.load(&cli).err().map(|e| e.to_string())
+}
+
+#[test]
+fn a_key_dfm_does_not_know_is_an_error_naming_its_file_and_what_is_allowed() {
+    let error = project_layer_error("licences", "runner:\n  licences: {vcs: {count: 5}}\n", &[])
+        .expect("a misspelt section is an error");
+    assert!(error.contains("config.yaml"), "{error}");
+    assert!(error.contains("runner.licences"), "{error}");
+    assert!(
+        error.contains("licenses") && error.contains("pool"),
+        "{error}"
+    );
+
+    let error = project_layer_error(
+        "classkey",
+        "runner:\n  resource_classes:\n    sim: {cores: 2, licence: {vcs: 1}}\n",
+        &[],
+    )
+    .expect("a misspelt class key is an error");
+    assert!(
+        error.contains("runner.resource_classes.sim.licence"),
+        "{error}"
+    );
+
+    let error = project_layer_error("optkey", "", &[("metrics_listn", "127.0.0.1:9464")])
+        .expect("a misspelt option is an error");
+    assert!(error.contains("--runner-opt metrics_listn"), "{error}");
+}
+
+#[test]
+fn runner_sections_and_their_class_keys_are_known() {
+    let text = "runner:\n  default: /opt/site/libdfm_runner_mysite.so\n  mysite: {queue: q}\n  \
+                lsf: {queue: normal}\n  slurm: {partition: p}\n  resource_classes:\n    \
+                big: {cores: 8, resource_select: [\"mem>1\"], mysite: {pool: x}}\n";
+    assert_eq!(
+        project_layer_error("known", text, &[("lsf.queue", "short")]),
+        None
+    );
+}
