@@ -27,7 +27,6 @@ const CLASS_KEYS: &[&str] = &[
     "walltime",
     "queue",
     "licenses",
-    "license_scope",
 ];
 
 /// The runners dfm ships: their sections are known settings wherever they

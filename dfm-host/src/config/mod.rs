@@ -8,6 +8,7 @@
 
 mod keys;
 mod layers;
+mod licenses;
 mod pool;
 mod runner;
 #[cfg(test)]
@@ -15,4 +16,5 @@ mod tests;
 
 pub use self::layers::{CliOverrides, Layers};
 pub use self::pool::{secs, PoolSettings, Prefetch};
+pub use self::licenses::LicenseSpec;
 pub use self::runner::{ConfigError, ResourceSpec, RunnerConfig};

@@ -46,6 +46,9 @@ pub struct PoolSettings {
     /// monitor) waits for the daemon to answer a ping before it calls it
     /// unresponsive.
     pub client_timeout: f64,
+    /// Seconds a resource class may wait for a license before classes
+    /// that need the same license make way for it.
+    pub license_patience: f64,
 }
 
 /// `pool.prefetch`: a number of tasks, or `true` (the default number) or
@@ -93,6 +96,7 @@ impl Default for PoolSettings {
             default_task_duration: 60.0,
             reconnect_grace: 60.0,
             client_timeout: 5.0,
+            license_patience: 60.0,
         }
     }
 }
@@ -116,6 +120,11 @@ impl PoolSettings {
             walltime_margin: secs(self.walltime_margin),
             default_task_duration: secs(self.default_task_duration),
             reconnect_grace: secs(self.reconnect_grace),
+            // RunnerConfig::pool_config adds the licenses.
+            licenses: crate::pool::LicenseConfig {
+                patience: secs(self.license_patience),
+                ..Default::default()
+            },
         }
     }
 
@@ -150,6 +159,7 @@ impl PoolSettings {
             ("replace_ahead", self.replace_ahead),
             ("walltime_margin", self.walltime_margin),
             ("default_task_duration", self.default_task_duration),
+            ("license_patience", self.license_patience),
         ];
         for (name, value) in spans {
             if !(value >= 0.0 && value.is_finite()) {

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::licenses::LicenseSpec;
+
 use super::pool::PoolSettings;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +46,10 @@ pub struct RunnerConfig {
     /// `runner.worker_socket`: workers on the daemon's machine use the
     /// worker socket (default); `false`: the TCP port, as all others.
     pub worker_socket: bool,
+    /// `runner.licenses`: the licenses dfm schedules.
+    pub licenses: BTreeMap<String, LicenseSpec>,
+    /// What each class's tasks hold while they run.
+    class_licenses: BTreeMap<String, crate::pool::Needs>,
     /// The whole merged section, for the plugin's own keys.
     pub(super) raw: Map<String, Value>,
 }
@@ -100,6 +106,9 @@ impl RunnerConfig {
                 "runner.{key} must be true or false, not {other}"
             ))),
         };
+        let licenses = super::licenses::parse(raw.get("licenses")).map_err(invalid)?;
+        let class_licenses = super::licenses::class_needs(&licenses, &defaults, &resource_classes)
+            .map_err(invalid)?;
         let seal_local_socket = flag("seal_local_socket", false)?;
         let worker_socket = flag("worker_socket", true)?;
         Ok(RunnerConfig {
@@ -112,8 +121,22 @@ impl RunnerConfig {
             python,
             seal_local_socket,
             worker_socket,
+            licenses,
+            class_licenses,
             raw,
         })
+    }
+
+    /// The pool's settings, licenses included.
+    pub fn pool_config(&self) -> crate::pool::PoolConfig {
+        let mut config = self.pool.pool_config();
+        config.licenses.counts = self
+            .licenses
+            .iter()
+            .map(|(name, spec)| (name.clone(), spec.count))
+            .collect();
+        config.licenses.classes = self.class_licenses.clone();
+        config
     }
 
     /// The runner's short name (`local` for `/x/libdfm_runner_local.so`).
@@ -190,6 +213,8 @@ pub struct ResourceSpec {
     pub memory: Option<String>,
     pub walltime: Option<String>,
     pub queue: Option<String>,
+    /// The licenses each task of the class holds while it runs.
+    pub licenses: BTreeMap<String, u32>,
     /// Anything else (e.g. `resource_select`) is for the plugin.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,

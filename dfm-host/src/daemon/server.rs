@@ -55,7 +55,7 @@ pub async fn serve(
         adopted: inheritance.workers,
         ..setup
     };
-    let mut pool_config = config.pool.pool_config();
+    let mut pool_config = config.pool_config();
     pool_config.arrays = config.pool.launch_as_array && runner.array_index_variable().is_some();
     let prefix = adoption::fresh_prefix(&setup.adopted, || auth::random_hex(2))?;
     let pool = Pool::new(pool_config, &prefix);

@@ -260,17 +260,36 @@ impl Pool {
         for k in 0..self.class_order.len() {
             let class = self.class_order[k];
             let c = &self.classes[class];
+            let licensed = !c.licenses.is_empty();
+            if licensed && c.queued == 0 {
+                self.fed(class);
+            }
+            let c = &self.classes[class];
             let work = (c.queued > 0 && (!c.idle.is_empty() || (prefetch && !c.open.is_empty())))
                 || (c.ahead > 0 && c.idle.len() > c.withdrawing);
             if !work {
+                if licensed && c.queued > 0 && self.startable(class, now) == 0 {
+                    self.starved(class, now);
+                }
                 continue;
             }
             // Workers nothing queued fits (their jobs end too soon), put
             // aside until this class is served.
             let mut aside: Vec<(SlotId, bool)> = Vec::new();
             while let Some((slot_id, ahead)) = self.destination(class, now) {
+                if licensed && self.startable(class, now) == 0 {
+                    // Its tasks wait for a license, not for a worker.
+                    self.starved(class, now);
+                    aside.push((slot_id, ahead));
+                    break;
+                }
                 match self.pop_fitting(class, slot_id, ahead, now) {
-                    Some(task_id) => self.send(task_id, slot_id, ahead, now),
+                    Some(task_id) => {
+                        self.send(task_id, slot_id, ahead, now);
+                        if licensed {
+                            self.fed(class);
+                        }
+                    }
                     None => {
                         aside.push((slot_id, ahead));
                         if self.classes[class].queued == 0 {
@@ -344,7 +363,8 @@ impl Pool {
         if let Some(slot) = state.idle.pop() {
             return Some((slot, false));
         }
-        if !prefetch || state.starting > 0 {
+        // A licensed task is never held ahead (see `licenses`).
+        if !prefetch || state.starting > 0 || !state.licenses.is_empty() {
             return None;
         }
         while let Some(slot_id) = state.open.pop_front() {

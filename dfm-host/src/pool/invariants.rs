@@ -262,6 +262,20 @@ impl Pool {
                 ));
             }
         }
+        // License tokens: what running tasks hold, never above the count.
+        let recounted = self.tokens_recounted();
+        if self.tokens.in_use() != &recounted {
+            problem(format!(
+                "licenses in use {:?}, running tasks hold {recounted:?}",
+                self.tokens.in_use()
+            ));
+        }
+        for (license, used) in &recounted {
+            let count = self.config.licenses.counts.get(license).copied().unwrap_or(0);
+            if *used > count {
+                problem(format!("{used} tokens of '{license}' in use, count {count}"));
+            }
+        }
         assert!(
             problems.is_empty(),
             "pool invariants broken:\n  {}",

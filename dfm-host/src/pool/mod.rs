@@ -30,6 +30,7 @@ mod fair;
 mod ids;
 #[cfg(test)]
 mod invariants;
+pub mod licenses;
 mod prefetch;
 mod slots;
 mod table;
@@ -49,6 +50,7 @@ use self::task::{Counter, Task, TaskState};
 pub use self::durations::Durations;
 use self::ids::{ClassId, TaskId};
 pub use self::ids::{ClientId, SlotId};
+pub use self::licenses::{LicenseConfig, LicenseUse, Needs};
 
 /// Tasks a busy worker holds ahead unless configured otherwise. A worker
 /// reports its results in batches while it holds more tasks than it has
@@ -98,6 +100,8 @@ pub struct PoolConfig {
     /// How long a worker adopted from a daemon that died has to register
     /// with this one (see [`Pool::adopt`]).
     pub reconnect_grace: Duration,
+    /// The licenses the pool schedules (see [`licenses`]).
+    pub licenses: LicenseConfig,
 }
 
 impl Default for PoolConfig {
@@ -118,6 +122,7 @@ impl Default for PoolConfig {
             walltime_margin: Duration::from_secs(60),
             default_task_duration: Duration::from_secs(60),
             reconnect_grace: Duration::from_secs(60),
+            licenses: LicenseConfig::default(),
         }
     }
 }
@@ -309,6 +314,10 @@ struct ClassState {
     launch_failures: u32,
     /// The run limit of its workers' jobs; `None`: none known.
     walltime: Option<Duration>,
+    /// The licenses each of its tasks holds while it runs.
+    licenses: licenses::Needs,
+    /// Since when its next task has waited for a license.
+    starved_since: Option<Instant>,
 }
 
 pub struct Pool {
@@ -337,12 +346,14 @@ pub struct Pool {
     failed: u64,
     shutting_down: bool,
     actions: Vec<Action>,
+    tokens: licenses::Tokens,
 }
 
 impl Pool {
     /// `worker_id_prefix` makes worker ids unique across daemons.
     pub fn new(config: PoolConfig, worker_id_prefix: &str) -> Pool {
         Pool {
+            tokens: licenses::Tokens::new(&config.licenses),
             config,
             worker_id_prefix: worker_id_prefix.to_string(),
             next_id: 1,
@@ -481,6 +492,7 @@ impl Pool {
         let id = self.classes.len();
         self.classes.push(ClassState {
             name: name.to_string(),
+            licenses: self.needs_of_class(name),
             ..ClassState::default()
         });
         self.class_ids.insert(name.to_string(), id);
@@ -573,6 +585,7 @@ impl Pool {
         task.state = state;
         self.tally(class, client, before, -1);
         self.tally(class, client, state, 1);
+        self.move_tokens(class, before, Some(state));
         Some(before)
     }
 
@@ -580,6 +593,7 @@ impl Pool {
     fn forget_task(&mut self, id: TaskId) -> Option<Task> {
         let task = self.tasks.remove(&id)?;
         self.tally(task.class, task.client, task.state, -1);
+        self.move_tokens(task.class, task.state, None);
         let key = (task.client, task.spec.request_id.clone());
         if self.by_request.get(&key) == Some(&id) {
             self.by_request.remove(&key);

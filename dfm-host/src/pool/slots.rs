@@ -349,10 +349,18 @@ impl Pool {
         for k in 0..self.class_order.len() {
             let class = self.class_order[k];
             let c = &self.classes[class];
-            if c.queued <= c.starting {
+            // Tasks that wait for a license need no worker yet.
+            let startable = c.queued.min(self.startable(class, now));
+            let c = &self.classes[class];
+            let waiting_for_workers = if c.licenses.is_empty() {
+                c.queued
+            } else {
+                startable.saturating_sub(c.idle.len())
+            };
+            if waiting_for_workers <= c.starting {
                 continue;
             }
-            let mut need = c.queued - c.starting;
+            let mut need = waiting_for_workers - c.starting;
             if c.name.is_empty() {
                 need = need.max(default_extra.take().unwrap_or(0));
             }

@@ -147,7 +147,7 @@ impl Harness {
             ..CliOverrides::default()
         };
         let config = Arc::new(layers.load(&overrides).expect("configuration"));
-        let mut pool_config = config.pool.pool_config();
+        let mut pool_config = config.pool_config();
         pool_config.arrays = config.pool.launch_as_array;
         let journal = with_journal.then(|| {
             let base = journal::new_journal(&dir, "fake", "secret", "127.0.0.1", 1);

@@ -5,5 +5,6 @@ mod adoption;
 mod basics;
 mod fair;
 mod harness;
+mod licenses;
 mod prefetch;
 mod walltime;

@@ -1,0 +1,113 @@
+//! `runner.licenses`: the licenses dfm schedules for the tasks it runs, and
+//! which resource classes hold which.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::runner::ResourceSpec;
+use crate::pool::Needs;
+
+/// One license: `runner.licenses.<name>`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseSpec {
+    /// At most this many tokens in use by this daemon's tasks.
+    pub count: u32,
+    /// A command printing FlexLM's `lmstat` (or RLM's `rlmstat`) lines:
+    /// the live count.
+    #[serde(default)]
+    pub query: Option<String>,
+    /// Which feature of the query's output (default: the license's name).
+    #[serde(default)]
+    pub feature: Option<String>,
+    /// Seconds between queries.
+    #[serde(default = "default_poll")]
+    pub poll: f64,
+}
+
+fn default_poll() -> f64 {
+    30.0
+}
+
+impl LicenseSpec {
+    /// The feature the query's output names.
+    pub fn feature<'a>(&'a self, name: &'a str) -> &'a str {
+        self.feature.as_deref().unwrap_or(name)
+    }
+}
+
+/// Reads `runner.licenses` (absent: none).
+pub fn parse(section: Option<&Value>) -> Result<BTreeMap<String, LicenseSpec>, String> {
+    let Some(section) = section.filter(|v| !v.is_null()) else {
+        return Ok(BTreeMap::new());
+    };
+    let Value::Object(licenses) = section else {
+        return Err(format!(
+            "runner.licenses must map license names to {{count: N}}, not {section}"
+        ));
+    };
+    let mut parsed = BTreeMap::new();
+    for (name, spec) in licenses {
+        let spec: LicenseSpec = serde_json::from_value(spec.clone())
+            .map_err(|e| format!("runner.licenses.{name}: {e} (it takes count, query, feature, poll)"))?;
+        if spec.count == 0 {
+            return Err(format!("runner.licenses.{name}.count must be at least 1"));
+        }
+        if !(spec.poll > 0.0 && spec.poll.is_finite()) {
+            return Err(format!(
+                "runner.licenses.{name}.poll must be a positive number of seconds, not {}",
+                spec.poll
+            ));
+        }
+        if spec.query.as_deref().is_some_and(|q| q.trim().is_empty()) {
+            return Err(format!("runner.licenses.{name}.query is empty"));
+        }
+        parsed.insert(name.clone(), spec);
+    }
+    Ok(parsed)
+}
+
+/// What each class's tasks hold while they run: the class's own
+/// `licenses`, else those of `defaults`; every name one of `licenses`.
+pub fn class_needs(
+    licenses: &BTreeMap<String, LicenseSpec>,
+    defaults: &ResourceSpec,
+    classes: &BTreeMap<String, ResourceSpec>,
+) -> Result<BTreeMap<String, Needs>, String> {
+    let mut needs = BTreeMap::new();
+    let all = std::iter::once(("", defaults, "runner.defaults".to_string())).chain(
+        classes
+            .iter()
+            .map(|(name, spec)| (name.as_str(), spec, format!("runner.resource_classes.{name}"))),
+    );
+    for (class, spec, at) in all {
+        let own = if spec.licenses.is_empty() {
+            &defaults.licenses
+        } else {
+            &spec.licenses
+        };
+        let mut held = Needs::new();
+        for (license, &tokens) in own {
+            if !licenses.contains_key(license) {
+                let defined: Vec<&str> = licenses.keys().map(String::as_str).collect();
+                return Err(format!(
+                    "{at}.licenses names '{license}', which runner.licenses does not define (it defines: {})",
+                    if defined.is_empty() { "none".to_string() } else { defined.join(", ") }
+                ));
+            }
+            if tokens == 0 || tokens > licenses[license].count {
+                return Err(format!(
+                    "{at}.licenses.{license} must be from 1 to its count ({}), not {tokens}",
+                    licenses[license].count
+                ));
+            }
+            held.push((license.clone(), tokens));
+        }
+        if !held.is_empty() {
+            needs.insert(class.to_string(), held);
+        }
+    }
+    Ok(needs)
+}

@@ -1,0 +1,201 @@
+//! License tokens: the pool is the license scheduler for the tasks it runs.
+//!
+//! A task of a licensed class holds its class's tokens while it runs: from
+//! the moment it is sent to run ([`TaskState::Running`]) until its result,
+//! cancel or loss takes it out of that state (`Killing` still holds them:
+//! the process may still have the license). Tokens change hands only in
+//! `set_task_state` and `forget_task`, and `check_invariants` recounts them.
+//!
+//! Rules:
+//! - A task starts only when all its tokens can be taken at once; never
+//!   more in use than allowed, across every client, class and worker.
+//! - A licensed task is never sent ahead to a busy worker: held there, it
+//!   would either hold tokens idle while it waits, or start later without
+//!   them. It waits in its queue instead, where fair share orders it.
+//! - **Oldest starved first**: once a class has waited for a license longer
+//!   than `license_patience`, tasks of other classes that need that license
+//!   do not take it until the starved class's next task has started (of two
+//!   starved classes, the one starved longer). So a task needing 4 tokens
+//!   is not kept waiting forever by a stream of 1-token tasks.
+//! - No worker is launched for a task that waits only for a license.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use super::task::TaskState;
+use super::{ClassId, Pool};
+
+/// The licenses a task holds while it runs: (license, tokens).
+pub type Needs = Vec<(String, u32)>;
+
+/// The licenses the pool schedules, from `runner.licenses` and the classes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LicenseConfig {
+    /// Tokens of each license this daemon's tasks may hold at most.
+    pub counts: BTreeMap<String, u32>,
+    /// What a task of each class holds while it runs.
+    pub classes: BTreeMap<String, Needs>,
+    /// How long a class waits for a license before the others make way.
+    pub patience: Duration,
+}
+
+/// Tokens allowed and in use, by license.
+#[derive(Debug, Default)]
+pub(super) struct Tokens {
+    /// Allowed now: `count`, or less while others hold some (a query).
+    allowed: BTreeMap<String, u32>,
+    in_use: BTreeMap<String, u32>,
+}
+
+/// One license, as status shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LicenseUse {
+    pub name: String,
+    pub in_use: u32,
+    pub allowed: u32,
+    /// Tasks queued that need it.
+    pub waiting: usize,
+}
+
+/// Whether a task in `state` holds its tokens.
+fn holds_tokens(state: TaskState) -> bool {
+    matches!(state, TaskState::Running(_) | TaskState::Killing(_))
+}
+
+impl Tokens {
+    pub(super) fn new(config: &LicenseConfig) -> Tokens {
+        Tokens {
+            allowed: config.counts.clone(),
+            in_use: config.counts.keys().map(|name| (name.clone(), 0)).collect(),
+        }
+    }
+
+    fn free(&self, license: &str) -> u32 {
+        let allowed = self.allowed.get(license).copied().unwrap_or(0);
+        let used = self.in_use.get(license).copied().unwrap_or(0);
+        allowed.saturating_sub(used)
+    }
+
+    fn change(&mut self, needs: &Needs, take: bool) {
+        for (license, tokens) in needs {
+            let used = self.in_use.entry(license.clone()).or_default();
+            *used = if take {
+                *used + tokens
+            } else {
+                used.saturating_sub(*tokens)
+            };
+        }
+    }
+
+    #[cfg(test)]
+    pub(super) fn in_use(&self) -> &BTreeMap<String, u32> {
+        &self.in_use
+    }
+}
+
+impl Pool {
+    /// What a task of `class` holds while it runs (empty: no license).
+    pub(super) fn needs_of_class(&self, name: &str) -> Needs {
+        self.config
+            .licenses
+            .classes
+            .get(name)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Keeps the tokens in step with task `id` moving from `before` to
+    /// `after` (called by the task transition functions only).
+    pub(super) fn move_tokens(&mut self, class: ClassId, before: TaskState, after: Option<TaskState>) {
+        let (held, holds) = (holds_tokens(before), after.is_some_and(holds_tokens));
+        if held != holds && !self.classes[class].licenses.is_empty() {
+            let needs = std::mem::take(&mut self.classes[class].licenses);
+            self.tokens.change(&needs, holds);
+            self.classes[class].licenses = needs;
+        }
+    }
+
+    /// How many more tasks of `class` could start now, as far as licenses
+    /// go (`usize::MAX` for a class that needs none).
+    pub(super) fn startable(&self, class: ClassId, now: Instant) -> usize {
+        let state = &self.classes[class];
+        let mut room = usize::MAX;
+        for (license, tokens) in &state.licenses {
+            if self.makes_way(class, license, now) {
+                return 0;
+            }
+            room = room.min((self.tokens.free(license) / (*tokens).max(1)) as usize);
+        }
+        room
+    }
+
+    /// Whether `class` must leave `license` to another class, starved of
+    /// it for longer than the patience allows, and longer than `class` (of
+    /// two starved as long, the first in id order goes first).
+    fn makes_way(&self, class: ClassId, license: &str, now: Instant) -> bool {
+        let patience = self.config.licenses.patience;
+        let own = self.classes[class].starved_since.map(|since| (since, class));
+        self.classes.iter().enumerate().any(|(other, state)| {
+            let Some(since) = state.starved_since else {
+                return false;
+            };
+            other != class
+                && state.queued > 0
+                && now >= since + patience
+                && state.licenses.iter().any(|(name, _)| name == license)
+                && own.is_none_or(|own| (since, other) < own)
+        })
+    }
+
+    /// Dispatch found `class`'s next task without the tokens it needs.
+    pub(super) fn starved(&mut self, class: ClassId, now: Instant) {
+        self.classes[class].starved_since.get_or_insert(now);
+    }
+
+    /// A task of `class` started, or none waits: it is not starved.
+    pub(super) fn fed(&mut self, class: ClassId) {
+        self.classes[class].starved_since = None;
+    }
+
+    /// The tokens of `license` this daemon may hold now (a license query
+    /// found others holding some); tasks waiting for them may start.
+    pub fn set_license_allowed(&mut self, license: &str, allowed: u32, now: Instant) {
+        if let Some(current) = self.tokens.allowed.get_mut(license) {
+            *current = allowed;
+        }
+        self.schedule(now);
+    }
+
+    /// Every license: in use, allowed now, tasks waiting for it.
+    pub fn license_use(&self) -> Vec<LicenseUse> {
+        self.tokens
+            .allowed
+            .iter()
+            .map(|(name, &allowed)| LicenseUse {
+                name: name.clone(),
+                in_use: self.tokens.in_use.get(name).copied().unwrap_or(0),
+                allowed,
+                waiting: self
+                    .classes
+                    .iter()
+                    .filter(|c| c.licenses.iter().any(|(l, _)| l == name))
+                    .map(|c| c.queued)
+                    .sum(),
+            })
+            .collect()
+    }
+
+    /// The tokens running tasks hold, counted again from the tasks.
+    #[cfg(test)]
+    pub(super) fn tokens_recounted(&self) -> BTreeMap<String, u32> {
+        let mut counted: BTreeMap<String, u32> =
+            self.tokens.in_use().keys().map(|k| (k.clone(), 0)).collect();
+        let running = self.tasks.iter().filter(|(_, t)| holds_tokens(t.state));
+        for (_, task) in running {
+            for (license, tokens) in &self.classes[task.class].licenses {
+                *counted.entry(license.clone()).or_default() += tokens;
+            }
+        }
+        counted
+    }
+}

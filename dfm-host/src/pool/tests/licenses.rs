@@ -1,0 +1,174 @@
+//! License tokens on the fake clock: never more in use than allowed,
+//! across clients and classes; nothing held ahead; no worker launched for
+//! a task that waits only for a license; the oldest starved class first;
+//! tokens back on result, cancel and loss. The harness recounts the tokens
+//! after every step.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::harness::{config, Harness};
+use crate::pool::{Action, LicenseConfig, PoolConfig, SlotId};
+
+/// A pool of `workers` with `vcs: count`; class `sim` holds one token a
+/// task, `big` four.
+fn licensed(workers: usize, count: u32, prefetch: usize) -> Harness {
+    Harness::new(PoolConfig {
+        max_workers: workers,
+        prefetch,
+        licenses: LicenseConfig {
+            counts: BTreeMap::from([("vcs".to_string(), count)]),
+            classes: BTreeMap::from([
+                ("sim".to_string(), vec![("vcs".to_string(), 1)]),
+                ("big".to_string(), vec![("vcs".to_string(), 4)]),
+            ]),
+            patience: Duration::from_secs(60),
+        },
+        ..config()
+    })
+}
+
+fn in_use(h: &Harness) -> u32 {
+    h.pool().license_use()[0].in_use
+}
+
+/// Registers every worker launched so far; what they were sent.
+fn workers_up(h: &mut Harness) -> (Vec<SlotId>, Vec<(SlotId, String)>) {
+    let actions = h.actions();
+    let slots = h.bring_up(&actions, "h");
+    let sent = Harness::dispatches(&h.actions());
+    (slots, sent)
+}
+
+#[test]
+fn no_more_tasks_run_than_there_are_tokens_and_no_worker_is_launched_for_the_rest() {
+    let mut h = licensed(6, 3, 0);
+    for i in 0..10 {
+        h.submit(1 + i % 2, &format!("t{i}"), "sim");
+    }
+    // Three can run: three workers, not six.
+    let launched = Harness::launches(&h.actions());
+    assert_eq!(launched.len(), 3, "{launched:?}");
+    let actions = vec![Action::Launch {
+        workers: launched.iter().map(|(s, w, _)| (*s, w.clone())).collect(),
+        class: "sim".into(),
+    }];
+    h.bring_up(&actions, "h");
+    let running = Harness::dispatches(&h.actions());
+    assert_eq!(running.len(), 3);
+    assert_eq!(in_use(&h), 3);
+    assert_eq!(h.pool().license_use()[0].waiting, 7);
+
+    // Each result frees a token for the next; never more than three.
+    let mut running = running;
+    let mut done = 0;
+    while let Some((slot, id)) = running.pop() {
+        h.finish(slot, &id, 0);
+        done += 1;
+        assert!(in_use(&h) <= 3);
+        running.extend(Harness::dispatches(&h.actions()));
+    }
+    assert_eq!(done, 10);
+    assert_eq!(in_use(&h), 0);
+}
+
+#[test]
+fn a_licensed_task_is_never_held_ahead() {
+    let mut h = licensed(1, 3, 4);
+    h.submit(1, "a", "sim");
+    let (slots, sent) = workers_up(&mut h);
+    assert_eq!(sent.len(), 1);
+    h.submit(1, "b", "sim");
+    let actions = h.actions();
+    assert!(Harness::dispatches(&actions).is_empty(), "{actions:?}");
+    h.finish(slots[0], "a", 0);
+    assert_eq!(Harness::dispatches(&h.actions()), vec![(slots[0], "b".into())]);
+}
+
+#[test]
+fn a_smaller_allowance_holds_new_tasks_back_until_tokens_come_free() {
+    let mut h = licensed(4, 3, 0);
+    for id in ["a", "b", "c", "d"] {
+        h.submit(1, id, "sim");
+    }
+    let (_, sent) = workers_up(&mut h);
+    assert_eq!(sent.len(), 3);
+    // Others took two: one left for dfm. Running tasks keep theirs.
+    let now = h.t0;
+    h.step(|pool| pool.set_license_allowed("vcs", 1, now));
+    assert_eq!(in_use(&h), 3);
+    let (slot, id) = sent[0].clone();
+    h.finish(slot, &id, 0);
+    assert!(Harness::dispatches(&h.actions()).is_empty(), "2 in use, 1 allowed");
+    for (slot, id) in &sent[1..] {
+        h.finish(*slot, id, 0);
+    }
+    assert_eq!(Harness::dispatches(&h.actions()).len(), 1, "one token free again");
+    assert_eq!(in_use(&h), 1);
+}
+
+#[test]
+fn tokens_come_back_on_cancel_and_on_a_lost_worker() {
+    let mut h = licensed(2, 2, 0);
+    h.submit(1, "a", "sim");
+    h.submit(1, "b", "sim");
+    let (_, sent) = workers_up(&mut h);
+    assert_eq!(in_use(&h), 2);
+    let now = h.t0;
+    assert!(h.step(|pool| pool.cancel(1, "a", now)));
+    // Killing: the process may still hold the license until it is gone.
+    let killed = sent.iter().find(|(_, id)| id == "a").expect("a ran").0;
+    let lost = sent.iter().find(|(_, id)| id == "b").expect("b ran").0;
+    h.finish(killed, "a", 137);
+    assert_eq!(in_use(&h), 1);
+    // Lost with its task: the token comes back, and the task runs again
+    // on the worker that is free, with a token of its own.
+    h.step(|pool| pool.worker_lost(lost, "gone", now));
+    assert_eq!(Harness::dispatches(&h.actions()), vec![(killed, "b".into())]);
+    assert_eq!(in_use(&h), 1);
+    h.finish(killed, "b", 0);
+    assert_eq!(in_use(&h), 0);
+}
+
+#[test]
+fn a_class_starved_longer_than_the_patience_gets_the_tokens_first() {
+    let mut h = licensed(5, 4, 0);
+    // A stream of 1-token tasks keeps two tokens busy...
+    for i in 0..6 {
+        h.submit(1, &format!("s{i}"), "sim");
+    }
+    let (_, mut running) = workers_up(&mut h);
+    assert_eq!(running.len(), 4);
+    // ...when a 4-token task comes: it waits.
+    h.submit(2, "huge", "big");
+    let _ = h.actions();
+    // From now on, the harness's clock is past the patience.
+    h.t0 = h.at(61.0);
+    let late = h.t0;
+    // Past the patience, the small ones finishing do not start more.
+    let mut started_small = 0;
+    let mut huge_started = false;
+    while let Some((slot, id)) = running.pop() {
+        h.step(|pool| {
+            pool.task_finished(slot, dfm_wire::TaskResult::new(&id, 0), late)
+        })
+        .expect("result");
+        let actions = h.actions();
+        let mut sent = Harness::dispatches(&actions);
+        // The big class's worker, launched once its tokens are free.
+        h.bring_up(&actions, "h");
+        sent.extend(Harness::dispatches(&h.actions()));
+        for (slot, next) in sent {
+            if next == "huge" {
+                huge_started = true;
+            } else {
+                started_small += 1;
+                running.push((slot, next));
+            }
+        }
+    }
+    assert!(huge_started, "the 4-token task ran");
+    // Of two classes starved as long, the first in order goes first: the
+    // 1-token class, once, then it waits its turn.
+    assert!(started_small <= 1, "{started_small} 1-token tasks took tokens meanwhile");
+}
