@@ -170,6 +170,7 @@ mod tests {
                     held: 0,
                     running: 1,
                 }],
+                licenses: Vec::new(),
             },
             running: vec![RunningTask {
                 request_id: "r2".into(),

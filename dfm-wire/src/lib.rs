@@ -27,7 +27,8 @@ pub use client::{
 pub use events::{Completion, MonitorEvent, RunningTask, Snapshot, TaskStarted};
 pub use frame::{read_line, read_message, to_line, FrameError, MessageError, MAX_LINE_BYTES};
 pub use status::{
-    ClientStatus, DaemonStatus, PoolCounts, WorkerActivity, WorkerCounts, WorkerStatus,
+    ClientStatus, DaemonStatus, LicenseStatus, PoolCounts, WorkerActivity, WorkerCounts,
+    WorkerStatus,
 };
 pub use task::{
     Dialect, Env, Environment, EnvironmentError, InvalidTask, Marker, ResourceRequest, Severity,

@@ -56,6 +56,30 @@ pub struct DaemonStatus {
     /// Clients with tasks in the pool, by client.
     #[serde(default)]
     pub clients: Vec<ClientStatus>,
+    /// The licenses the daemon schedules (`runner.licenses`), by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub licenses: Vec<LicenseStatus>,
+}
+
+/// One license the daemon schedules, as status shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenseStatus {
+    pub name: String,
+    /// Tokens held by this daemon's running tasks.
+    pub in_use: u32,
+    /// Tokens its tasks may hold now: `count`, or fewer while others hold
+    /// some (from the license query).
+    pub allowed: u32,
+    /// `runner.licenses.<name>.count`.
+    pub count: u32,
+    /// In use by others (other daemons, people), when queried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub others: Option<u32>,
+    /// Tasks waiting that need it.
+    pub waiting: usize,
+    /// Why `allowed` is not from a fresh query (it failed), if so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// What a worker is doing, as status and monitors show it.
@@ -156,6 +180,7 @@ mod tests {
                 held: 1,
                 running: 1,
             }],
+            licenses: Vec::new(),
         };
         let value = serde_json::to_value(&status).expect("serialises");
         assert_eq!(

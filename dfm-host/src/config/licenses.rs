@@ -50,8 +50,9 @@ pub fn parse(section: Option<&Value>) -> Result<BTreeMap<String, LicenseSpec>, S
     };
     let mut parsed = BTreeMap::new();
     for (name, spec) in licenses {
-        let spec: LicenseSpec = serde_json::from_value(spec.clone())
-            .map_err(|e| format!("runner.licenses.{name}: {e} (it takes count, query, feature, poll)"))?;
+        let spec: LicenseSpec = serde_json::from_value(spec.clone()).map_err(|e| {
+            format!("runner.licenses.{name}: {e} (it takes count, query, feature, poll)")
+        })?;
         if spec.count == 0 {
             return Err(format!("runner.licenses.{name}.count must be at least 1"));
         }
@@ -78,9 +79,13 @@ pub fn class_needs(
 ) -> Result<BTreeMap<String, Needs>, String> {
     let mut needs = BTreeMap::new();
     let all = std::iter::once(("", defaults, "runner.defaults".to_string())).chain(
-        classes
-            .iter()
-            .map(|(name, spec)| (name.as_str(), spec, format!("runner.resource_classes.{name}"))),
+        classes.iter().map(|(name, spec)| {
+            (
+                name.as_str(),
+                spec,
+                format!("runner.resource_classes.{name}"),
+            )
+        }),
     );
     for (class, spec, at) in all {
         let own = if spec.licenses.is_empty() {

@@ -15,6 +15,6 @@ mod runner;
 mod tests;
 
 pub use self::layers::{CliOverrides, Layers};
-pub use self::pool::{secs, PoolSettings, Prefetch};
 pub use self::licenses::LicenseSpec;
+pub use self::pool::{secs, PoolSettings, Prefetch};
 pub use self::runner::{ConfigError, ResourceSpec, RunnerConfig};

@@ -57,6 +57,13 @@ pub enum Event {
         slot: SlotId,
         result: Result<(), String>,
     },
+    /// A license query's output (or why it failed), and the tokens the
+    /// pool's tasks held when it was run.
+    LicenseQueried {
+        license: String,
+        held_when_asked: u32,
+        output: Result<String, String>,
+    },
     /// SIGTERM, SIGINT or SIGHUP.
     Signal(&'static str),
 }

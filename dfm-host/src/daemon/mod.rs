@@ -13,6 +13,7 @@ mod event;
 mod feed;
 mod handshake;
 pub mod journal;
+mod license_queries;
 mod line_writers;
 mod runner_calls;
 mod server;

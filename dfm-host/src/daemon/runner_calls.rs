@@ -14,6 +14,7 @@ use dfm_wire::ResourceRequest;
 use tokio::sync::mpsc;
 
 use super::event::Event;
+use super::license_queries::Query;
 use crate::config::{ResourceSpec, RunnerConfig};
 use crate::plugin::Runner;
 use crate::pool::SlotId;
@@ -138,6 +139,34 @@ impl RunnerCalls {
 
     pub fn terminated(&mut self) {
         self.terminations_in_flight = self.terminations_in_flight.saturating_sub(1);
+    }
+
+    /// The configuration the daemon runs with.
+    pub fn config(&self) -> &RunnerConfig {
+        &self.setup.config
+    }
+
+    /// Runs a license query on a blocking thread (not a runner call, but
+    /// as slow as one); answers with [`Event::LicenseQueried`].
+    pub fn query_license(&self, query: Query, held_when_asked: u32) {
+        let events = self.events.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut command = std::process::Command::new("sh");
+            command.args(["-c", &query.command]);
+            let output = dfm_plugin_api::command::run_with_timeout(&mut command, query.timeout)
+                .and_then(|out| {
+                    if out.success() {
+                        Ok(out.stdout)
+                    } else {
+                        Err(out.failure())
+                    }
+                });
+            let _ = events.send(Event::LicenseQueried {
+                license: query.license,
+                held_when_asked,
+                output,
+            });
+        });
     }
 
     pub fn terminations_in_flight(&self) -> usize {

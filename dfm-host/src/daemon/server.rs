@@ -329,6 +329,7 @@ fn core_setup(
             worker_port: port,
             pool_size: config.pool.max_workers,
             clients: Vec::new(),
+            licenses: Vec::new(),
         },
     })
 }

@@ -271,9 +271,17 @@ impl Pool {
             ));
         }
         for (license, used) in &recounted {
-            let count = self.config.licenses.counts.get(license).copied().unwrap_or(0);
+            let count = self
+                .config
+                .licenses
+                .counts
+                .get(license)
+                .copied()
+                .unwrap_or(0);
             if *used > count {
-                problem(format!("{used} tokens of '{license}' in use, count {count}"));
+                problem(format!(
+                    "{used} tokens of '{license}' in use, count {count}"
+                ));
             }
         }
         assert!(

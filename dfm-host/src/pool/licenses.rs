@@ -106,7 +106,12 @@ impl Pool {
 
     /// Keeps the tokens in step with task `id` moving from `before` to
     /// `after` (called by the task transition functions only).
-    pub(super) fn move_tokens(&mut self, class: ClassId, before: TaskState, after: Option<TaskState>) {
+    pub(super) fn move_tokens(
+        &mut self,
+        class: ClassId,
+        before: TaskState,
+        after: Option<TaskState>,
+    ) {
         let (held, holds) = (holds_tokens(before), after.is_some_and(holds_tokens));
         if held != holds && !self.classes[class].licenses.is_empty() {
             let needs = std::mem::take(&mut self.classes[class].licenses);
@@ -134,7 +139,9 @@ impl Pool {
     /// two starved as long, the first in id order goes first).
     fn makes_way(&self, class: ClassId, license: &str, now: Instant) -> bool {
         let patience = self.config.licenses.patience;
-        let own = self.classes[class].starved_since.map(|since| (since, class));
+        let own = self.classes[class]
+            .starved_since
+            .map(|since| (since, class));
         self.classes.iter().enumerate().any(|(other, state)| {
             let Some(since) = state.starved_since else {
                 return false;
@@ -166,6 +173,11 @@ impl Pool {
         self.schedule(now);
     }
 
+    /// The tokens of `license` the pool's running tasks hold.
+    pub fn tokens_in_use(&self, license: &str) -> u32 {
+        self.tokens.in_use.get(license).copied().unwrap_or(0)
+    }
+
     /// Every license: in use, allowed now, tasks waiting for it.
     pub fn license_use(&self) -> Vec<LicenseUse> {
         self.tokens
@@ -188,8 +200,12 @@ impl Pool {
     /// The tokens running tasks hold, counted again from the tasks.
     #[cfg(test)]
     pub(super) fn tokens_recounted(&self) -> BTreeMap<String, u32> {
-        let mut counted: BTreeMap<String, u32> =
-            self.tokens.in_use().keys().map(|k| (k.clone(), 0)).collect();
+        let mut counted: BTreeMap<String, u32> = self
+            .tokens
+            .in_use()
+            .keys()
+            .map(|k| (k.clone(), 0))
+            .collect();
         let running = self.tasks.iter().filter(|(_, t)| holds_tokens(t.state));
         for (_, task) in running {
             for (license, tokens) in &self.classes[task.class].licenses {

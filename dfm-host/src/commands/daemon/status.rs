@@ -125,6 +125,22 @@ fn render_status(status: &DaemonStatus) -> String {
             ));
         }
     }
+    if !status.licenses.is_empty() {
+        text.push_str(&format!(
+            "\n  {:<16} {:>7} {:>8} {:>6} {:>7} {:>8}\n",
+            "LICENSE", "IN USE", "ALLOWED", "COUNT", "OTHERS", "WAITING"
+        ));
+        for l in &status.licenses {
+            let others = l.others.map_or("-".to_string(), |n| n.to_string());
+            text.push_str(&format!(
+                "  {:<16} {:>7} {:>8} {:>6} {:>7} {:>8}\n",
+                l.name, l.in_use, l.allowed, l.count, others, l.waiting
+            ));
+            if let Some(note) = &l.note {
+                text.push_str(&format!("    {note}\n"));
+            }
+        }
+    }
     if !status.workers.is_empty() {
         text.push_str(&format!(
             "\n  {:<10} {:<16} {:>8} {:<10} {:<12} {}\n",

@@ -20,6 +20,7 @@ use super::durations::DurationsFile;
 use super::event::{Event, Request};
 use super::feed::{CatchUp, Feed};
 use super::journal::{JournalWorker, Keeper};
+use super::license_queries::LicenseQueries;
 use super::line_writers::{Hold, Lines};
 use super::runner_calls::{LaunchSetup, RunnerCalls};
 use super::worker_links::WorkerLinks;
@@ -75,6 +76,8 @@ pub struct Core {
     gathered_at: Option<tokio::time::Instant>,
     /// Classes whose walltime the pool has been told.
     classes_known: std::collections::HashSet<String>,
+    /// The license servers' answers.
+    license_queries: LicenseQueries,
 }
 
 impl Core {
@@ -95,8 +98,15 @@ impl Core {
             };
             workers.adopted(slot, job, adopted.launched_at);
         }
+        let license_queries = LicenseQueries::new(&setup.launch.config.licenses, now);
+        // A license with a query allows nothing until its first answer (or
+        // its failure): tasks started before could take what others hold.
+        for license in license_queries.licenses() {
+            pool.set_license_allowed(license, 0, now);
+        }
         Core {
             pool,
+            license_queries,
             runner: RunnerCalls::new(runner, events, setup.launch),
             clients: Clients::default(),
             workers,
@@ -159,6 +169,7 @@ impl Core {
                 Some(event) = control.recv() => self.handle(event),
                 _ = timeouts.tick() => {
                     self.pool.tick(clock_now());
+                    self.query_licenses();
                     self.durations.save_now_and_then(self.pool.durations());
                     if let Some(journal) = &mut self.journal {
                         journal.touch_now_and_then();
@@ -282,10 +293,30 @@ impl Core {
                     tracing::warn!("stopping the job of slot {slot} failed: {message}");
                 }
             }
+            Event::LicenseQueried {
+                license,
+                held_when_asked,
+                output,
+            } => {
+                let answer = self
+                    .license_queries
+                    .answered(&license, output, held_when_asked, now);
+                if let Some(allowed) = answer {
+                    self.pool.set_license_allowed(&license, allowed, now);
+                }
+            }
             Event::Signal(name) => {
                 tracing::info!("{name} received: shutting down");
                 self.begin_shutdown();
             }
+        }
+    }
+
+    /// Runs the license queries that are due.
+    fn query_licenses(&mut self) {
+        for query in self.license_queries.due(clock_now()) {
+            let held = self.pool.tokens_in_use(&query.license);
+            self.runner.query_license(query, held);
         }
     }
 

@@ -173,6 +173,7 @@ impl Harness {
                 worker_port: 1,
                 pool_size: config.pool.max_workers,
                 clients: Vec::new(),
+                licenses: Vec::new(),
             },
             hold_client_lines: Hold::new(line_writers::HOLD),
             durations: DurationsFile::new(dir.join("durations.json")),

@@ -82,7 +82,10 @@ fn a_licensed_task_is_never_held_ahead() {
     let actions = h.actions();
     assert!(Harness::dispatches(&actions).is_empty(), "{actions:?}");
     h.finish(slots[0], "a", 0);
-    assert_eq!(Harness::dispatches(&h.actions()), vec![(slots[0], "b".into())]);
+    assert_eq!(
+        Harness::dispatches(&h.actions()),
+        vec![(slots[0], "b".into())]
+    );
 }
 
 #[test]
@@ -99,11 +102,18 @@ fn a_smaller_allowance_holds_new_tasks_back_until_tokens_come_free() {
     assert_eq!(in_use(&h), 3);
     let (slot, id) = sent[0].clone();
     h.finish(slot, &id, 0);
-    assert!(Harness::dispatches(&h.actions()).is_empty(), "2 in use, 1 allowed");
+    assert!(
+        Harness::dispatches(&h.actions()).is_empty(),
+        "2 in use, 1 allowed"
+    );
     for (slot, id) in &sent[1..] {
         h.finish(*slot, id, 0);
     }
-    assert_eq!(Harness::dispatches(&h.actions()).len(), 1, "one token free again");
+    assert_eq!(
+        Harness::dispatches(&h.actions()).len(),
+        1,
+        "one token free again"
+    );
     assert_eq!(in_use(&h), 1);
 }
 
@@ -124,7 +134,10 @@ fn tokens_come_back_on_cancel_and_on_a_lost_worker() {
     // Lost with its task: the token comes back, and the task runs again
     // on the worker that is free, with a token of its own.
     h.step(|pool| pool.worker_lost(lost, "gone", now));
-    assert_eq!(Harness::dispatches(&h.actions()), vec![(killed, "b".into())]);
+    assert_eq!(
+        Harness::dispatches(&h.actions()),
+        vec![(killed, "b".into())]
+    );
     assert_eq!(in_use(&h), 1);
     h.finish(killed, "b", 0);
     assert_eq!(in_use(&h), 0);
@@ -149,10 +162,8 @@ fn a_class_starved_longer_than_the_patience_gets_the_tokens_first() {
     let mut started_small = 0;
     let mut huge_started = false;
     while let Some((slot, id)) = running.pop() {
-        h.step(|pool| {
-            pool.task_finished(slot, dfm_wire::TaskResult::new(&id, 0), late)
-        })
-        .expect("result");
+        h.step(|pool| pool.task_finished(slot, dfm_wire::TaskResult::new(&id, 0), late))
+            .expect("result");
         let actions = h.actions();
         let mut sent = Harness::dispatches(&actions);
         // The big class's worker, launched once its tokens are free.
@@ -170,5 +181,8 @@ fn a_class_starved_longer_than_the_patience_gets_the_tokens_first() {
     assert!(huge_started, "the 4-token task ran");
     // Of two classes starved as long, the first in order goes first: the
     // 1-token class, once, then it waits its turn.
-    assert!(started_small <= 1, "{started_small} 1-token tasks took tokens meanwhile");
+    assert!(
+        started_small <= 1,
+        "{started_small} 1-token tasks took tokens meanwhile"
+    );
 }
