@@ -290,3 +290,30 @@ fn runner_sections_and_their_class_keys_are_known() {
         None
     );
 }
+
+/// The install's `etc/config.yaml`, every key commented out: uncommented,
+/// it is a layer dfm takes whole (each key known, each value valid).
+#[test]
+fn the_commented_install_configuration_is_a_valid_layer() {
+    let text = include_str!("../../../etc/config.yaml");
+    let yaml: String = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("# "))
+        .filter(|line| line.starts_with("runner:") || line.starts_with("  "))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert!(yaml.contains("licenses:"), "{yaml}");
+    let dir = temp_dir("install");
+    let layers = Layers {
+        files: vec![write(&dir, "config.yaml", &yaml)],
+        env_runner: None,
+    };
+    let config = layers
+        .load(&CliOverrides::default())
+        .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    assert_eq!(config.licenses["vcs"].count, 50);
+    assert_eq!(
+        config.pool_config().licenses.classes["sim"],
+        vec![("vcs".to_string(), 1)]
+    );
+}
