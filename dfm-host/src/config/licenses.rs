@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::runner::ResourceSpec;
 use crate::pool::Needs;
 
 /// One license: `runner.licenses.<name>`.
@@ -71,28 +70,18 @@ pub fn parse(section: Option<&Value>) -> Result<BTreeMap<String, LicenseSpec>, S
 }
 
 /// What each class's tasks hold while they run: the class's own
-/// `licenses`, else those of `defaults`; every name one of `licenses`.
-pub fn class_needs(
+/// `licenses`, else those of `defaults` (each class by name, its
+/// `licenses`); every name one of `licenses`.
+pub fn class_needs<'a>(
     licenses: &BTreeMap<String, LicenseSpec>,
-    defaults: &ResourceSpec,
-    classes: &BTreeMap<String, ResourceSpec>,
+    defaults: &'a BTreeMap<String, u32>,
+    classes: impl Iterator<Item = (&'a str, &'a BTreeMap<String, u32>)>,
 ) -> Result<BTreeMap<String, Needs>, String> {
     let mut needs = BTreeMap::new();
-    let all = std::iter::once(("", defaults, "runner.defaults".to_string())).chain(
-        classes.iter().map(|(name, spec)| {
-            (
-                name.as_str(),
-                spec,
-                format!("runner.resource_classes.{name}"),
-            )
-        }),
-    );
-    for (class, spec, at) in all {
-        let own = if spec.licenses.is_empty() {
-            &defaults.licenses
-        } else {
-            &spec.licenses
-        };
+    let all = std::iter::once(("", defaults, "runner.defaults".to_string()))
+        .chain(classes.map(|(name, own)| (name, own, format!("runner.resource_classes.{name}"))));
+    for (class, own, at) in all {
+        let own = if own.is_empty() { defaults } else { own };
         let mut held = Needs::new();
         for (license, &tokens) in own {
             if !licenses.contains_key(license) {

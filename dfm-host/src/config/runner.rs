@@ -107,8 +107,14 @@ impl RunnerConfig {
             ))),
         };
         let licenses = super::licenses::parse(raw.get("licenses")).map_err(invalid)?;
-        let class_licenses = super::licenses::class_needs(&licenses, &defaults, &resource_classes)
-            .map_err(invalid)?;
+        let class_licenses = super::licenses::class_needs(
+            &licenses,
+            &defaults.licenses,
+            resource_classes
+                .iter()
+                .map(|(name, spec)| (name.as_str(), &spec.licenses)),
+        )
+        .map_err(invalid)?;
         let seal_local_socket = flag("seal_local_socket", false)?;
         let worker_socket = flag("worker_socket", true)?;
         Ok(RunnerConfig {

@@ -1,31 +1,31 @@
 //! The daemon's core: one task that owns the pool, turns [`Event`]s into
-//! pool calls, and carries out the pool's [`Action`]s: messages to workers
+//! pool calls, and carries out the pool's [`Action`]s (`actions.rs`): messages to workers
 //! and clients, runner calls, the monitor feed.
 
+mod actions;
 mod status;
 
 use std::time::{Duration, Instant};
 
 use dfm_plugin_api::JobState;
 use dfm_wire::{
-    reply_error, reply_result, Completion, DaemonStatus, FromWorker, MonitorEvent, Register,
-    TaskStarted, ToWorker, WorkerStatus,
+    reply_error, reply_result, DaemonStatus, FromWorker, MonitorEvent, Register, ToWorker,
 };
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::clients::{Clients, Started};
+use super::clients::Clients;
 use super::durations::DurationsFile;
 use super::event::{Event, Request};
-use super::feed::{CatchUp, Feed};
+use super::feed::Feed;
 use super::journal::{JournalWorker, Keeper};
 use super::license_queries::LicenseQueries;
 use super::line_writers::{Hold, Lines};
 use super::runner_calls::{LaunchSetup, RunnerCalls};
 use super::worker_links::WorkerLinks;
 use crate::plugin::Runner;
-use crate::pool::{Action, ClientId, Outcome, Pool, RegisterError, SlotId, WorkerInfo};
+use crate::pool::{ClientId, Pool, RegisterError, SlotId, WorkerInfo};
 
 /// How long launches gathered wait for more, once the events in hand are
 /// handled: a burst of submissions becomes one job array.
@@ -482,154 +482,6 @@ impl Core {
         if !self.shutting_down {
             self.shutting_down = true;
             self.pool.shutdown();
-        }
-    }
-
-    fn apply_actions(&mut self) {
-        loop {
-            let actions = self.pool.take_actions();
-            if actions.is_empty() {
-                let caught_up = self.feed.counts(self.pool.counts());
-                self.catch_up(caught_up);
-                let hold = !self.shutting_down && self.pool.saturated();
-                self.hold_client_lines.set(hold);
-                return;
-            }
-            for action in actions {
-                self.apply(action);
-            }
-        }
-    }
-
-    fn apply(&mut self, action: Action) {
-        let now = clock_now();
-        match action {
-            Action::Launch { workers, class } => {
-                for (slot, _) in &workers {
-                    self.workers.launching(*slot);
-                    self.publish_worker(*slot);
-                }
-                self.launches.entry(class).or_default().extend(workers);
-                self.gathered_at
-                    .get_or_insert_with(tokio::time::Instant::now);
-            }
-            Action::Dispatch {
-                slot,
-                client,
-                task,
-                ahead,
-            } => {
-                let request_id = task.request_id.clone();
-                if !self.workers.send(slot, &ToWorker::Execute(task)) {
-                    self.pool.worker_lost(slot, "is not connected", now);
-                    return;
-                }
-                if !ahead {
-                    self.task_started(slot, client, &request_id, now);
-                }
-            }
-            Action::Started {
-                slot,
-                client,
-                request_id,
-            } => self.task_started(slot, client, &request_id, now),
-            Action::Withdraw { slot, request_id } => {
-                self.workers.send(slot, &ToWorker::Withdraw { request_id });
-            }
-            Action::CancelOnWorker { slot, request_id } => {
-                self.workers.send(slot, &ToWorker::Cancel { request_id });
-            }
-            Action::Retire { slot, worker_id } | Action::Terminate { slot, worker_id } => {
-                if let Some(job) = self.workers.retire(slot) {
-                    self.runner.terminate(slot, job);
-                }
-                self.publish(|| MonitorEvent::WorkerState(WorkerStatus::gone(&worker_id)));
-            }
-            Action::Reply {
-                client,
-                request_id,
-                outcome,
-            } => self.reply(client, request_id, outcome, now),
-        }
-    }
-
-    /// The final reply to a task, and its completion for monitors.
-    fn reply(&mut self, client: ClientId, request_id: String, outcome: Outcome, now: Instant) {
-        let Some(submitted) = self.clients.finished(client, &request_id) else {
-            return;
-        };
-        let id = submitted
-            .as_ref()
-            .map(|s| s.id.clone())
-            .unwrap_or(Value::String(request_id.clone()));
-        let (line, status, error) = match &outcome {
-            Outcome::Finished(result) => (reply_result(&id, result), Some(result.status), None),
-            Outcome::Failed(message) => (reply_error(&id, message), None, Some(message.clone())),
-        };
-        let (name, started) = submitted.map(|s| (s.name, s.started)).unwrap_or_default();
-        let completion = Completion {
-            request_id,
-            name,
-            status,
-            error,
-            duration_secs: started
-                .as_ref()
-                .map(|s| now.duration_since(s.since).as_secs_f64()),
-            worker_id: started.as_ref().map(|s| s.worker_id.clone()),
-            hostname: started.map(|s| s.hostname),
-        };
-        let caught_up = self.feed.completed(completion);
-        self.catch_up(caught_up);
-        self.clients.send(client, line);
-    }
-
-    /// Bookkeeping once a task runs on a worker: its start time, and
-    /// `task.dispatched` for its client (if it asked) and monitors.
-    fn task_started(&mut self, slot: SlotId, client: ClientId, request_id: &str, now: Instant) {
-        let (worker_id, hostname) = self
-            .pool
-            .slot(slot)
-            .map(|w| (w.worker_id.clone(), w.info.hostname.clone()))
-            .unwrap_or_default();
-        let started = Started {
-            since: now,
-            worker_id: worker_id.clone(),
-            hostname: hostname.clone(),
-        };
-        let Some(name) = self.clients.started(client, request_id, started) else {
-            return;
-        };
-        let event = MonitorEvent::TaskDispatched(TaskStarted {
-            request_id: request_id.to_string(),
-            name: name.to_string(),
-            worker_id,
-            hostname,
-        });
-        if self.clients.hears_own_tasks(client) {
-            self.clients.send(client, event.to_line());
-        }
-        self.publish(|| event);
-        self.publish_worker(slot);
-    }
-
-    fn publish(&mut self, event: impl FnOnce() -> MonitorEvent) {
-        let caught_up = self.feed.publish(event);
-        self.catch_up(caught_up);
-    }
-
-    fn catch_up(&mut self, who: CatchUp) {
-        if !who.is_empty() {
-            let parts = self.snapshot_parts();
-            self.feed.catch_up(who, parts);
-        }
-    }
-
-    fn publish_worker(&mut self, slot: SlotId) {
-        if !self.feed.active() {
-            return;
-        }
-        if let Some(status) = self.workers.status(&self.pool, slot) {
-            self.publish(|| MonitorEvent::WorkerState(status));
         }
     }
 }
