@@ -4,7 +4,8 @@
 //! launched through the `relay` runner plugin, which hands each launch to
 //! the bench). With 10, 100 and 1000 of them and 1 to 16 clients, the
 //! tasks per second the daemon sustains, its CPU per task, and how long
-//! `status.get` and a monitor's snapshot take under that load.
+//! `status.get` and a monitor's snapshot take under that load; then the
+//! same with every task holding a license token, side by side.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -80,6 +81,36 @@ pub(crate) fn curve(dfm: &Path, options: &Options) {
         }
         pool.stop(&runtime);
     }
+    if only.is_none() {
+        licensed_side_by_side(dfm, &relay, &runtime, seconds);
+    }
+}
+
+/// The cost of licenses: 100 workers, 4 clients, every task holding a
+/// token of a license with room for all (so none waits), against the same
+/// pool without, in alternating rounds.
+fn licensed_side_by_side(dfm: &Path, relay: &Path, runtime: &tokio::runtime::Runtime, seconds: f64) {
+    let (workers, clients) = (100, 4);
+    let mut rates = [Vec::new(), Vec::new()];
+    let mut cpu = [Vec::new(), Vec::new()];
+    for _round in 0..2 {
+        for (mode, licensed) in [false, true].into_iter().enumerate() {
+            let pool = Pool::start_with(dfm, relay, workers, runtime, licensed);
+            let point = runtime.block_on(pool.measure(clients, seconds));
+            rates[mode].push(point.rate);
+            cpu[mode].push(point.cpu_per_task.as_secs_f64() * 1e6);
+            pool.stop(runtime);
+        }
+    }
+    let mean = |v: &Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    println!(
+        "CEIL   licenses: {workers} workers, {clients} clients, every task holding a token: {:.0} tasks/s, daemon CPU {:.1} us/task; without: {:.0} tasks/s, {:.1} us/task (ratio {:.2}, rounds alternated)",
+        mean(&rates[1]),
+        mean(&cpu[1]),
+        mean(&rates[0]),
+        mean(&cpu[0]),
+        mean(&rates[1]) / mean(&rates[0]).max(1.0),
+    );
 }
 
 /// A daemon on the relay runner, and the bench's workers for it.
@@ -94,16 +125,33 @@ struct Pool {
 
 impl Pool {
     fn start(dfm: &Path, relay: &Path, workers: usize, runtime: &tokio::runtime::Runtime) -> Pool {
+        Pool::start_with(dfm, relay, workers, runtime, false)
+    }
+
+    /// With `licensed`, every task holds a token of a license that has
+    /// room for all of them.
+    fn start_with(
+        dfm: &Path,
+        relay: &Path,
+        workers: usize,
+        runtime: &tokio::runtime::Runtime,
+        licensed: bool,
+    ) -> Pool {
         let root =
             std::env::temp_dir().join(format!("dfm-ceiling-{}-{}", std::process::id(), unique()));
         let dot = root.join(".dfm");
         std::fs::create_dir_all(&dot)
             .unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", dot.display())));
         let socket = root.join("relay.sock");
-        let config = format!(
+        let mut config = format!(
             "runner:\n  relay: {{socket: '{}'}}\n  pool: {{min_workers: {workers}, idle_timeout: 3600, heartbeat_timeout: 120, launch_timeout: 300, launch_batch_size: {workers}}}\n",
             socket.display()
         );
+        if licensed {
+            config.push_str(
+                "  licenses: {seat: {count: 1000000}}\n  defaults: {licenses: {seat: 1}}\n",
+            );
+        }
         std::fs::write(dot.join("config.yaml"), config)
             .unwrap_or_else(|e| fail(&format!("cannot write the configuration: {e}")));
         let stop = Arc::new(AtomicBool::new(false));
