@@ -150,3 +150,30 @@ fn licenses_others_hold_are_left_to_them() {
     assert_eq!(started, 8);
     assert!(most <= 5, "{most} at once");
 }
+
+#[test]
+fn a_task_told_its_license_is_unavailable_runs_again_after_the_next_query() {
+    let project = TestProject::new("lic-retry");
+    report(&project, 0);
+    project.configure(&format!(
+        "runner:\n  licenses:\n    retry_exit_codes: [9]\n    vcs: {{count: 2, query: \"cat '{}'\", feature: VCSRuntime_Net, poll: 0.1}}\n  resource_classes: {{sim: {{licenses: {{vcs: 1}}}}}}\n",
+        project.root.join("lmstat.txt").display()
+    ));
+    project.start_daemon(&["--pool-size", "2"]);
+    // The first checkout fails (exit 9, as the site's wrapper says); the
+    // second works.
+    let tried = project.root.join("tried");
+    let mut client = project.client();
+    client.submit(sim_task(
+        &project,
+        "t",
+        &format!(
+            "if [ ! -e '{t}' ]; then touch '{t}'; echo E >> '{s}'; exit 9; fi",
+            t = tried.display(),
+            s = project.root.join("stamps").display()
+        ),
+    ));
+    let reply = client.recv();
+    assert_eq!(reply["result"]["status"], 0, "{reply}");
+    assert_eq!(most_at_once(&project).1, 2, "it ran twice");
+}

@@ -89,7 +89,12 @@ pub(crate) fn curve(dfm: &Path, options: &Options) {
 /// The cost of licenses: 100 workers, 4 clients, every task holding a
 /// token of a license with room for all (so none waits), against the same
 /// pool without, in alternating rounds.
-fn licensed_side_by_side(dfm: &Path, relay: &Path, runtime: &tokio::runtime::Runtime, seconds: f64) {
+fn licensed_side_by_side(
+    dfm: &Path,
+    relay: &Path,
+    runtime: &tokio::runtime::Runtime,
+    seconds: f64,
+) {
     let (workers, clients) = (100, 4);
     let mut rates = [Vec::new(), Vec::new()];
     let mut cpu = [Vec::new(), Vec::new()];

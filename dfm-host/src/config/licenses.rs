@@ -37,10 +37,22 @@ impl LicenseSpec {
     }
 }
 
+/// `runner.licenses`: the licenses by name, and `retry_exit_codes`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Licenses {
+    pub by_name: BTreeMap<String, LicenseSpec>,
+    /// Exit codes by which a task's command says its license could not be
+    /// checked out: it runs again, without using an attempt.
+    pub retry_exit_codes: Vec<i32>,
+}
+
+/// The key of `runner.licenses` that is not a license.
+const RETRY_EXIT_CODES: &str = "retry_exit_codes";
+
 /// Reads `runner.licenses` (absent: none).
-pub fn parse(section: Option<&Value>) -> Result<BTreeMap<String, LicenseSpec>, String> {
+pub fn parse(section: Option<&Value>) -> Result<Licenses, String> {
     let Some(section) = section.filter(|v| !v.is_null()) else {
-        return Ok(BTreeMap::new());
+        return Ok(Licenses::default());
     };
     let Value::Object(licenses) = section else {
         return Err(format!(
@@ -48,7 +60,16 @@ pub fn parse(section: Option<&Value>) -> Result<BTreeMap<String, LicenseSpec>, S
         ));
     };
     let mut parsed = BTreeMap::new();
+    let mut retry_exit_codes = Vec::new();
     for (name, spec) in licenses {
+        if name == RETRY_EXIT_CODES {
+            retry_exit_codes = serde_json::from_value(spec.clone()).map_err(|_| {
+                format!(
+                    "runner.licenses.{RETRY_EXIT_CODES} must be a list of exit codes, not {spec}"
+                )
+            })?;
+            continue;
+        }
         let spec: LicenseSpec = serde_json::from_value(spec.clone()).map_err(|e| {
             format!("runner.licenses.{name}: {e} (it takes count, query, feature, poll)")
         })?;
@@ -66,7 +87,10 @@ pub fn parse(section: Option<&Value>) -> Result<BTreeMap<String, LicenseSpec>, S
         }
         parsed.insert(name.clone(), spec);
     }
-    Ok(parsed)
+    Ok(Licenses {
+        by_name: parsed,
+        retry_exit_codes,
+    })
 }
 
 /// What each class's tasks hold while they run: the class's own

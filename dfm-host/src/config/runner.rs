@@ -48,6 +48,8 @@ pub struct RunnerConfig {
     pub worker_socket: bool,
     /// `runner.licenses`: the licenses dfm schedules.
     pub licenses: BTreeMap<String, LicenseSpec>,
+    /// `runner.licenses.retry_exit_codes`.
+    pub license_retry_exit_codes: Vec<i32>,
     /// What each class's tasks hold while they run.
     class_licenses: BTreeMap<String, crate::pool::Needs>,
     /// The whole merged section, for the plugin's own keys.
@@ -106,7 +108,8 @@ impl RunnerConfig {
                 "runner.{key} must be true or false, not {other}"
             ))),
         };
-        let licenses = super::licenses::parse(raw.get("licenses")).map_err(invalid)?;
+        let parsed = super::licenses::parse(raw.get("licenses")).map_err(invalid)?;
+        let (licenses, license_retry_exit_codes) = (parsed.by_name, parsed.retry_exit_codes);
         let class_licenses = super::licenses::class_needs(
             &licenses,
             &defaults.licenses,
@@ -128,6 +131,7 @@ impl RunnerConfig {
             seal_local_socket,
             worker_socket,
             licenses,
+            license_retry_exit_codes,
             class_licenses,
             raw,
         })
@@ -142,6 +146,13 @@ impl RunnerConfig {
             .map(|(name, spec)| (name.clone(), spec.count))
             .collect();
         config.licenses.classes = self.class_licenses.clone();
+        config.licenses.retry_exit_codes = self.license_retry_exit_codes.clone();
+        config.licenses.queried = self
+            .licenses
+            .iter()
+            .filter(|(_, spec)| spec.query.is_some())
+            .map(|(name, _)| name.clone())
+            .collect();
         config
     }
 

@@ -48,6 +48,7 @@ impl Pool {
             attempts: 0,
             state: TaskState::Queued,
             expected,
+            license_retries: 0,
         };
         self.add_task(id, task);
         if newcomer {
@@ -145,6 +146,11 @@ impl Pool {
                 self.set_slot_state(slot, SlotState::Idle, now);
                 self.classes[class].idle.push(slot);
             }
+        }
+        if self.license_was_unavailable(task_id, &result) {
+            self.retry_for_license(task_id);
+            self.schedule(now);
+            return Ok(());
         }
         let task = self.forget_task(task_id);
         if let Some(task) = task.as_ref().filter(|_| learn) {

@@ -18,15 +18,26 @@
 //!   starved classes, the one starved longer). So a task needing 4 tokens
 //!   is not kept waiting forever by a stream of 1-token tasks.
 //! - No worker is launched for a task that waits only for a license.
+//! - A licensed task whose command exits with one of `retry_exit_codes`
+//!   ("license unavailable": someone outside dfm took it) runs again, first
+//!   in line, without using an attempt, up to [`MAX_LICENSE_RETRIES`] times;
+//!   its licenses that have a query allow nothing new until the query
+//!   answers again (`set_license_allowed`).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::task::TaskState;
-use super::{ClassId, Pool};
+use dfm_wire::TaskResult;
+
+use super::{ClassId, Pool, TaskId};
 
 /// The licenses a task holds while it runs: (license, tokens).
 pub type Needs = Vec<(String, u32)>;
+
+/// How often a task is run again because its command said its license
+/// could not be checked out, before that answer is its result.
+pub const MAX_LICENSE_RETRIES: u32 = 10;
 
 /// The licenses the pool schedules, from `runner.licenses` and the classes.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -37,6 +48,12 @@ pub struct LicenseConfig {
     pub classes: BTreeMap<String, Needs>,
     /// How long a class waits for a license before the others make way.
     pub patience: Duration,
+    /// Exit codes by which a task's command says its license could not
+    /// be checked out (`runner.licenses.retry_exit_codes`).
+    pub retry_exit_codes: Vec<i32>,
+    /// The licenses with a query: after such an exit, they allow nothing
+    /// new until the query answers again.
+    pub queried: Vec<String>,
 }
 
 /// Tokens allowed and in use, by license.
@@ -171,6 +188,38 @@ impl Pool {
             *current = allowed;
         }
         self.schedule(now);
+    }
+
+    /// Whether task `id`'s command said its license could not be checked
+    /// out (and it may run again for that).
+    pub(super) fn license_was_unavailable(&self, id: TaskId, result: &TaskResult) -> bool {
+        let codes = &self.config.licenses.retry_exit_codes;
+        self.tasks.get(&id).is_some_and(|task| {
+            codes.contains(&result.status)
+                && !task.state.cancelled()
+                && !self.classes[task.class].licenses.is_empty()
+                && task.license_retries < MAX_LICENSE_RETRIES
+        })
+    }
+
+    /// Runs task `id` again, first in line, without using an attempt; its
+    /// queried licenses allow nothing new until their next answer.
+    pub(super) fn retry_for_license(&mut self, id: TaskId) {
+        let Some(task) = self.tasks.get_mut(&id) else {
+            return;
+        };
+        task.attempts = task.attempts.saturating_sub(1);
+        task.license_retries += 1;
+        let class = task.class;
+        self.requeue_first(id, true);
+        for (license, _) in self.classes[class].licenses.clone() {
+            if self.config.licenses.queried.contains(&license) {
+                let in_use = self.tokens_in_use(&license);
+                if let Some(allowed) = self.tokens.allowed.get_mut(&license) {
+                    *allowed = (*allowed).min(in_use);
+                }
+            }
+        }
     }
 
     /// The tokens of `license` the pool's running tasks hold.

@@ -24,6 +24,8 @@ pub(super) struct Task {
     /// What it is expected to take: its `walltime` tag, else what its
     /// earlier runs took, else the pool's default.
     pub expected: std::time::Duration,
+    /// How often its command said its license could not be checked out.
+    pub license_retries: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,6 +23,8 @@ fn licensed(workers: usize, count: u32, prefetch: usize) -> Harness {
                 ("big".to_string(), vec![("vcs".to_string(), 4)]),
             ]),
             patience: Duration::from_secs(60),
+            retry_exit_codes: vec![9],
+            queried: vec!["vcs".to_string()],
         },
         ..config()
     })
@@ -185,4 +187,53 @@ fn a_class_starved_longer_than_the_patience_gets_the_tokens_first() {
         started_small <= 1,
         "{started_small} 1-token tasks took tokens meanwhile"
     );
+}
+
+#[test]
+fn license_unavailable_runs_the_task_again_after_the_next_query_without_an_attempt() {
+    let mut h = licensed(2, 2, 0);
+    h.submit(1, "a", "sim");
+    h.submit(1, "b", "sim");
+    let (_, sent) = workers_up(&mut h);
+    let (slot, _) = sent
+        .iter()
+        .find(|(_, id)| id == "a")
+        .cloned()
+        .expect("a ran");
+    // Its checkout failed: someone outside dfm holds the token.
+    h.finish(slot, "a", 9);
+    let actions = h.actions();
+    assert!(
+        Harness::replies(&actions).is_empty(),
+        "no reply: {actions:?}"
+    );
+    assert!(
+        Harness::dispatches(&actions).is_empty(),
+        "nothing new before the query"
+    );
+    assert_eq!(h.pool().license_use()[0].allowed, 1);
+    // The query answers: a token is free again, and a runs (first in line).
+    let now = h.t0;
+    h.step(|pool| pool.set_license_allowed("vcs", 2, now));
+    assert_eq!(Harness::dispatches(&h.actions()), vec![(slot, "a".into())]);
+    h.finish(slot, "a", 0);
+    let replies = Harness::replies(&h.actions());
+    assert_eq!(replies.len(), 1);
+
+    // A task whose checkout keeps failing gets that answer in the end.
+    h.submit(2, "c", "sim");
+    let mut dispatched = Harness::dispatches(&h.actions());
+    let mut runs = 0;
+    while let Some((slot, id)) = dispatched.pop() {
+        runs += 1;
+        h.finish(slot, &id, 9);
+        h.step(|pool| pool.set_license_allowed("vcs", 2, now));
+        let actions = h.actions();
+        if let Some((_, _, outcome)) = Harness::replies(&actions).into_iter().next() {
+            assert!(matches!(outcome, crate::pool::Outcome::Finished(r) if r.status == 9));
+            break;
+        }
+        dispatched = Harness::dispatches(&actions);
+    }
+    assert_eq!(runs, 1 + crate::pool::licenses::MAX_LICENSE_RETRIES);
 }
