@@ -71,6 +71,8 @@ SlurmctldLogFile=$SCRATCH/log/slurmctld.log
 SlurmdLogFile=$SCRATCH/log/slurmd.log
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=16 Boards=1 SocketsPerBoard=1 CoresPerSocket=16 ThreadsPerCore=1 RealMemory=$MEM
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+# A license SLURM counts, for the test of license_scope: worker.
+Licenses=sim_seat:2
 CONF
 
 slurmctld

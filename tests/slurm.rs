@@ -225,3 +225,77 @@ fn a_long_task_is_kept_off_a_worker_near_its_end_by_what_it_took_before() {
     all.extend(jobs);
     cluster::stop_leaves_no_job(&Slurm, &project, &all);
 }
+
+/// A license SLURM holds for each worker job (`license_scope: worker`;
+/// `Licenses=sim_seat:2` in the test cluster's slurm.conf): of the class's
+/// 4 workers, 2 run and 2 wait for the license, and every task passes on
+/// the 2 that run.
+#[ignore = "needs SLURM: scripts/slurm-up.sh, as root"]
+#[test]
+fn workers_of_a_license_slurm_counts_run_only_as_many_as_it_has() {
+    needs::slurm();
+    let licenses = Command::new("scontrol")
+        .args(["show", "licenses"])
+        .output()
+        .expect("run scontrol");
+    assert!(
+        String::from_utf8_lossy(&licenses.stdout).contains("sim_seat"),
+        "the test cluster has no sim_seat license: restart it with this checkout's scripts/slurm-up.sh"
+    );
+    let project = TestProject::new("slurm-seat");
+    let yaml = format!(
+        "{}  resource_classes: {{seat: {{licenses: {{sim_seat: 1}}, license_scope: worker}}}}\n",
+        Slurm.runner_yaml(&project)
+    );
+    cluster::start_with(&Slurm, &project, 4, &yaml);
+    let go = project.root.join("go");
+    let mut client = project.client();
+    for i in 0..8 {
+        let mut task = project.task(
+            &format!("t{i}"),
+            &format!("while [ ! -e '{}' ]; do sleep 0.1; done", go.display()),
+        );
+        task["resource_class"] = serde_json::json!("seat");
+        client.submit(task);
+    }
+    let seen = dfm_e2e::wait_for(
+        cluster::LONG,
+        "2 workers running, 2 waiting for the license",
+        || {
+            // This daemon's worker jobs, by the names it submitted them under.
+            let names: Vec<String> = Slurm
+                .submissions(&project)
+                .iter()
+                .filter_map(|call| {
+                    let words: Vec<&str> = call.split_whitespace().collect();
+                    let at = words.iter().position(|w| *w == "-J")?;
+                    words.get(at + 1).map(|name| name.to_string())
+                })
+                .collect();
+            if names.is_empty() {
+                return None;
+            }
+            let output = Command::new("squeue")
+                .args(["-h", "-r", "-n", &names.join(","), "-o", "%j %T %r"])
+                .output()
+                .ok()?;
+            let text = String::from_utf8_lossy(&output.stdout).to_string();
+            let ours: Vec<&str> = text.lines().collect();
+            let running = ours.iter().filter(|l| l.contains(" RUNNING ")).count();
+            let waiting = ours
+                .iter()
+                .filter(|l| l.contains(" PENDING ") && l.contains("Licenses"))
+                .count();
+            (running == 2 && waiting == 2).then_some(text)
+        },
+    );
+    eprintln!("{seen}");
+    std::fs::write(&go, "").expect("let the tasks end");
+    let results = client.results(8);
+    assert!(
+        results.values().all(|r| r["result"]["status"] == 0),
+        "{results:?}"
+    );
+    let jobs = cluster::worker_jobs(&project);
+    cluster::stop_leaves_no_job(&Slurm, &project, &jobs);
+}

@@ -21,7 +21,14 @@ const RUNNER_KEYS: &[&str] = &[
 ];
 
 /// The keys of a resource class (and of `defaults`) that dfm reads.
-const CLASS_KEYS: &[&str] = &["cores", "memory", "walltime", "queue", "licenses"];
+const CLASS_KEYS: &[&str] = &[
+    "cores",
+    "memory",
+    "walltime",
+    "queue",
+    "licenses",
+    "license_scope",
+];
 
 /// The runners dfm ships: their sections are known settings wherever they
 /// are installed.

@@ -93,9 +93,9 @@ pub fn parse(section: Option<&Value>) -> Result<Licenses, String> {
     })
 }
 
-/// What each class's tasks hold while they run: the class's own
-/// `licenses`, else those of `defaults` (each class by name, its
-/// `licenses`); every name one of `licenses`.
+/// What each class's tasks hold while they run (`""`: the default class,
+/// and any class not configured): the class's own `licenses`, else those
+/// of `defaults`; every name one of `licenses`.
 pub fn class_needs<'a>(
     licenses: &BTreeMap<String, LicenseSpec>,
     defaults: &'a BTreeMap<String, u32>,
@@ -123,9 +123,7 @@ pub fn class_needs<'a>(
             }
             held.push((license.clone(), tokens));
         }
-        if !held.is_empty() {
-            needs.insert(class.to_string(), held);
-        }
+        needs.insert(class.to_string(), held);
     }
     Ok(needs)
 }

@@ -110,14 +110,37 @@ impl RunnerConfig {
         };
         let parsed = super::licenses::parse(raw.get("licenses")).map_err(invalid)?;
         let (licenses, license_retry_exit_codes) = (parsed.by_name, parsed.retry_exit_codes);
-        let class_licenses = super::licenses::class_needs(
-            &licenses,
-            &defaults.licenses,
-            resource_classes
-                .iter()
-                .map(|(name, spec)| (name.as_str(), &spec.licenses)),
-        )
-        .map_err(invalid)?;
+        let scope = |spec: &ResourceSpec| -> Result<bool, ConfigError> {
+            match spec.license_scope.as_deref().or(defaults.license_scope.as_deref()) {
+                None | Some("task") => Ok(false),
+                Some("worker") => Ok(true),
+                Some(other) => Err(invalid(format!(
+                    "license_scope is task (dfm counts the tokens) or worker (the scheduler does), not {other}"
+                ))),
+            }
+        };
+        let no_licenses = BTreeMap::new();
+        let mut by_scheduler = Vec::new();
+        let mut counted = Vec::new();
+        for (name, spec) in &resource_classes {
+            if scope(spec)? {
+                by_scheduler.push(name.clone());
+            } else {
+                counted.push((name.as_str(), &spec.licenses));
+            }
+        }
+        let default_licenses = if scope(&defaults)? {
+            &no_licenses
+        } else {
+            &defaults.licenses
+        };
+        let mut class_licenses =
+            super::licenses::class_needs(&licenses, default_licenses, counted.into_iter())
+                .map_err(invalid)?;
+        // The scheduler's, for its workers: dfm neither counts nor checks them.
+        for name in by_scheduler {
+            class_licenses.insert(name, Vec::new());
+        }
         let seal_local_socket = flag("seal_local_socket", false)?;
         let worker_socket = flag("worker_socket", true)?;
         Ok(RunnerConfig {
@@ -230,8 +253,11 @@ pub struct ResourceSpec {
     pub memory: Option<String>,
     pub walltime: Option<String>,
     pub queue: Option<String>,
-    /// The licenses each task of the class holds while it runs.
+    /// The licenses each task of the class holds while it runs...
     pub licenses: BTreeMap<String, u32>,
+    /// ...or, with `worker`, each of its worker jobs, asked of the
+    /// scheduler (LSF `rusage[]`, SLURM `-L`): dfm does not count them.
+    pub license_scope: Option<String>,
     /// Anything else (e.g. `resource_select`) is for the plugin.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,

@@ -317,3 +317,26 @@ fn the_commented_install_configuration_is_a_valid_layer() {
         vec![("vcs".to_string(), 1)]
     );
 }
+
+#[test]
+fn licenses_the_scheduler_holds_for_workers_are_not_counted_by_dfm() {
+    let text = "runner:\n  resource_classes:\n    seat: {licenses: {sim_seat: 1}, license_scope: worker}\n";
+    assert_eq!(project_layer_error("scope", text, &[]), None);
+    let dir = temp_dir("scope-load");
+    let layers = Layers {
+        files: vec![write(&dir, "config.yaml", text)],
+        env_runner: None,
+    };
+    let config = layers.load(&CliOverrides::default()).expect("config");
+    assert_eq!(config.pool_config().licenses.classes["seat"], vec![]);
+
+    let wrong = "runner:\n  resource_classes:\n    seat: {license_scope: job}\n";
+    let error = project_layer_error("scope-wrong", wrong, &[]).expect("an error");
+    assert!(
+        error.contains("task") && error.contains("worker"),
+        "{error}"
+    );
+    let undefined = "runner:\n  resource_classes:\n    sim: {licenses: {vcs: 1}}\n";
+    let error = project_layer_error("undefined", undefined, &[]).expect("an error");
+    assert!(error.contains("runner.licenses does not define"), "{error}");
+}

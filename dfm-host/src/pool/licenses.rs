@@ -44,7 +44,8 @@ pub const MAX_LICENSE_RETRIES: u32 = 10;
 pub struct LicenseConfig {
     /// Tokens of each license this daemon's tasks may hold at most.
     pub counts: BTreeMap<String, u32>,
-    /// What a task of each class holds while it runs.
+    /// What a task of each class holds while it runs (`""`: the default
+    /// class, and classes the configuration does not name).
     pub classes: BTreeMap<String, Needs>,
     /// How long a class waits for a license before the others make way.
     pub patience: Duration,
@@ -113,10 +114,11 @@ impl Tokens {
 impl Pool {
     /// What a task of `class` holds while it runs (empty: no license).
     pub(super) fn needs_of_class(&self, name: &str) -> Needs {
-        self.config
-            .licenses
-            .classes
+        let classes = &self.config.licenses.classes;
+        // A class the configuration does not name has the defaults'.
+        classes
             .get(name)
+            .or_else(|| classes.get(""))
             .cloned()
             .unwrap_or_default()
     }

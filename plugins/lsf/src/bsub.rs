@@ -31,6 +31,9 @@ impl LimitUnit {
 #[serde(default)]
 struct ClassExtras {
     resource_select: Option<Vec<String>>,
+    /// With `license_scope: worker`, asked of LSF for each worker job.
+    licenses: Option<BTreeMap<String, u32>>,
+    license_scope: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,6 +94,21 @@ impl Config {
             .collect()
     }
 
+    /// The licenses LSF holds for each worker job of `class`
+    /// (`license_scope: worker`): `rusage[name=n:...]`, or `None`.
+    fn worker_licenses(&self, class: &str) -> Option<String> {
+        let own = self.resource_classes.get(class);
+        let scope = own
+            .and_then(|c| c.license_scope.as_deref())
+            .or(self.defaults.license_scope.as_deref());
+        let licenses = own
+            .and_then(|c| c.licenses.as_ref())
+            .or(self.defaults.licenses.as_ref())
+            .filter(|l| scope == Some("worker") && !l.is_empty())?;
+        let terms: Vec<String> = licenses.iter().map(|(l, n)| format!("{l}={n}")).collect();
+        Some(format!("rusage[{}]", terms.join(":")))
+    }
+
     /// The arguments of `bsub` for one worker job, or (`array`) a job
     /// array of that many: `-J "name[1-N]"`.
     pub fn bsub_args(
@@ -132,6 +150,9 @@ impl Config {
         let select = self.select_terms(resources.resource_class());
         if !select.is_empty() {
             args.extend(["-R".into(), format!("select[{}]", select.join(" && "))]);
+        }
+        if let Some(licenses) = self.worker_licenses(resources.resource_class()) {
+            args.extend(["-R".into(), licenses]);
         }
         if !resources.walltime().is_empty() {
             let minutes = walltime_minutes(resources.walltime())?;
@@ -184,6 +205,29 @@ mod tests {
             Resources::new(cores, memory, walltime, queue, class),
             "/p/.dfm/workers/worker_ab12.log",
         )
+    }
+
+    #[test]
+    fn licenses_lsf_holds_for_each_worker_are_asked_with_rusage() {
+        let config = Config::parse(
+            r#"{"defaults": {"licenses": {"vcs": 1}},
+                "resource_classes": {
+                "seat": {"licenses": {"sim_seat": 1, "wave": 2}, "license_scope": "worker"}}}"#,
+        )
+        .expect("config");
+        let args = |class: &str| {
+            config
+                .bsub_args(&request(class, 0, "", "", ""), None)
+                .expect("args")
+                .join(" ")
+        };
+        assert!(
+            args("seat").contains(" -R rusage[sim_seat=1:wave=2] "),
+            "{}",
+            args("seat")
+        );
+        // dfm counts the defaults' (task scope): LSF is not asked.
+        assert!(!args("").contains("rusage[vcs"), "{}", args(""));
     }
 
     #[test]

@@ -18,7 +18,8 @@ pub struct Config {
     worker_dfm_path: String,
     pub command_timeout: f64,
     /// Cores, memory, walltime and queue of these arrive merged in the
-    /// launch request; nothing else in them is for SLURM.
+    /// launch request; their licenses with `license_scope: worker` are
+    /// SLURM's (`-L`).
     defaults: serde_json::Value,
     resource_classes: serde_json::Value,
 }
@@ -63,6 +64,29 @@ impl Config {
         Ok(config)
     }
 
+    /// The licenses SLURM holds for each worker job of `class`
+    /// (`license_scope: worker`): `-L name:n,...`'s value, or `None`.
+    fn worker_licenses(&self, class: &str) -> Option<String> {
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Licensed {
+            licenses: Option<std::collections::BTreeMap<String, u32>>,
+            license_scope: Option<String>,
+        }
+        let read = |v: &serde_json::Value| -> Licensed {
+            serde_json::from_value(v.clone()).unwrap_or_default()
+        };
+        let own = read(&self.resource_classes[class]);
+        let defaults = read(&self.defaults);
+        let scope = own.license_scope.or(defaults.license_scope);
+        let licenses = own
+            .licenses
+            .or(defaults.licenses)
+            .filter(|l| scope.as_deref() == Some("worker") && !l.is_empty())?;
+        let terms: Vec<String> = licenses.iter().map(|(l, n)| format!("{l}:{n}")).collect();
+        Some(terms.join(","))
+    }
+
     /// The arguments of `sbatch` for one worker job, or (`array`) a job
     /// array of that many.
     pub fn sbatch_args(
@@ -105,6 +129,9 @@ impl Config {
                 "-t".into(),
                 walltime_minutes(resources.walltime())?.to_string(),
             ]);
+        }
+        if let Some(licenses) = self.worker_licenses(resources.resource_class()) {
+            args.extend(["-L".into(), licenses]);
         }
         // An array element's log: its index where the request says.
         let log = request.log_path().replace(ARRAY_INDEX_PLACEHOLDER, "%a");
@@ -219,6 +246,35 @@ mod tests {
         assert!(error.contains("'soon'"), "{error}");
         let typo = Config::parse(r#"{"partiton": "x"}"#).expect_err("typo");
         assert!(typo.contains("unknown field `partiton`"), "{typo}");
+    }
+
+    #[test]
+    fn licenses_slurm_holds_for_each_worker_are_asked_with_dash_l() {
+        let config = Config::parse(
+            r#"{"resource_classes": {
+                "seat": {"licenses": {"sim_seat": 1, "wave": 2}, "license_scope": "worker"},
+                "counted": {"licenses": {"vcs": 1}}}}"#,
+        )
+        .expect("config");
+        let for_class = |class: &str| {
+            let mut request = request(0, "", "", "");
+            request = LaunchRequest::new(
+                request.job_name(),
+                &["dfm", "worker"],
+                &[],
+                Resources::new(0, "", "", "", class),
+                "/log",
+            );
+            config.sbatch_args(&request, None).expect("args").join(" ")
+        };
+        assert!(
+            for_class("seat").contains(" -L sim_seat:1,wave:2 "),
+            "{}",
+            for_class("seat")
+        );
+        // dfm counts these: SLURM is not asked.
+        assert!(!for_class("counted").contains(" -L "));
+        assert!(!for_class("other").contains(" -L "));
     }
 
     #[test]
