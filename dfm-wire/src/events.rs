@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::frame::to_line;
-use crate::status::{ClientStatus, DaemonStatus, PoolCounts, WorkerStatus};
+use crate::status::{ClientStatus, DaemonStatus, LicenseStatus, PoolCounts, WorkerStatus};
 
 /// An event line: `{"method": ..., "params": {...}}`, with no `id`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -32,6 +32,10 @@ pub enum MonitorEvent {
     /// What each client has in the pool, at most a few times a second.
     #[serde(rename = "pool.clients")]
     Clients(Vec<ClientStatus>),
+    /// Each license's use, when it has changed, at most a few times a
+    /// second.
+    #[serde(rename = "pool.licenses")]
+    Licenses(Vec<LicenseStatus>),
 }
 
 /// Everything a monitor needs to start from.
@@ -98,6 +102,7 @@ impl MonitorEvent {
             "task.completed" => MonitorEvent::TaskCompleted(read(params)?),
             "pool.stats" => MonitorEvent::PoolStats(read(params)?),
             "pool.clients" => MonitorEvent::Clients(read(params)?),
+            "pool.licenses" => MonitorEvent::Licenses(read(params)?),
             "client.connected" => {
                 #[derive(Deserialize)]
                 struct Connected {
@@ -191,6 +196,15 @@ mod tests {
         round_trip(MonitorEvent::TaskCompleted(completion));
         round_trip(MonitorEvent::PoolStats(counts));
         round_trip(MonitorEvent::Clients(Vec::new()));
+        round_trip(MonitorEvent::Licenses(vec![LicenseStatus {
+            name: "vcs".into(),
+            in_use: 3,
+            allowed: 5,
+            count: 8,
+            others: Some(3),
+            waiting: 7,
+            note: None,
+        }]));
         round_trip(MonitorEvent::ClientConnected { client: 9 });
     }
 

@@ -8,7 +8,8 @@
 use std::collections::{HashMap, VecDeque};
 
 use dfm_wire::{
-    ClientStatus, Completion, DaemonStatus, MonitorEvent, PoolCounts, RunningTask, Snapshot,
+    ClientStatus, Completion, DaemonStatus, LicenseStatus, MonitorEvent, PoolCounts, RunningTask,
+    Snapshot,
 };
 
 use super::line_writers::Lines;
@@ -28,6 +29,7 @@ pub struct Feed {
     recent: VecDeque<Completion>,
     last_counts: Option<PoolCounts>,
     last_clients: Vec<ClientStatus>,
+    last_licenses: Vec<LicenseStatus>,
 }
 
 struct Subscriber {
@@ -140,6 +142,15 @@ impl Feed {
         }
         self.last_clients = clients.clone();
         self.publish(|| MonitorEvent::Clients(clients))
+    }
+
+    /// Each license's use, when it has changed (on the core's timer).
+    pub fn licenses(&mut self, licenses: Vec<LicenseStatus>) -> CatchUp {
+        if !self.active() || self.last_licenses == licenses {
+            return CatchUp::default();
+        }
+        self.last_licenses = licenses.clone();
+        self.publish(|| MonitorEvent::Licenses(licenses))
     }
 
     fn snapshot_line(&self, status: DaemonStatus, running: Vec<RunningTask>) -> String {

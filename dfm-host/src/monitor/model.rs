@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use dfm_wire::{ClientStatus, Completion, MonitorEvent, PoolCounts};
+use dfm_wire::{ClientStatus, Completion, LicenseStatus, MonitorEvent, PoolCounts};
 
 /// How many finished tasks the model keeps.
 pub const RECENT_CAPACITY: usize = 200;
@@ -60,6 +60,8 @@ pub struct Model {
     pub stats: PoolCounts,
     /// What each client has in the pool.
     pub clients: Vec<ClientStatus>,
+    /// The licenses the daemon schedules.
+    pub licenses: Vec<LicenseStatus>,
     /// First row of the running table on screen.
     pub scroll: usize,
     /// Since when the daemon has not answered, if it does not now.
@@ -87,6 +89,7 @@ impl Model {
             recent: VecDeque::new(),
             stats: PoolCounts::default(),
             clients: Vec::new(),
+            licenses: Vec::new(),
             scroll: 0,
             silent_since: None,
         }
@@ -103,6 +106,7 @@ impl Model {
                 self.started = ago(now, status.uptime_secs);
                 self.stats = status.tasks;
                 self.clients = status.clients;
+                self.licenses = status.licenses;
                 self.running = snapshot
                     .running
                     .into_iter()
@@ -140,6 +144,7 @@ impl Model {
             }
             MonitorEvent::PoolStats(counts) => self.stats = counts,
             MonitorEvent::Clients(clients) => self.clients = clients,
+            MonitorEvent::Licenses(licenses) => self.licenses = licenses,
             MonitorEvent::WorkerState(_) | MonitorEvent::ClientConnected { .. } => {}
         }
         self.scroll = self.scroll.min(self.running.len().saturating_sub(1));

@@ -177,6 +177,10 @@ impl Core {
                     let clients = self.client_statuses();
                     let caught_up = self.feed.clients(clients);
                     self.catch_up(caught_up);
+                    if self.feed.active() {
+                        let caught_up = self.feed.licenses(self.license_statuses());
+                        self.catch_up(caught_up);
+                    }
                 }
                 _ = poll.tick() => self.runner.poll(self.workers.jobs()),
                 _ = tokio::time::sleep_until(launch_at.unwrap_or_else(tokio::time::Instant::now)), if launch_at.is_some() => {

@@ -70,6 +70,28 @@ pub fn clients_line(model: &Model) -> String {
     format!("Clients: {}", clients.join(" · "))
 }
 
+/// `   Licenses: vcs 3/5 (2 others, 7 waiting)`, or nothing without any.
+pub fn licenses_text(model: &Model) -> String {
+    if model.licenses.is_empty() {
+        return String::new();
+    }
+    let each: Vec<String> = model
+        .licenses
+        .iter()
+        .map(|l| {
+            let others = l
+                .others
+                .map(|n| format!("{n} others, "))
+                .unwrap_or_default();
+            format!(
+                "{} {}/{} ({others}{} waiting)",
+                l.name, l.in_use, l.allowed, l.waiting
+            )
+        })
+        .collect();
+    format!("   Licenses: {}", each.join(", "))
+}
+
 fn render_running(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
     // The clients sharing the pool: a line under the running tasks.
     let area = if model.clients.is_empty() {
@@ -182,8 +204,10 @@ fn render_status(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {
             s.running_tasks, s.completed_tasks, s.failed_tasks, s.pending_tasks
         )),
         Line::from(format!(
-            " Runner: {}   Pool size: {}   (q: detach)",
-            model.runner, model.pool_size
+            " Runner: {}   Pool size: {}{}   (q: detach)",
+            model.runner,
+            model.pool_size,
+            licenses_text(model)
         )),
     ];
     frame.render_widget(

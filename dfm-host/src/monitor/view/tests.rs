@@ -252,3 +252,20 @@ fn a_daemon_that_does_not_answer_says_so_until_it_does() {
     let rows = screen(&model, now, 90, 24);
     assert!(!rows.iter().any(|r| r.contains("NOT ANSWERING")));
 }
+
+#[test]
+fn the_status_bar_shows_each_licenses_use() {
+    let t0 = Instant::now();
+    let mut model = daemon(t0);
+    model.apply(
+        event(
+            "pool.licenses",
+            json!([{"name": "vcs", "in_use": 3, "allowed": 5, "count": 8, "others": 3, "waiting": 7}]),
+        ),
+        t0,
+    );
+    let rows = screen(&model, t0, 120, 14);
+    let line =
+        " Runner: local   Pool size: 8   Licenses: vcs 3/5 (3 others, 7 waiting)   (q: detach)";
+    assert!(rows.iter().any(|row| row == line), "{rows:#?}");
+}
