@@ -177,3 +177,30 @@ fn a_task_told_its_license_is_unavailable_runs_again_after_the_next_query() {
     assert_eq!(reply["result"]["status"], 0, "{reply}");
     assert_eq!(most_at_once(&project).1, 2, "it ran twice");
 }
+
+/// dfm's own flow: `licenses` in a task's `std.ResourceTag`.
+#[test]
+fn a_flows_tasks_hold_the_licenses_their_resource_tag_names() {
+    let project = TestProject::new("lic-flow");
+    project.configure("runner:\n  licenses: {vcs: {count: 1}}\n");
+    let stamps = project.root.join("stamps");
+    let mut tasks = String::new();
+    for i in 0..4 {
+        tasks.push_str(&format!(
+            "  - name: s{i}\n    run: echo S >> '{s}'; sleep 0.2; echo E >> '{s}'\n    tags: [{{std.ResourceTag: {{licenses: {{vcs: 1}}}}}}]\n",
+            s = stamps.display()
+        ));
+    }
+    tasks.push_str("  - root: all\n    needs: [s0, s1, s2, s3]\n    run: 'true'\n");
+    std::fs::write(
+        project.root.join("flow.dv"),
+        format!("package:\n  name: p\n  tasks:\n{tasks}"),
+    )
+    .expect("write flow.dv");
+    project.start_daemon(&["--pool-size", "4"]);
+    let run = project.dfm(&["run", "all", "-j", "4"]);
+    assert!(run.status.success(), "{}", describe(&run));
+    let (most, started) = most_at_once(&project);
+    assert_eq!(started, 4);
+    assert_eq!(most, 1, "one vcs token: one at a time");
+}

@@ -285,7 +285,13 @@ pub enum InvalidTask {
     RelativeRundir { name: String, rundir: String },
     #[error("'priority' is {0}: it must be 1 (the default) to {MAX_PRIORITY}, tasks per turn against other clients'")]
     BadPriority(u32),
+    #[error("'licenses' must map license names to tokens (whole numbers from 1), as {{\"vcs\": 1}}, not {0}")]
+    BadLicenses(String),
 }
+
+/// `task.submit`'s field naming the licenses a task holds while it runs,
+/// besides its class's (dfm's extension).
+pub const LICENSES: &str = "licenses";
 
 impl TaskSpec {
     /// Whose task this is (see [`Dialect`]).
@@ -326,6 +332,29 @@ impl TaskSpec {
             .filter(|p| !p.is_empty())
     }
 
+    /// The licenses the task holds while it runs, besides its class's:
+    /// `licenses` (dfm's extension of `task.submit`), `{name: tokens}`.
+    pub fn licenses(&self) -> Result<Vec<(String, u32)>, InvalidTask> {
+        let Some(given) = self.extra.get(LICENSES) else {
+            return Ok(Vec::new());
+        };
+        let bad = || InvalidTask::BadLicenses(given.to_string());
+        let Value::Object(named) = given else {
+            return Err(bad());
+        };
+        named
+            .iter()
+            .map(|(name, tokens)| {
+                let tokens = tokens
+                    .as_u64()
+                    .and_then(|t| u32::try_from(t).ok())
+                    .filter(|t| *t >= 1)
+                    .ok_or_else(bad)?;
+                Ok((name.clone(), tokens))
+            })
+            .collect()
+    }
+
     /// Checks what a worker needs; the error says what to fix.
     pub fn validate(&self) -> Result<(), InvalidTask> {
         if self.request_id.is_empty() {
@@ -356,6 +385,7 @@ impl TaskSpec {
         if let Some(priority) = self.priority.filter(|p| !(1..=MAX_PRIORITY).contains(p)) {
             return Err(InvalidTask::BadPriority(priority));
         }
+        self.licenses()?;
         Ok(())
     }
 }

@@ -126,6 +126,17 @@ impl<'a> Loader<'a> {
             .ok_or_else(|| self.error(1, "the file is empty; it needs a 'package:' mapping"))?;
         // Ours or the original's, decided before any check of dfm's subset.
         if let Some((line, feature)) = original::first_feature(&root) {
+            if let Some((at, extension)) = original::first_extension(&root) {
+                return Err(self.error(
+                    at,
+                    format!(
+                        "{extension}, dfm's extension, but the flow also uses {feature} (line {line}), \
+                         which only the original's engine runs, and the original refuses the \
+                         extension: give the task a resource class whose licenses \
+                         runner.resource_classes names instead"
+                    ),
+                ));
+            }
             return Err(self.theirs(line, feature));
         }
         let top = self.keys(
@@ -365,10 +376,21 @@ impl<'a> Loader<'a> {
                 let fields = self.keys(
                     self.map(value, "std.ResourceTag")?,
                     "std.ResourceTag",
-                    &["resource_class", "cores", "memory", "queue", "walltime"],
+                    &[
+                        "resource_class",
+                        "cores",
+                        "memory",
+                        "queue",
+                        "walltime",
+                        "licenses",
+                    ],
                     &[],
                 )?;
                 for (key, v) in fields {
+                    if key == "licenses" {
+                        resources.licenses = self.licenses(v)?;
+                        continue;
+                    }
                     let text = self.string(v, key)?;
                     match key {
                         "resource_class" => resources.resource_class = text,
@@ -388,6 +410,31 @@ impl<'a> Loader<'a> {
             }
         }
         Ok(resources)
+    }
+}
+
+impl Loader<'_> {
+    /// `licenses: {name: tokens}` of a `std.ResourceTag` (dfm's extension).
+    fn licenses(&self, node: &Node) -> Result<BTreeMap<String, u32>, FlowError> {
+        let mut licenses = BTreeMap::new();
+        for (key, value) in self.map(node, "licenses")? {
+            let name = key.as_str().unwrap_or_default().to_string();
+            let text = self.string(value, &name)?;
+            let tokens = text
+                .parse::<u32>()
+                .ok()
+                .filter(|t| *t >= 1)
+                .ok_or_else(|| {
+                    self.error(
+                        value.line(),
+                        format!(
+                            "licenses.{name} must be a whole number of tokens from 1, not '{text}'"
+                        ),
+                    )
+                })?;
+            licenses.insert(name, tokens);
+        }
+        Ok(licenses)
     }
 }
 

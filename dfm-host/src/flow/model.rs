@@ -74,6 +74,8 @@ pub struct Resources {
     pub memory: Option<String>,
     pub queue: Option<String>,
     pub walltime: Option<String>,
+    /// Licenses the task holds while it runs (dfm's extension).
+    pub licenses: BTreeMap<String, u32>,
 }
 
 /// Everything outside the file that the flow depends on.

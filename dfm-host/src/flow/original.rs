@@ -129,6 +129,58 @@ pub(super) fn first_feature(root: &Node) -> Option<(usize, String)> {
     None
 }
 
+/// The first of dfm's own extensions that `root` uses, which the original
+/// refuses (`licenses` in a `std.ResourceTag`), with its line: a flow that
+/// must go to the original's engine cannot use them.
+pub(super) fn first_extension(root: &Node) -> Option<(usize, String)> {
+    let top = entries(root)?;
+    let package = top
+        .iter()
+        .find(|(key, _)| key.as_str() == Some("package"))
+        .and_then(|(_, value)| entries(value))?;
+    let tasks = package
+        .iter()
+        .find(|(key, _)| key.as_str() == Some("tasks"))
+        .map(|(_, value)| value)?;
+    let Node::Seq { items, .. } = tasks else {
+        return None;
+    };
+    for task in items {
+        let Some(fields) = entries(task) else {
+            continue;
+        };
+        let name = fields
+            .iter()
+            .find(|(k, _)| matches!(k.as_str(), Some("name" | "root")))
+            .and_then(|(_, v)| v.as_str())
+            .unwrap_or_default();
+        let tags = fields
+            .iter()
+            .filter(|(key, _)| key.as_str() == Some("tags"))
+            .filter_map(|(_, value)| match value {
+                Node::Seq { items, .. } => Some(items),
+                _ => None,
+            })
+            .flatten();
+        for tag in tags.filter_map(entries) {
+            let resource = tag
+                .iter()
+                .filter(|(key, _)| key.as_str() == Some("std.ResourceTag"))
+                .filter_map(|(_, value)| entries(value))
+                .flatten();
+            for (key, _) in resource {
+                if key.as_str() == Some("licenses") {
+                    return Some((
+                        key.line(),
+                        format!("task '{name}' names 'licenses' in its std.ResourceTag"),
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
+
 /// What dfm's engine reads of a package and a task.
 const OURS_PACKAGE: &[&str] = &["name", "desc", "with", "tasks"];
 const OURS_TASK: &[&str] = &[

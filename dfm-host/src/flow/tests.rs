@@ -267,3 +267,43 @@ fn list_and_map_values_are_accepted_in_every_form_the_original_takes() {
     assert_eq!(error.theirs, None);
     assert_eq!(error.line, Some(6));
 }
+
+#[test]
+fn a_resource_tag_names_licenses_dfm_schedules() {
+    let flow = load_text(
+        "package:\n  name: p\n  tasks:\n  - root: sim\n    run: echo\n    tags: [{std.ResourceTag: {licenses: {vcs: 2}}}]\n",
+        &[],
+    )
+    .expect("loads");
+    let task = &flow.tasks[0];
+    assert_eq!(
+        task.resources.licenses,
+        BTreeMap::from([("vcs".to_string(), 2)])
+    );
+
+    let bad = load_text(
+        "package:\n  name: p\n  tasks:\n  - root: sim\n    run: echo\n    tags: [{std.ResourceTag: {licenses: {vcs: lots}}}]\n",
+        &[],
+    )
+    .expect_err("not a number");
+    assert!(
+        bad.to_string()
+            .contains("licenses.vcs must be a whole number"),
+        "{bad}"
+    );
+
+    // A flow only the original runs cannot use dfm's extension: said at
+    // once, not refused by the original after the handover.
+    let both = load_text(
+        "package:\n  name: p\n  tasks:\n  - root: sim\n    uses: std.FileSet\n    tags: [{std.ResourceTag: {licenses: {vcs: 1}}}]\n",
+        &[],
+    )
+    .expect_err("both");
+    assert!(both.theirs.is_none(), "not handed over: {both}");
+    assert!(
+        both.to_string()
+            .contains("names 'licenses' in its std.ResourceTag")
+            && both.to_string().contains("std.FileSet"),
+        "{both}"
+    );
+}

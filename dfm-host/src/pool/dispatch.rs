@@ -37,6 +37,13 @@ impl Pool {
             self.reply(client, spec.request_id, Outcome::Failed(why));
             return Ok(());
         }
+        let needs = match self.needs_of_task(class, &spec) {
+            Ok(needs) => needs,
+            Err(why) => {
+                self.reply(client, spec.request_id, Outcome::Failed(why));
+                return Ok(());
+            }
+        };
         self.by_request.insert(key, id);
         let weight = spec.priority.unwrap_or(1);
         let newcomer = !self.clients.contains_key(&client);
@@ -49,6 +56,8 @@ impl Pool {
             state: TaskState::Queued,
             expected,
             license_retries: 0,
+            needs,
+            submitted: now,
         };
         self.add_task(id, task);
         if newcomer {
@@ -265,9 +274,8 @@ impl Pool {
         let prefetch = self.config.prefetch > 0;
         for k in 0..self.class_order.len() {
             let class = self.class_order[k];
-            let c = &self.classes[class];
-            let licensed = !c.licenses.is_empty();
-            if licensed && c.queued == 0 {
+            let licensed = self.license_gated(class);
+            if licensed && self.classes[class].queued == 0 {
                 self.fed(class);
             }
             let c = &self.classes[class];
@@ -289,7 +297,7 @@ impl Pool {
                     aside.push((slot_id, ahead));
                     break;
                 }
-                match self.pop_fitting(class, slot_id, ahead, now) {
+                match self.pop_fitting(class, slot_id, ahead, licensed, now) {
                     Some(task_id) => {
                         self.send(task_id, slot_id, ahead, now);
                         if licensed {
@@ -298,6 +306,9 @@ impl Pool {
                     }
                     None => {
                         aside.push((slot_id, ahead));
+                        if licensed && self.classes[class].queued > 0 {
+                            self.starved(class, now);
+                        }
                         if self.classes[class].queued == 0 {
                             break;
                         }
@@ -370,7 +381,7 @@ impl Pool {
             return Some((slot, false));
         }
         // A licensed task is never held ahead (see `licenses`).
-        if !prefetch || state.starting > 0 || !state.licenses.is_empty() {
+        if !prefetch || state.starting > 0 || state.gated() {
             return None;
         }
         while let Some(slot_id) = state.open.pop_front() {

@@ -28,8 +28,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::task::TaskState;
-use dfm_wire::TaskResult;
+use std::sync::Arc;
 
+use dfm_wire::{TaskResult, TaskSpec};
+
+use super::walltime::LOOKAHEAD;
 use super::{ClassId, Pool, TaskId};
 
 /// The licenses a task holds while it runs: (license, tokens).
@@ -123,34 +126,152 @@ impl Pool {
             .unwrap_or_default()
     }
 
-    /// Keeps the tokens in step with task `id` moving from `before` to
-    /// `after` (called by the task transition functions only).
+    /// Keeps the tokens in step with a task that holds `needs` moving from
+    /// `before` to `after` (`None`: it leaves the pool); called by the task
+    /// transition functions only.
     pub(super) fn move_tokens(
         &mut self,
-        class: ClassId,
+        needs: &Needs,
         before: TaskState,
         after: Option<TaskState>,
     ) {
         let (held, holds) = (holds_tokens(before), after.is_some_and(holds_tokens));
-        if held != holds && !self.classes[class].licenses.is_empty() {
-            let needs = std::mem::take(&mut self.classes[class].licenses);
-            self.tokens.change(&needs, holds);
-            self.classes[class].licenses = needs;
+        if held != holds && !needs.is_empty() {
+            self.tokens.change(needs, holds);
         }
+    }
+
+    /// What a task of `class` submitted as `spec` holds while it runs: its
+    /// class's licenses and its own (`licenses`); an error says why it
+    /// cannot run (a license this daemon does not schedule, or more
+    /// tokens than there are).
+    pub(super) fn needs_of_task(
+        &mut self,
+        class: ClassId,
+        spec: &TaskSpec,
+    ) -> Result<Arc<Needs>, String> {
+        let own = spec.licenses().map_err(|e| e.to_string())?;
+        let of_class = &self.classes[class].licenses;
+        if own.is_empty() {
+            return Ok(Arc::clone(of_class));
+        }
+        let mut needs: Needs = of_class.as_ref().clone();
+        for (license, tokens) in own {
+            let Some(&count) = self.config.licenses.counts.get(&license) else {
+                let known: Vec<&str> = self
+                    .config
+                    .licenses
+                    .counts
+                    .keys()
+                    .map(String::as_str)
+                    .collect();
+                return Err(format!(
+                    "task '{}' names license '{license}', which this daemon does not schedule (runner.licenses defines: {})",
+                    spec.name,
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                ));
+            };
+            match needs.iter_mut().find(|(name, _)| *name == license) {
+                Some((_, held)) => *held += tokens,
+                None => needs.push((license.clone(), tokens)),
+            }
+            let total = needs
+                .iter()
+                .find(|(name, _)| *name == license)
+                .map_or(0, |n| n.1);
+            if total > count {
+                return Err(format!(
+                    "task '{}' needs {total} tokens of '{license}', more than its count ({count}): it could never start",
+                    spec.name
+                ));
+            }
+        }
+        self.classes[class].own_licenses = true;
+        Ok(Arc::new(needs))
+    }
+
+    /// Whether tasks of `class` may need licenses: they are never sent
+    /// ahead, and start one by one as their tokens allow.
+    pub(super) fn license_gated(&self, class: ClassId) -> bool {
+        self.classes[class].gated()
+    }
+
+    /// Whether, in a class whose tasks name licenses of their own, the one
+    /// waiting longest (within [`LOOKAHEAD`]) has waited past the patience
+    /// and cannot start yet: then the others of its class wait too, so the
+    /// tokens come free for it (oldest starved first, inside a class).
+    pub(super) fn oldest_waits_for_tokens(&self, class: ClassId, now: Instant) -> bool {
+        if !self.classes[class].own_licenses {
+            return false;
+        }
+        let oldest = self.classes[class]
+            .queue
+            .iter()
+            .filter_map(|id| self.tasks.get(&id))
+            .filter(|task| task.state == TaskState::Queued)
+            .take(LOOKAHEAD)
+            .min_by_key(|task| task.submitted);
+        oldest.is_some_and(|task| {
+            now >= task.submitted + self.config.licenses.patience
+                && !self.tokens_for(class, &task.needs, now)
+        })
+    }
+
+    /// Whether a task of `class` holding `needs` could take them all now.
+    pub(super) fn tokens_for(&self, class: ClassId, needs: &Needs, now: Instant) -> bool {
+        needs.iter().all(|(license, tokens)| {
+            self.tokens.free(license) >= *tokens && !self.makes_way(class, license, now)
+        })
     }
 
     /// How many more tasks of `class` could start now, as far as licenses
     /// go (`usize::MAX` for a class that needs none).
     pub(super) fn startable(&self, class: ClassId, now: Instant) -> usize {
         let state = &self.classes[class];
+        if state.own_licenses {
+            return self.startable_one_by_one(class, now);
+        }
         let mut room = usize::MAX;
-        for (license, tokens) in &state.licenses {
+        for (license, tokens) in state.licenses.iter() {
             if self.makes_way(class, license, now) {
                 return 0;
             }
             room = room.min((self.tokens.free(license) / (*tokens).max(1)) as usize);
         }
         room
+    }
+
+    /// For a class whose tasks need licenses of their own: how many of the
+    /// first queued ones (within [`LOOKAHEAD`]) could start together now.
+    fn startable_one_by_one(&self, class: ClassId, now: Instant) -> usize {
+        let mut free: BTreeMap<&str, u32> = self
+            .tokens
+            .allowed
+            .keys()
+            .map(|name| (name.as_str(), self.tokens.free(name)))
+            .collect();
+        let mut count = 0;
+        let queued = self.classes[class]
+            .queue
+            .iter()
+            .filter_map(|id| self.tasks.get(&id))
+            .filter(|task| task.state == TaskState::Queued)
+            .take(LOOKAHEAD);
+        for task in queued {
+            let fits = task.needs.iter().all(|(license, tokens)| {
+                free.get(license.as_str()).is_some_and(|f| f >= tokens)
+                    && !self.makes_way(class, license, now)
+            });
+            if fits {
+                for (license, tokens) in task.needs.iter() {
+                    if let Some(f) = free.get_mut(license.as_str()) {
+                        *f -= tokens;
+                    }
+                }
+                count += 1;
+            }
+        }
+        count
     }
 
     /// Whether `class` must leave `license` to another class, starved of
@@ -168,7 +289,7 @@ impl Pool {
             other != class
                 && state.queued > 0
                 && now >= since + patience
-                && state.licenses.iter().any(|(name, _)| name == license)
+                && (state.own_licenses || state.licenses.iter().any(|(name, _)| name == license))
                 && own.is_none_or(|own| (since, other) < own)
         })
     }
@@ -199,7 +320,7 @@ impl Pool {
         self.tasks.get(&id).is_some_and(|task| {
             codes.contains(&result.status)
                 && !task.state.cancelled()
-                && !self.classes[task.class].licenses.is_empty()
+                && !task.needs.is_empty()
                 && task.license_retries < MAX_LICENSE_RETRIES
         })
     }
@@ -212,12 +333,12 @@ impl Pool {
         };
         task.attempts = task.attempts.saturating_sub(1);
         task.license_retries += 1;
-        let class = task.class;
+        let needs = Arc::clone(&task.needs);
         self.requeue_first(id, true);
-        for (license, _) in self.classes[class].licenses.clone() {
-            if self.config.licenses.queried.contains(&license) {
-                let in_use = self.tokens_in_use(&license);
-                if let Some(allowed) = self.tokens.allowed.get_mut(&license) {
+        for (license, _) in needs.iter() {
+            if self.config.licenses.queried.contains(license) {
+                let in_use = self.tokens_in_use(license);
+                if let Some(allowed) = self.tokens.allowed.get_mut(license) {
                     *allowed = (*allowed).min(in_use);
                 }
             }
@@ -239,11 +360,11 @@ impl Pool {
                 in_use: self.tokens.in_use.get(name).copied().unwrap_or(0),
                 allowed,
                 waiting: self
-                    .classes
+                    .tasks
                     .iter()
-                    .filter(|c| c.licenses.iter().any(|(l, _)| l == name))
-                    .map(|c| c.queued)
-                    .sum(),
+                    .filter(|(_, t)| t.state == TaskState::Queued)
+                    .filter(|(_, t)| t.needs.iter().any(|(l, _)| l == name))
+                    .count(),
             })
             .collect()
     }
@@ -259,10 +380,17 @@ impl Pool {
             .collect();
         let running = self.tasks.iter().filter(|(_, t)| holds_tokens(t.state));
         for (_, task) in running {
-            for (license, tokens) in &self.classes[task.class].licenses {
+            for (license, tokens) in task.needs.iter() {
                 *counted.entry(license.clone()).or_default() += tokens;
             }
         }
         counted
+    }
+}
+
+impl super::ClassState {
+    /// Whether its tasks may need licenses (see [`Pool::license_gated`]).
+    pub(super) fn gated(&self) -> bool {
+        !self.licenses.is_empty() || self.own_licenses
     }
 }

@@ -315,7 +315,10 @@ struct ClassState {
     /// The run limit of its workers' jobs; `None`: none known.
     walltime: Option<Duration>,
     /// The licenses each of its tasks holds while it runs.
-    licenses: licenses::Needs,
+    licenses: std::sync::Arc<licenses::Needs>,
+    /// Some of its tasks name licenses of their own (`task.submit`'s
+    /// `licenses`): from then on, its tasks are gated one by one.
+    own_licenses: bool,
     /// Since when its next task has waited for a license.
     starved_since: Option<Instant>,
 }
@@ -492,7 +495,7 @@ impl Pool {
         let id = self.classes.len();
         self.classes.push(ClassState {
             name: name.to_string(),
-            licenses: self.needs_of_class(name),
+            licenses: std::sync::Arc::new(self.needs_of_class(name)),
             ..ClassState::default()
         });
         self.class_ids.insert(name.to_string(), id);
@@ -582,10 +585,11 @@ impl Pool {
     fn set_task_state(&mut self, id: TaskId, state: TaskState) -> Option<TaskState> {
         let task = self.tasks.get_mut(&id)?;
         let (class, client, before) = (task.class, task.client, task.state);
+        let needs = std::sync::Arc::clone(&task.needs);
         task.state = state;
         self.tally(class, client, before, -1);
         self.tally(class, client, state, 1);
-        self.move_tokens(class, before, Some(state));
+        self.move_tokens(&needs, before, Some(state));
         Some(before)
     }
 
@@ -593,7 +597,7 @@ impl Pool {
     fn forget_task(&mut self, id: TaskId) -> Option<Task> {
         let task = self.tasks.remove(&id)?;
         self.tally(task.class, task.client, task.state, -1);
-        self.move_tokens(task.class, task.state, None);
+        self.move_tokens(&task.needs, task.state, None);
         let key = (task.client, task.spec.request_id.clone());
         if self.by_request.get(&key) == Some(&id) {
             self.by_request.remove(&key);

@@ -352,7 +352,7 @@ impl Pool {
             // Tasks that wait for a license need no worker yet.
             let startable = c.queued.min(self.startable(class, now));
             let c = &self.classes[class];
-            let waiting_for_workers = if c.licenses.is_empty() {
+            let waiting_for_workers = if !c.gated() {
                 c.queued
             } else {
                 startable.saturating_sub(c.idle.len())

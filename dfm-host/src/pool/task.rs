@@ -26,6 +26,10 @@ pub(super) struct Task {
     pub expected: std::time::Duration,
     /// How often its command said its license could not be checked out.
     pub license_retries: u32,
+    /// The licenses it holds while it runs: its class's and its own.
+    pub needs: std::sync::Arc<super::licenses::Needs>,
+    /// When it was submitted: the oldest waiting for a license goes first.
+    pub submitted: std::time::Instant,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -176,12 +176,16 @@ impl Pool {
         class: ClassId,
         slot: SlotId,
         ahead: bool,
+        licensed: bool,
         now: Instant,
     ) -> Option<TaskId> {
         let limited = self.classes[class].walltime.is_some()
             || self.slots.get(&slot).is_some_and(|s| s.ends_at.is_some());
-        if !limited {
+        if !limited && !licensed {
             return self.pop_queued(class);
+        }
+        if licensed && self.oldest_waits_for_tokens(class, now) {
+            return None;
         }
         let s = self.slots.get(&slot)?;
         // Taken out while it is searched, which reads the rest of the pool.
@@ -191,10 +195,12 @@ impl Pool {
                 .get(&id)
                 .is_some_and(|t| t.state == super::TaskState::Queued)
         };
+        // Its job leaves it time enough, and its tokens can all be taken.
         let fits = |id: TaskId| {
-            self.tasks
-                .get(&id)
-                .is_some_and(|t| self.fits(s, t.expected, ahead, now))
+            self.tasks.get(&id).is_some_and(|t| {
+                (!limited || self.fits(s, t.expected, ahead, now))
+                    && (!licensed || self.tokens_for(class, &t.needs, now))
+            })
         };
         let found = queue.pop_first(queued, fits, LOOKAHEAD);
         self.classes[class].queue = queue;

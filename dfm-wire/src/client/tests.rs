@@ -166,3 +166,29 @@ fn the_originals_python_tasks_are_accepted_and_known_by_their_dialect() {
     };
     assert_eq!(spec.dialect(), crate::task::Dialect::Native);
 }
+
+#[test]
+fn a_submits_licenses_are_tokens_by_name() {
+    let submit = |licenses: &str| {
+        parse(&format!(
+            r#"{{"method": "task.submit", "id": 1, "params": {{"request_id": "r", "name": "t",
+                "shell": "bash", "rundir": "/x", "licenses": {licenses}}}}}"#
+        ))
+    };
+    let ok = submit(r#"{"vcs": 2}"#).expect("valid");
+    let ClientCall::Submit(spec) = ok.call else {
+        panic!("not a submit");
+    };
+    assert_eq!(
+        spec.licenses().expect("licenses"),
+        vec![("vcs".to_string(), 2)]
+    );
+    for bad in [r#"{"vcs": 0}"#, r#"{"vcs": "one"}"#, r#"["vcs"]"#] {
+        let error = submit(bad).expect_err(bad);
+        assert!(
+            error.error.contains("'licenses' must map"),
+            "{}",
+            error.error
+        );
+    }
+}

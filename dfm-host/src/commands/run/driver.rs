@@ -186,7 +186,7 @@ impl<'a> Run<'a> {
             ),
             _ => r.resource_class.clone(),
         };
-        let spec = TaskSpec {
+        let mut spec = TaskSpec {
             request_id: request_id.clone(),
             name: task.name.clone(),
             shell: shell.clone(),
@@ -199,6 +199,13 @@ impl<'a> Run<'a> {
             priority: self.priority,
             ..TaskSpec::default()
         };
+        if !r.licenses.is_empty() {
+            let licenses = r.licenses.iter().map(|(l, n)| (l.clone(), (*n).into()));
+            spec.extra.insert(
+                dfm_wire::task::LICENSES.into(),
+                Value::Object(licenses.collect()),
+            );
+        }
         connection.queue_with_id(
             Value::String(request_id.clone()),
             ClientCall::Submit(Box::new(spec)),

@@ -237,3 +237,95 @@ fn license_unavailable_runs_the_task_again_after_the_next_query_without_an_attem
     }
     assert_eq!(runs, 1 + crate::pool::licenses::MAX_LICENSE_RETRIES);
 }
+
+/// A task of the default class naming `vcs: tokens` of its own.
+fn own(h: &mut Harness, client: crate::pool::ClientId, id: &str, tokens: u32, at: f64) {
+    let now = h.at(at);
+    let mut spec = super::harness::spec(id, "");
+    if tokens > 0 {
+        spec.extra
+            .insert("licenses".into(), serde_json::json!({ "vcs": tokens }));
+    }
+    h.step(|pool| pool.submit(client, spec, now))
+        .expect("submit");
+}
+
+#[test]
+fn a_task_holds_the_licenses_it_names_itself_besides_its_classs() {
+    let mut h = licensed(4, 3, 4);
+    own(&mut h, 1, "two", 2, 0.0);
+    own(&mut h, 1, "two-more", 2, 0.0);
+    own(&mut h, 1, "one", 1, 0.0);
+    own(&mut h, 1, "none", 0, 0.0);
+    let (_, sent) = workers_up(&mut h);
+    let mut names: Vec<&str> = sent.iter().map(|(_, id)| id.as_str()).collect();
+    names.sort();
+    // 2 + 1 of 3 tokens; the other 2-token task waits, the unlicensed one runs.
+    assert_eq!(names, ["none", "one", "two"]);
+    assert_eq!(in_use(&h), 3);
+    let (slot, _) = sent
+        .iter()
+        .find(|(_, id)| id == "two")
+        .cloned()
+        .expect("two ran");
+    h.finish(slot, "two", 0);
+    assert_eq!(
+        Harness::dispatches(&h.actions()),
+        vec![(slot, "two-more".into())]
+    );
+}
+
+#[test]
+fn a_task_naming_a_license_the_daemon_does_not_schedule_fails_saying_so() {
+    let mut h = licensed(2, 3, 0);
+    let now = h.t0;
+    let mut spec = super::harness::spec("x", "");
+    spec.extra
+        .insert("licenses".into(), serde_json::json!({"xcelium": 1}));
+    h.step(|pool| pool.submit(1, spec, now)).expect("submit");
+    own(&mut h, 1, "greedy", 4, 0.0);
+    let replies = Harness::replies(&h.actions());
+    let said: Vec<String> = replies
+        .iter()
+        .map(|(_, _, outcome)| format!("{outcome:?}"))
+        .collect();
+    assert!(
+        said[0].contains("does not schedule") && said[0].contains("vcs"),
+        "{said:?}"
+    );
+    assert!(said[1].contains("more than its count"), "{said:?}");
+}
+
+#[test]
+fn inside_a_class_the_task_waiting_longest_past_the_patience_goes_first() {
+    let mut h = licensed(3, 3, 0);
+    for i in 0..3 {
+        own(&mut h, 1, &format!("small{i}"), 1, 0.0);
+    }
+    let (_, mut running) = workers_up(&mut h);
+    assert_eq!(running.len(), 3);
+    own(&mut h, 2, "big", 3, 0.0);
+    for i in 3..9 {
+        own(&mut h, 1, &format!("small{i}"), 1, 1.0);
+    }
+    let _ = h.actions();
+    // Past the patience: the small ones ending let no other small one in.
+    h.t0 = h.at(61.0);
+    let (mut big_ran, mut small_before_big) = (false, 0);
+    while let Some((slot, id)) = running.pop() {
+        h.finish(slot, &id, 0);
+        for (slot, next) in Harness::dispatches(&h.actions()) {
+            if next == "big" {
+                big_ran = true;
+            } else {
+                small_before_big += usize::from(!big_ran);
+                running.push((slot, next));
+            }
+        }
+    }
+    assert!(big_ran, "the 3-token task ran once the tokens came free");
+    assert_eq!(
+        small_before_big, 0,
+        "1-token tasks took the tokens it waited for"
+    );
+}
