@@ -52,9 +52,16 @@ impl Layers {
     }
 
     pub fn load(&self, cli: &CliOverrides) -> Result<RunnerConfig, ConfigError> {
+        // The runner named by DFM_RUNNER or --runner (a name, or a path
+        // to a plugin anywhere) may have its section too.
+        let named = [&self.env_runner, &cli.runner]
+            .into_iter()
+            .flatten()
+            .map(|spec| crate::plugin::runner_name(spec).to_string());
         let plugins = crate::plugin::search_dirs()
             .iter()
             .flat_map(|dir| crate::plugin::plugins_in(dir))
+            .chain(named)
             .collect();
         let allowed = Allowed::with_plugins(plugins);
         let mut merged = Map::new();
