@@ -187,7 +187,7 @@ fn a_flows_tasks_hold_the_licenses_their_resource_tag_names() {
     let mut tasks = String::new();
     for i in 0..4 {
         tasks.push_str(&format!(
-            "  - name: s{i}\n    run: echo S >> '{s}'; sleep 0.2; echo E >> '{s}'\n    tags: [{{std.ResourceTag: {{licenses: {{vcs: 1}}}}}}]\n",
+            "  - name: s{i}\n    run: echo S >> '{s}'; sleep 0.6; echo E >> '{s}'\n    tags: [{{std.ResourceTag: {{licenses: {{vcs: 1}}}}}}]\n",
             s = stamps.display()
         ));
     }
@@ -198,9 +198,16 @@ fn a_flows_tasks_hold_the_licenses_their_resource_tag_names() {
     )
     .expect("write flow.dv");
     project.start_daemon(&["--pool-size", "4"]);
-    let run = project.dfm(&["run", "all", "-j", "4"]);
+    let run = project.dfm(&["run", "all", "-j", "4", "-u", "log"]);
     assert!(run.status.success(), "{}", describe(&run));
     let (most, started) = most_at_once(&project);
     assert_eq!(started, 4);
     assert_eq!(most, 1, "one vcs token: one at a time");
+    // 2.4 s of tasks one at a time: at dfm run's first look (after 1 s),
+    // some wait for the token, and it says so.
+    let said = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        said.contains("dfm: tasks wait for licenses: vcs 1/1 in use"),
+        "{said}"
+    );
 }

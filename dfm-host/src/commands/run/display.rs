@@ -5,7 +5,27 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
+use dfm_wire::LicenseStatus;
+
 use super::outcome::{json_summary, tail, TaskOutcome, TaskProgress};
+
+/// `vcs 3/3 in use, 2 others, 7 waiting; ...`.
+pub fn licenses_text(licenses: &[LicenseStatus]) -> String {
+    licenses
+        .iter()
+        .map(|l| {
+            let others = l
+                .others
+                .map(|n| format!(", {n} others"))
+                .unwrap_or_default();
+            format!(
+                "{} {}/{} in use{others}, {} waiting",
+                l.name, l.in_use, l.allowed, l.waiting
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 /// How many lines of a failed task's log the summary shows.
 const FAILED_LOG_LINES: usize = 10;
@@ -32,6 +52,8 @@ pub struct Display {
     /// Lines of the live view on screen now.
     drawn: usize,
     running: Vec<(String, f64)>,
+    /// The daemon's licenses, while this run has tasks waiting.
+    licenses: Vec<LicenseStatus>,
     /// The log's lines, written out at each tick ([`Display::flush`]) and
     /// before anything else is printed: one write for many tasks, not two
     /// per task.
@@ -51,6 +73,7 @@ impl Display {
             mode: mode.to_string(),
             drawn: 0,
             running: Vec::new(),
+            licenses: Vec::new(),
             log: std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()),
         }
     }
@@ -132,6 +155,21 @@ impl Display {
         self.line(&text);
     }
 
+    /// The daemon's licenses, as its status said (the live view shows
+    /// them; the log says when tasks start waiting for one).
+    pub fn licenses(&mut self, licenses: Vec<LicenseStatus>) {
+        if self.ui == Ui::Log {
+            let waiting_now = |all: &[LicenseStatus]| all.iter().any(|l| l.waiting > 0);
+            if waiting_now(&licenses) && !waiting_now(&self.licenses) {
+                self.line(&format!(
+                    "dfm: tasks wait for licenses: {}",
+                    licenses_text(&licenses)
+                ));
+            }
+        }
+        self.licenses = licenses;
+    }
+
     /// Redraws the live view (progress mode only).
     pub fn redraw(&mut self, running: &[(String, f64)]) {
         if self.ui != Ui::Progress {
@@ -145,6 +183,9 @@ impl Display {
             self.failed,
             running.len()
         )];
+        if !self.licenses.is_empty() {
+            lines.push(format!("  licenses: {}", licenses_text(&self.licenses)));
+        }
         for (name, secs) in running.iter().take(LIVE_ROWS) {
             lines.push(format!("  {name:<40} {secs:>7.1}s"));
         }

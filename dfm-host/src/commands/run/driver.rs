@@ -238,6 +238,10 @@ impl<'a> Run<'a> {
         format!("{}-ping", self.run_id)
     }
 
+    fn status_id(&self) -> String {
+        format!("{}-status", self.run_id)
+    }
+
     /// Pings the daemon now and then; says why it counts as lost if a ping
     /// went unanswered for the timeout.
     fn check_daemon(&mut self, connection: &mut Connection) -> Option<String> {
@@ -249,6 +253,14 @@ impl<'a> Run<'a> {
             Some(_) => None,
             None if self.last_ping.elapsed() >= PING_EVERY => {
                 connection.queue_with_id(Value::String(self.ping_id()), ClientCall::Ping);
+                // While tasks wait, the status says whether for licenses.
+                let waiting = self
+                    .states
+                    .values()
+                    .any(|s| matches!(s, TaskProgress::Submitted { .. }));
+                if waiting {
+                    connection.queue_with_id(Value::String(self.status_id()), ClientCall::Status);
+                }
                 self.ping = Some(Instant::now());
                 self.last_ping = Instant::now();
                 None
@@ -259,9 +271,14 @@ impl<'a> Run<'a> {
 
     /// Handles a line from the daemon.
     fn on_reply(&mut self, reply: Reply, display: &mut Display) {
-        if let Reply::Result { id, .. } = &reply {
+        if let Reply::Result { id, result } = &reply {
             if id.as_str() == Some(self.ping_id().as_str()) {
                 self.ping = None;
+                return;
+            }
+            if id.as_str() == Some(self.status_id().as_str()) {
+                let licenses = serde_json::from_value(result["licenses"].clone());
+                display.licenses(licenses.unwrap_or_default());
                 return;
             }
         }
