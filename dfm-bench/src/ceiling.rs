@@ -59,6 +59,11 @@ pub(crate) fn curve(dfm: &Path, options: &Options) {
         let (w, c) = p.split_once('x')?;
         Some((w.parse().ok()?, c.parse().ok()?))
     });
+    // DFM_BENCH_CEILING=licenses measures only the cost of licenses.
+    if std::env::var("DFM_BENCH_CEILING").as_deref() == Ok("licenses") {
+        licensed_side_by_side(dfm, &relay, &runtime, seconds);
+        return;
+    }
     let sizes = only.map_or(vec![10usize, 100, 1000], |(w, _)| vec![w]);
     for workers in sizes {
         let pool = Pool::start(dfm, &relay, workers, &runtime);

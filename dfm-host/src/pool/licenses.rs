@@ -99,7 +99,10 @@ impl Tokens {
 
     fn change(&mut self, needs: &Needs, take: bool) {
         for (license, tokens) in needs {
-            let used = self.in_use.entry(license.clone()).or_default();
+            // Every license has its entry from the start: no key to copy.
+            let Some(used) = self.in_use.get_mut(license) else {
+                continue;
+            };
             *used = if take {
                 *used + tokens
             } else {
