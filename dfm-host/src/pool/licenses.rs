@@ -27,16 +27,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::task::TaskState;
+use super::task::{Needs, TaskState};
 use std::sync::Arc;
 
 use dfm_wire::{TaskResult, TaskSpec};
 
 use super::walltime::LOOKAHEAD;
 use super::{ClassId, Pool, TaskId};
-
-/// The licenses a task holds while it runs: (license, tokens).
-pub type Needs = Vec<(String, u32)>;
 
 /// How often a task is run again because its command said its license
 /// could not be checked out, before that answer is its result.

@@ -13,6 +13,9 @@ use dfm_wire::TaskSpec;
 
 use super::ids::{ClassId, ClientId, SlotId};
 
+/// The licenses a task holds while it runs: (license, tokens).
+pub type Needs = Vec<(String, u32)>;
+
 #[derive(Debug)]
 pub(super) struct Task {
     pub client: ClientId,
@@ -27,7 +30,7 @@ pub(super) struct Task {
     /// How often its command said its license could not be checked out.
     pub license_retries: u32,
     /// The licenses it holds while it runs: its class's and its own.
-    pub needs: std::sync::Arc<super::licenses::Needs>,
+    pub needs: std::sync::Arc<Needs>,
     /// When it was submitted: the oldest waiting for a license goes first.
     pub submitted: std::time::Instant,
 }
