@@ -82,6 +82,21 @@ pub struct LicenseStatus {
     pub note: Option<String>,
 }
 
+impl LicenseStatus {
+    /// `vcs 3/5 in use, 2 others, 7 waiting`: one line, as the monitor and
+    /// `dfm run` show it.
+    pub fn summary(&self) -> String {
+        let others = self
+            .others
+            .map(|n| format!(", {n} others"))
+            .unwrap_or_default();
+        format!(
+            "{} {}/{} in use{others}, {} waiting",
+            self.name, self.in_use, self.allowed, self.waiting
+        )
+    }
+}
+
 /// What a worker is doing, as status and monitors show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -11,20 +11,8 @@ use super::outcome::{json_summary, tail, TaskOutcome, TaskProgress};
 
 /// `vcs 3/3 in use, 2 others, 7 waiting; ...`.
 pub fn licenses_text(licenses: &[LicenseStatus]) -> String {
-    licenses
-        .iter()
-        .map(|l| {
-            let others = l
-                .others
-                .map(|n| format!(", {n} others"))
-                .unwrap_or_default();
-            format!(
-                "{} {}/{} in use{others}, {} waiting",
-                l.name, l.in_use, l.allowed, l.waiting
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+    let each: Vec<String> = licenses.iter().map(LicenseStatus::summary).collect();
+    each.join("; ")
 }
 
 /// How many lines of a failed task's log the summary shows.

@@ -70,26 +70,14 @@ pub fn clients_line(model: &Model) -> String {
     format!("Clients: {}", clients.join(" · "))
 }
 
-/// `   Licenses: vcs 3/5 (2 others, 7 waiting)`, or nothing without any.
+/// `   Licenses: vcs 3/5 in use, 2 others, 7 waiting`, or nothing without
+/// any.
 pub fn licenses_text(model: &Model) -> String {
     if model.licenses.is_empty() {
         return String::new();
     }
-    let each: Vec<String> = model
-        .licenses
-        .iter()
-        .map(|l| {
-            let others = l
-                .others
-                .map(|n| format!("{n} others, "))
-                .unwrap_or_default();
-            format!(
-                "{} {}/{} ({others}{} waiting)",
-                l.name, l.in_use, l.allowed, l.waiting
-            )
-        })
-        .collect();
-    format!("   Licenses: {}", each.join(", "))
+    let each: Vec<String> = model.licenses.iter().map(|l| l.summary()).collect();
+    format!("   Licenses: {}", each.join("; "))
 }
 
 fn render_running(frame: &mut Frame, area: Rect, model: &Model, now: Instant) {

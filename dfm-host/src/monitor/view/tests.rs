@@ -266,6 +266,6 @@ fn the_status_bar_shows_each_licenses_use() {
     );
     let rows = screen(&model, t0, 120, 14);
     let line =
-        " Runner: local   Pool size: 8   Licenses: vcs 3/5 (3 others, 7 waiting)   (q: detach)";
+        " Runner: local   Pool size: 8   Licenses: vcs 3/5 in use, 3 others, 7 waiting   (q: detach)";
     assert!(rows.iter().any(|row| row == line), "{rows:#?}");
 }
