@@ -254,13 +254,65 @@ fn a_step_declined_where_a_native_one_ran_leaves_dfms_dfm_out_alone() {
         }));
         let reply = client.recv();
         assert_eq!(reply["result"]["status"], 0, "{name}: {reply}");
-        let is_link = std::fs::symlink_metadata(&shim)
-            .expect("the dfm-out shim")
-            .file_type()
-            .is_symlink();
-        // The native path links dfm's own; the interpreter writes a script.
-        assert_eq!(is_link, name == "native", "{name}");
+        // The native path's shim runs dfm's own from its #! line; the
+        // interpreter's is a shell script.
+        let text = std::fs::read_to_string(&shim).expect("the dfm-out shim");
+        assert!(!shim.is_symlink(), "{name}: a file, never a link");
+        assert_eq!(
+            text.contains("--dfm-shim"),
+            name == "native",
+            "{name}: {text}"
+        );
     }
+    let after = std::fs::read(&native_dfm_out).expect("dfm's dfm-out");
+    assert!(before == after, "dfm's dfm-out was overwritten");
+}
+
+/// The original's own engine, run in-process in a project whose steps ran
+/// on dfm's daemon before, writes its own dfm-out shim where dfm's was
+/// (its `ShellCallable` opens the path for writing): dfm's program is left
+/// alone, and dfm-out works from both shims.
+#[ignore = "needs the original: tests/upstream/requirements.txt in $DFM_UPSTREAM_PYTHON (scripts/test-all.sh)"]
+#[test]
+fn the_originals_own_shim_over_dfms_leaves_dfms_dfm_out_alone() {
+    let original = Original::find();
+    let project = TestProject::new("shell-shim-theirs");
+    std::fs::write(
+        project.root.join("flow.dv"),
+        "package:\n  name: p\n  tasks:\n  - root: t\n    shell: bash\n    run: dfm-out env DONE=1\n",
+    )
+    .expect("write flow.dv");
+    let native_dfm_out = dfm_e2e::bin_dir().join("dfm-out");
+    let before = std::fs::read(&native_dfm_out).expect("dfm's dfm-out");
+    let output = project
+        .command(&["daemon", "start", "--pool-size", "1"])
+        .output()
+        .expect("start the daemon");
+    assert!(output.status.success(), "{}", describe(&output));
+    let through_ours = original.run(&project, "t");
+    assert!(
+        through_ours.output.status.success(),
+        "{}",
+        describe(&through_ours.output)
+    );
+    let stop = project.command(&["daemon", "stop"]).output().expect("stop");
+    assert!(stop.status.success(), "{}", describe(&stop));
+    let shim = project.root.join("rundir/p.t/.dfm-bin/dfm-out");
+    let ours = std::fs::read_to_string(&shim).expect("dfm's shim");
+    assert!(ours.contains("--dfm-shim"), "{ours}");
+
+    // Forced: it would find the task up to date.
+    let in_process = original
+        .command(&project, &["run", "-u", "log", "-f", "t"])
+        .output()
+        .expect("run the original in-process");
+    assert!(in_process.status.success(), "{}", describe(&in_process));
+    let theirs = std::fs::read_to_string(&shim).expect("the original's shim");
+    assert!(
+        theirs.contains("dv_flow.mgr.out"),
+        "{theirs}\n{}",
+        describe(&in_process)
+    );
     let after = std::fs::read(&native_dfm_out).expect("dfm's dfm-out");
     assert!(before == after, "dfm's dfm-out was overwritten");
 }

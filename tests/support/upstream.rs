@@ -311,7 +311,7 @@ pub fn is_timing_file(path: &str) -> bool {
 
 /// Whether `path` is in the folder of the `dfm-out` a shell step finds on
 /// its PATH (`.dfm-bin`): the original's is a script that runs Python;
-/// where dfm's worker ran the step it is a link to dfm's native `dfm-out`
+/// where dfm's worker ran the step it is a script whose `#!` runs dfm's native `dfm-out`
 /// and a file naming the Python for what that hands on.
 pub fn is_dfm_out_shim(path: &str) -> bool {
     path.contains(".dfm-bin/")

@@ -23,7 +23,12 @@ pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) ->
 
 /// The exit status.
 fn run() -> libc::c_int {
-    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let mut args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    // Run from a rundir's shim by its `#!` line: the flag and the shim's
+    // own path come first.
+    if args.first().is_some_and(|a| a == data_out::SHIM_FLAG) {
+        args.drain(..args.len().min(2));
+    }
     if let Plan::Append(lines) = data_out::plan(&args) {
         match data_out::append(&lines) {
             Ok(Ok(())) => return 0,

@@ -4,8 +4,9 @@
 //! A shell step finds `dfm-out` in `<rundir>/.dfm-bin`. Where dv-flow-mgr's
 //! code made that folder (dfm's interpreter), `dfm-out` there is a script
 //! that sets `DFM_OUT_PYTHON` and runs dfm's. Where dfm's worker ran the
-//! step natively, it is a link to dfm's `dfm-out` itself (one program
-//! started per call rather than a shell and then the program), and the
+//! step natively, it is a script whose `#!` line runs dfm's `dfm-out`
+//! itself (one program started per call rather than a shell and then the
+//! program; a file, not a link, which other code may write over), and the
 //! Python is in `.dfm-bin/dfm-out.python` beside it: its path on the first
 //! line, the `PYTHONPATH` it needs (the client's `sys.path`) on the second.
 //! Nothing of it is in the step's environment, which stays as the
@@ -18,6 +19,11 @@ use std::path::Path;
 pub const SHIM_DIR: &str = ".dfm-bin";
 /// The file in [`SHIM_DIR`] that names the Python.
 pub const SHIM_PYTHON: &str = "dfm-out.python";
+
+/// What the `#!` line of a rundir's `dfm-out` shim passes dfm's dfm-out
+/// before the shim's own path: both are dropped (see the worker's
+/// `stage::shim_script`).
+pub const SHIM_FLAG: &str = "--dfm-shim";
 
 /// The Python for dv-flow-mgr's `dfm-out`, and what to put in front of
 /// `PYTHONPATH` for it.

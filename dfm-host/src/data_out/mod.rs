@@ -15,7 +15,7 @@ mod fallback;
 pub mod pyjson;
 mod pyrepr;
 
-pub use self::fallback::{FallbackPython, SHIM_DIR, SHIM_PYTHON};
+pub use self::fallback::{FallbackPython, SHIM_DIR, SHIM_FLAG, SHIM_PYTHON};
 
 use std::ffi::OsString;
 use std::io::Write;

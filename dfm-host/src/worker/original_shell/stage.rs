@@ -193,9 +193,10 @@ pub fn write_files(step: &Step, shim: &Shim) -> io::Result<()> {
     write_shim(Path::new(step.rundir), shim)
 }
 
-/// `.dfm-bin/dfm-out`: a link to dfm's own, and the Python for what it
-/// hands on beside it (see `data_out::FallbackPython`). Left as they are
-/// when already so (a rerun in the same rundir).
+/// `.dfm-bin/dfm-out`: a script whose `#!` line runs dfm's own (see
+/// [`shim_script`]), and the Python for what it hands on beside it (see
+/// `data_out::FallbackPython`). Left as they are when already so (a rerun
+/// in the same rundir).
 fn write_shim(rundir: &Path, shim: &Shim) -> io::Result<()> {
     let bindir = rundir.join(SHIM_DIR);
     // A new folder has neither: no need to look.
@@ -204,22 +205,58 @@ fn write_shim(rundir: &Path, shim: &Shim) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
         Err(e) => return Err(e),
     };
-    let link = bindir.join("dfm-out");
-    if fresh || fs::read_link(&link).ok().as_deref() != Some(shim.native) {
-        if !fresh {
-            match fs::remove_file(&link) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
+    let path = bindir.join("dfm-out");
+    match shim_script(shim.native) {
+        Some(script) => {
+            let current = (!fresh).then(|| fs::read(&path).ok()).flatten();
+            if current.as_deref() != Some(script.as_bytes()) {
+                replace_file(&path, script.as_bytes(), 0o755)?;
             }
         }
-        std::os::unix::fs::symlink(shim.native, &link)?;
+        None => {
+            if fresh || fs::read_link(&path).ok().as_deref() != Some(shim.native) {
+                remove_if_there(&path)?;
+                std::os::unix::fs::symlink(shim.native, &path)?;
+            }
+        }
     }
     let python = FallbackPython::text(Path::new(shim.python), shim.pythonpath);
     let file = bindir.join(SHIM_PYTHON);
     if fresh || fs::read(&file).ok().as_deref() != Some(python.as_bytes()) {
-        fs::write(&file, python)?;
+        replace_file(&file, python.as_bytes(), 0o644)?;
     }
     Ok(())
+}
+
+/// `#!NATIVE --shim`: the kernel runs dfm's dfm-out straight from it (no
+/// shell between), which drops the two arguments the `#!` adds. A file,
+/// not a link: the original's own code (in-process, or its daemon) writes
+/// its shim at this path, and writing through a link would overwrite dfm's
+/// program. `None` where the kernel could not take the line (too long, or
+/// a blank in the path): then a link.
+pub fn shim_script(native: &Path) -> Option<String> {
+    let native = native.to_str()?;
+    let line = format!("#!{native} {}\n", crate::data_out::SHIM_FLAG);
+    // Linux reads 256 bytes of a #! line (127 before 5.1): stay within.
+    (line.len() <= 127 && !native.contains(char::is_whitespace)).then_some(line)
+}
+
+/// Writes `bytes` beside `path` and renames it over: never through a link
+/// that stands there.
+fn replace_file(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(format!(".{}", std::process::id()));
+    fs::write(&partial, bytes)?;
+    fs::set_permissions(&partial, fs::Permissions::from_mode(mode))?;
+    fs::rename(&partial, path)
+}
+
+fn remove_if_there(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 fn in_rundir(step: &Step, file: &str) -> String {

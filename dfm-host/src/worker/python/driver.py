@@ -58,9 +58,8 @@ def _native_dfm_out(native):
     def ensure_shim(rundir):
         bindir = os.path.join(rundir, ".dfm-bin")
         shim = os.path.join(bindir, "dfm-out")
-        # Written beside it and renamed over it: a rundir the native path
-        # used holds a link to dfm's own dfm-out there, which writing to the
-        # name would overwrite.
+        # Written beside it and renamed over it: whatever stands there (a
+        # link, from an older dfm) is replaced, never written through.
         partial = "%s.%d" % (shim, os.getpid())
         try:
             os.makedirs(bindir, exist_ok=True)
