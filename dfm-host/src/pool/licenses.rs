@@ -1,9 +1,9 @@
 //! License tokens: the pool is the license scheduler for the tasks it runs.
 //!
-//! A task of a licensed class holds its class's tokens while it runs: from
-//! the moment it is sent to run ([`TaskState::Running`]) until its result,
-//! cancel or loss takes it out of that state (`Killing` still holds them:
-//! the process may still have the license). Tokens change hands only in
+//! A task holds its tokens (its class's, and those it names itself) while
+//! it runs: from the moment it is sent to run ([`TaskState::Running`])
+//! until its result, cancel or loss takes it out of that state (`Killing`
+//! still holds them: the process may still have the license). Tokens change hands only in
 //! `set_task_state` and `forget_task`, and `check_invariants` recounts them.
 //!
 //! Rules:
@@ -16,7 +16,9 @@
 //!   than `license_patience`, tasks of other classes that need that license
 //!   do not take it until the starved class's next task has started (of two
 //!   starved classes, the one starved longer). So a task needing 4 tokens
-//!   is not kept waiting forever by a stream of 1-token tasks.
+//!   is not kept waiting forever by a stream of 1-token tasks. Inside a
+//!   class whose tasks name licenses of their own, the task waiting
+//!   longest past the patience is waited for in the same way.
 //! - No worker is launched for a task that waits only for a license.
 //! - A licensed task whose command exits with one of `retry_exit_codes`
 //!   ("license unavailable": someone outside dfm took it) runs again, first
@@ -25,13 +27,12 @@
 //!   answers again (`set_license_allowed`).
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
-
-use super::task::{Needs, TaskState};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use dfm_wire::{TaskResult, TaskSpec};
 
+use super::task::{Needs, TaskState};
 use super::walltime::LOOKAHEAD;
 use super::{ClassId, Pool, TaskId};
 

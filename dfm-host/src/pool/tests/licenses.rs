@@ -329,3 +329,33 @@ fn inside_a_class_the_task_waiting_longest_past_the_patience_goes_first() {
         "1-token tasks took the tokens it waited for"
     );
 }
+
+#[test]
+fn priorities_keep_their_weight_inside_the_license_limit() {
+    // Two workers but one token: one task at a time, in fair-share order.
+    let mut h = licensed(2, 1, 0);
+    let now = h.t0;
+    for (client, priority) in [(1, 3), (2, 1)] {
+        for i in 0..8 {
+            let spec = dfm_wire::TaskSpec {
+                priority: Some(priority),
+                ..super::harness::spec(&format!("c{client}-{i}"), "sim")
+            };
+            h.step(|pool| pool.submit(client, spec, now))
+                .expect("submit");
+        }
+    }
+    let (_, mut running) = workers_up(&mut h);
+    let mut order = Vec::new();
+    while let Some((slot, id)) = running.pop() {
+        assert!(running.is_empty(), "one token: one task at a time");
+        order.push(id.clone());
+        h.finish(slot, &id, 0);
+        running.extend(Harness::dispatches(&h.actions()));
+    }
+    // Of the first eight, three of the priority-3 client's per one of the other's.
+    let first: Vec<&str> = order.iter().take(8).map(|id| &id[..2]).collect();
+    let heavy = first.iter().filter(|c| **c == "c1").count();
+    assert_eq!(heavy, 6, "{order:?}");
+    assert_eq!(order.len(), 16);
+}
