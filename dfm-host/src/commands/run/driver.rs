@@ -49,6 +49,10 @@ pub struct Run<'a> {
     last_ping: Instant,
     /// How long the daemon may take to answer a ping.
     timeout: Duration,
+    /// The daemon schedules licenses (`None`: not known yet). A daemon
+    /// without any is not asked its status again: status.get is not free
+    /// on a big pool, and many runs may share it.
+    daemon_licenses: Option<bool>,
 }
 
 /// How often a run makes sure its daemon still answers.
@@ -82,6 +86,7 @@ impl<'a> Run<'a> {
             priority,
             ping: None,
             last_ping: Instant::now(),
+            daemon_licenses: None,
             timeout,
         }
     }
@@ -258,7 +263,7 @@ impl<'a> Run<'a> {
                     .states
                     .values()
                     .any(|s| matches!(s, TaskProgress::Submitted { .. }));
-                if waiting {
+                if waiting && self.daemon_licenses != Some(false) {
                     connection.queue_with_id(Value::String(self.status_id()), ClientCall::Status);
                 }
                 self.ping = Some(Instant::now());
@@ -277,8 +282,10 @@ impl<'a> Run<'a> {
                 return;
             }
             if id.as_str() == Some(self.status_id().as_str()) {
-                let licenses = serde_json::from_value(result["licenses"].clone());
-                display.licenses(licenses.unwrap_or_default());
+                let licenses: Vec<dfm_wire::LicenseStatus> =
+                    serde_json::from_value(result["licenses"].clone()).unwrap_or_default();
+                self.daemon_licenses = Some(!licenses.is_empty());
+                display.licenses(licenses);
                 return;
             }
         }
