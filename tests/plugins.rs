@@ -31,7 +31,7 @@ fn a_plugin_built_against_another_api_version_is_refused_by_name() {
     assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("dfm-plugin-api 99.0.0"), "{stderr}");
-    assert!(stderr.contains("dfm-plugin-api 0.1.1"), "{stderr}");
+    assert!(stderr.contains("dfm-plugin-api 0.1.2"), "{stderr}");
     assert!(stderr.contains("libdfm_runner_oldapi.so"), "{stderr}");
 }
 
@@ -80,7 +80,7 @@ fn dfm_plugins_lists_names_versions_files_and_load_failures() {
             .lines()
             .find(|line| line.trim_start().starts_with(&format!("{name} ")))
             .unwrap_or_else(|| panic!("{name} not listed: {listing}"));
-        assert!(line.contains("api 0.1.1"), "{line}");
+        assert!(line.contains("api 0.1.2"), "{line}");
         assert!(line.contains(&format!("libdfm_runner_{name}.so")), "{line}");
     }
     let oldapi = listing
@@ -132,6 +132,81 @@ fn an_out_of_tree_plugin_built_from_the_template_runs_tasks() {
     assert_eq!(reply["result"]["status"], 0, "{reply}");
     let out = std::fs::read_to_string(project.root.join("rundir/oot/out.txt")).expect("out.txt");
     assert_eq!(out.trim(), "from-mysite");
+    let stop = project.dfm(&["daemon", "stop"]);
+    assert!(stop.status.success(), "{}", describe(&stop));
+}
+
+/// A site's plugin built against dfm-plugin-api 0.1.1 (arrays and run
+/// limits, before pending reasons): this repository's local runner, built
+/// on its own against the frozen 0.1.1 (`fixtures/plugin-api-0.1.1`). This
+/// dfm loads it through its 0.1.1 entry point and polls it: the pending
+/// reasons it cannot give are left out (abi_stable runs the default
+/// `poll_reports`, which asks its `poll_status`), and a daemon runs tasks
+/// with it.
+#[test]
+fn a_plugin_built_against_api_0_1_1_still_loads_polls_and_runs_tasks() {
+    use dfm_host::plugin::{Plugin, Runner};
+    use dfm_plugin_api::{JobState, LaunchRequest, Resources};
+
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate lives in the repository")
+        .to_path_buf();
+    let project = TestProject::new("api011");
+    let build = project.root.join("build");
+    let api = build.join("plugin-api-0.1.1");
+    dfm_e2e::copy_dir(&repo.join("tests/fixtures/plugin-api-0.1.1"), &api);
+    let crate_dir = build.join("runner-local-api011");
+    std::fs::create_dir_all(&crate_dir).expect("create the plugin crate");
+    let manifest = format!(
+        "[package]\nname = \"dfm-runner-local-api011\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [lib]\nname = \"dfm_runner_local\"\ncrate-type = [\"cdylib\"]\npath = \"{}\"\n\n\
+         [dependencies]\ndfm-plugin-api = {{ path = \"{}\" }}\nlibc = \"0.2\"\n\n[workspace]\n",
+        repo.join("plugins/local/src/lib.rs").display(),
+        api.display()
+    );
+    std::fs::write(crate_dir.join("Cargo.toml"), manifest).expect("write Cargo.toml");
+    let path = dfm_e2e::build_plugin_out_of_tree(&crate_dir, "dfm_runner_local");
+
+    let plugin = Plugin::load(&path).expect("an API 0.1.1 plugin loads");
+    assert!(
+        plugin.api_version.contains("0.1.1"),
+        "{}",
+        plugin.api_version
+    );
+    let runner = plugin.new_runner("{}").expect("its runner");
+    assert!(
+        matches!(runner, Runner::V2(_)),
+        "through its 0.1.1 entry point"
+    );
+    let log = project.root.join("sleep.log");
+    let request = LaunchRequest::new(
+        "sleeper",
+        &["sleep", "30"],
+        &[],
+        Resources::new(0, "", "", "", ""),
+        log.to_str().expect("utf-8 path"),
+    );
+    let job = runner.launch(&request).expect("launched");
+    let reports = runner.poll(vec![job.clone()]).expect("polled");
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].status().state(), JobState::Running);
+    assert_eq!(reports[0].pending_reason(), None);
+    runner.terminate(&job).expect("stopped");
+    dfm_e2e::wait_for(std::time::Duration::from_secs(10), "the job ends", || {
+        let reports = runner.poll(vec![job.clone()]).ok()?;
+        matches!(reports[0].status().state(), JobState::Exited(_)).then_some(())
+    });
+
+    let path = path.to_str().expect("utf-8 path");
+    project.start_daemon(&["--runner", path, "--pool-size", "1"]);
+    let mut client = project.client();
+    client.submit(project.task("t", "echo ran"));
+    let results = client.results(1);
+    assert!(
+        results.values().all(|r| r["result"]["status"] == 0),
+        "{results:?}"
+    );
     let stop = project.dfm(&["daemon", "stop"]);
     assert!(stop.status.success(), "{}", describe(&stop));
 }

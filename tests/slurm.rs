@@ -228,8 +228,9 @@ fn a_long_task_is_kept_off_a_worker_near_its_end_by_what_it_took_before() {
 
 /// A license SLURM holds for each worker job (`license_scope: worker`;
 /// `Licenses=sim_seat:2` in the test cluster's slurm.conf): of the class's
-/// 4 workers, 2 run and 2 wait for the license, and every task passes on
-/// the 2 that run.
+/// 4 workers, 2 run and 2 wait for the license, dfm's status says so (per
+/// worker, SLURM's reason; per license, 2 held and 2 workers waiting), and
+/// every task passes on the 2 that run.
 #[ignore = "needs SLURM: scripts/slurm-up.sh, as root"]
 #[test]
 fn workers_of_a_license_slurm_counts_run_only_as_many_as_it_has() {
@@ -290,6 +291,37 @@ fn workers_of_a_license_slurm_counts_run_only_as_many_as_it_has() {
         },
     );
     eprintln!("{seen}");
+    let status = dfm_e2e::wait_for(
+        cluster::LONG,
+        "dfm's status: 2 workers hold sim_seat, 2 wait for it",
+        || {
+            let status = project.status();
+            let seat = status["worker_licenses"]
+                .as_array()?
+                .iter()
+                .find(|l| l["name"] == "sim_seat")?
+                .clone();
+            (seat["workers_holding"] == 2 && seat["workers_waiting"] == 2).then_some(status)
+        },
+    );
+    let workers = status["workers"].as_array().expect("workers");
+    let waiting: Vec<&serde_json::Value> = workers
+        .iter()
+        .filter(|w| w["pending_reason"] == "Licenses")
+        .collect();
+    assert_eq!(waiting.len(), 2, "{status:#}");
+    assert!(
+        waiting.iter().all(|w| w["state"] == "launching"),
+        "{status:#}"
+    );
+    let text = project.dfm(&["daemon", "status"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["sim_seat", "2", "2"]),
+        "{text}"
+    );
+    assert_eq!(text.matches("(pending: Licenses)").count(), 2, "{text}");
     std::fs::write(&go, "").expect("let the tasks end");
     let results = client.results(8);
     assert!(

@@ -37,7 +37,7 @@
 //! ```
 
 use crate::command::{self, CommandOutput};
-use crate::{JobHandle, JobState, JobStatus, LaunchRequest, RunnerPlugin};
+use crate::{JobHandle, JobReport, JobState, JobStatus, LaunchRequest, RunnerPlugin};
 
 /// The scheduler's three commands (a site's wrapper is fine) and how long
 /// any of them may take before it is killed.
@@ -102,6 +102,18 @@ pub trait BatchScheduler: Send + Sync + 'static {
         job_ids: &[&str],
         output: &CommandOutput,
     ) -> Result<Vec<JobStatus>, String>;
+
+    /// As [`BatchScheduler::parse_statuses`], with why each pending job
+    /// waits where the status command says (API 0.1.2; ask for it in
+    /// [`BatchScheduler::status_args`]). The default has no reasons.
+    fn parse_reports(
+        &self,
+        job_ids: &[&str],
+        output: &CommandOutput,
+    ) -> Result<Vec<JobReport>, String> {
+        let statuses = self.parse_statuses(job_ids, output)?;
+        Ok(statuses.into_iter().map(JobReport::new).collect())
+    }
 
     /// Whether the cancel command's answer means the job is stopped,
     /// stopping or already gone.
@@ -177,6 +189,14 @@ impl<S: BatchScheduler> RunnerPlugin for BatchRunner<S> {
     }
 
     fn poll_status(&self, jobs: &[JobHandle]) -> Result<Vec<JobStatus>, String> {
+        Ok(self
+            .poll_reports(jobs)?
+            .iter()
+            .map(JobReport::status)
+            .collect())
+    }
+
+    fn poll_reports(&self, jobs: &[JobHandle]) -> Result<Vec<JobReport>, String> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
@@ -188,6 +208,6 @@ impl<S: BatchScheduler> RunnerPlugin for BatchRunner<S> {
             [],
             commands.timeout_secs,
         )?;
-        self.0.parse_statuses(&ids, &output)
+        self.0.parse_reports(&ids, &output)
     }
 }

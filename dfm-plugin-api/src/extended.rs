@@ -11,7 +11,8 @@
 //! own ([`LAYOUT_SYMBOL`]), and uses it; without it (an older plugin) the
 //! host uses `Runner` and launches one job at a time. Later additions go
 //! after [`RunnerV2`]'s last prefix method, which `abi_stable` lets newer
-//! plugins have and older hosts ignore.
+//! plugins have and older hosts ignore, each with a default body that an
+//! older plugin's runner gets instead (`poll_reports`, API 0.1.2).
 
 #![allow(non_local_definitions)]
 
@@ -22,7 +23,7 @@ use abi_stable::{
     StableAbi,
 };
 
-use crate::{guarded, one_per, JobHandle, JobStatus, LaunchRequest, RunnerPlugin};
+use crate::{guarded, one_per, JobHandle, JobReport, JobStatus, LaunchRequest, RunnerPlugin};
 
 /// The symbol of the function that returns a plugin's [`RunnerV2ModuleRef`].
 pub const ENTRY_POINT: &[u8] = b"dfm_runner_v2\0";
@@ -53,6 +54,18 @@ pub trait RunnerV2: Send + Sync {
     /// The statuses of many jobs, in the order given, in one call.
     #[sabi(last_prefix_field)]
     fn poll_status(&self, jobs: RVec<JobHandle>) -> RResult<RVec<JobStatus>, RString>;
+
+    /// API 0.1.2: as `poll_status`, with why pending jobs wait. A plugin
+    /// built against 0.1.1 has no such method: `abi_stable` then runs this
+    /// default, on the host's side, which asks `poll_status`.
+    fn poll_reports(&self, jobs: RVec<JobHandle>) -> RResult<RVec<JobReport>, RString> {
+        match self.poll_status(jobs) {
+            RResult::ROk(statuses) => {
+                RResult::ROk(statuses.into_iter().map(JobReport::new).collect())
+            }
+            RResult::RErr(message) => RResult::RErr(message),
+        }
+    }
 }
 
 /// A boxed [`RunnerV2`], as a plugin returns it.
@@ -113,6 +126,13 @@ impl<P: RunnerPlugin> RunnerV2 for GuardedV2<P> {
         guarded("poll_status", || {
             let statuses = self.0.poll_status(jobs.as_slice())?;
             one_per("job statuses", "jobs", statuses, jobs.len())
+        })
+    }
+
+    fn poll_reports(&self, jobs: RVec<JobHandle>) -> RResult<RVec<JobReport>, RString> {
+        guarded("poll_reports", || {
+            let reports = self.0.poll_reports(jobs.as_slice())?;
+            one_per("job reports", "jobs", reports, jobs.len())
         })
     }
 }

@@ -50,7 +50,10 @@ pub mod batch;
 pub mod command;
 #[doc(hidden)]
 pub mod extended;
+mod report;
 pub mod units;
+
+pub use report::JobReport;
 
 #[doc(hidden)]
 pub use abi_stable;
@@ -385,6 +388,17 @@ pub trait RunnerPlugin: Send + Sync + 'static {
     /// ended at it. The default knows only the states.
     fn poll_status(&self, jobs: &[JobHandle]) -> Result<Vec<JobStatus>, String> {
         Ok(self.poll(jobs)?.into_iter().map(JobStatus::new).collect())
+    }
+
+    /// As [`RunnerPlugin::poll_status`], with why each pending job waits
+    /// (API 0.1.2), from the same one scheduler call. The default knows
+    /// the statuses only.
+    fn poll_reports(&self, jobs: &[JobHandle]) -> Result<Vec<JobReport>, String> {
+        Ok(self
+            .poll_status(jobs)?
+            .into_iter()
+            .map(JobReport::new)
+            .collect())
     }
 }
 

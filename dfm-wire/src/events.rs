@@ -176,6 +176,7 @@ mod tests {
                     running: 1,
                 }],
                 licenses: Vec::new(),
+                worker_licenses: Vec::new(),
             },
             running: vec![RunningTask {
                 request_id: "r2".into(),

@@ -28,7 +28,7 @@ pub use events::{Completion, MonitorEvent, RunningTask, Snapshot, TaskStarted};
 pub use frame::{read_line, read_message, to_line, FrameError, MessageError, MAX_LINE_BYTES};
 pub use status::{
     ClientStatus, DaemonStatus, LicenseStatus, PoolCounts, WorkerActivity, WorkerCounts,
-    WorkerStatus,
+    WorkerLicenseStatus, WorkerStatus,
 };
 pub use task::{
     Dialect, Env, Environment, EnvironmentError, InvalidTask, Marker, ResourceRequest, Severity,

@@ -59,6 +59,32 @@ pub struct DaemonStatus {
     /// The licenses the daemon schedules (`runner.licenses`), by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub licenses: Vec<LicenseStatus>,
+    /// The licenses the scheduler holds for each worker job of some
+    /// classes (`license_scope: worker`), by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub worker_licenses: Vec<WorkerLicenseStatus>,
+}
+
+/// A license the scheduler holds for each worker job of some classes
+/// (`license_scope: worker`): dfm does not count it, the scheduler runs
+/// only as many such workers as it has; status shows how many.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerLicenseStatus {
+    pub name: String,
+    /// Workers of those classes in the pool (each holds the license).
+    pub workers_holding: usize,
+    /// Their jobs the scheduler keeps pending for a license.
+    pub workers_waiting: usize,
+}
+
+impl WorkerLicenseStatus {
+    /// `sim_seat per worker: 2 held, 2 workers waiting`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} per worker: {} held, {} workers waiting",
+            self.name, self.workers_holding, self.workers_waiting
+        )
+    }
 }
 
 /// One license the daemon schedules, as status shows it.
@@ -141,6 +167,10 @@ pub struct WorkerStatus {
     pub job_id: String,
     /// Upstream's name for `job_id`.
     pub lsf_job_id: String,
+    /// Why the scheduler keeps its job pending, in the scheduler's words
+    /// (`Licenses`), while it does and says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_reason: Option<String>,
 }
 
 impl WorkerStatus {
@@ -156,6 +186,7 @@ impl WorkerStatus {
             tasks_ahead: Vec::new(),
             job_id: String::new(),
             lsf_job_id: String::new(),
+            pending_reason: None,
         }
     }
 }
@@ -196,6 +227,7 @@ mod tests {
                 running: 1,
             }],
             licenses: Vec::new(),
+            worker_licenses: Vec::new(),
         };
         let value = serde_json::to_value(&status).expect("serialises");
         assert_eq!(

@@ -15,7 +15,8 @@ LSF documents:
   bjobs -o "f1 f2 ... [delimiter='x']" -noheader IDS
                               fields jobid, jobindex, stat, time_left
                               ("H:MM L" before the run limit, "-" without),
-                              exit_reason ("-" if none), name; an array's id
+                              exit_reason and pend_reason ("-" if none),
+                              name; an array's id
                               lists all its elements
   bkill ID | ID[i]            the whole array, or one element
 State lives in $DFM_FAKE_LSF_DIR (required):

@@ -230,6 +230,24 @@ impl RunnerConfig {
         Value::Object(config).to_string()
     }
 
+    /// The licenses the scheduler holds for each worker job of `class`
+    /// (`license_scope: worker`, the class's or `defaults`'), as the
+    /// runner plugins read them: dfm neither counts nor checks them.
+    pub fn licenses_held_by_scheduler(&self, class: &str) -> Vec<&str> {
+        let own = self.resource_classes.get(class);
+        let scope = own
+            .and_then(|spec| spec.license_scope.as_deref())
+            .or(self.defaults.license_scope.as_deref());
+        if scope != Some("worker") {
+            return Vec::new();
+        }
+        let licenses = own
+            .map(|spec| &spec.licenses)
+            .filter(|licenses| !licenses.is_empty())
+            .unwrap_or(&self.defaults.licenses);
+        licenses.keys().map(String::as_str).collect()
+    }
+
     /// The resources of a worker for `class`: `defaults` overlaid with the
     /// class's own.
     pub fn resources_for(&self, class: &str) -> ResourceSpec {

@@ -2,7 +2,7 @@
 //! blocking calls, and signals. Everything the core does starts as one of
 //! these.
 
-use dfm_plugin_api::{JobHandle, JobStatus};
+use dfm_plugin_api::{JobHandle, JobReport};
 use dfm_wire::{FromWorker, Register, TaskSpec};
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -51,7 +51,7 @@ pub enum Event {
         result: Result<Vec<JobHandle>, String>,
     },
     Polled {
-        result: Result<Vec<(SlotId, JobStatus)>, String>,
+        result: Result<Vec<(SlotId, JobReport)>, String>,
     },
     Terminated {
         slot: SlotId,

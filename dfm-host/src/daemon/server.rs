@@ -330,6 +330,7 @@ fn core_setup(
             pool_size: config.pool.max_workers,
             clients: Vec::new(),
             licenses: Vec::new(),
+            worker_licenses: Vec::new(),
         },
     })
 }

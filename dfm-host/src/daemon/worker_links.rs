@@ -24,6 +24,8 @@ struct Link {
     job: Option<JobHandle>,
     /// When its job was launched, in seconds since the epoch.
     launched_at: u64,
+    /// Why the scheduler keeps its job pending, as the last poll said.
+    pending_reason: Option<String>,
 }
 
 fn unix_now() -> u64 {
@@ -59,6 +61,7 @@ impl WorkerLinks {
                 lines: None,
                 job: Some(job),
                 launched_at,
+                pending_reason: None,
             },
         );
         self.changed = true;
@@ -100,6 +103,21 @@ impl WorkerLinks {
             .get_mut(&slot)
             .and_then(|link| link.lines.take())
             .is_some()
+    }
+
+    /// What the last poll said of why the job of `slot` is pending.
+    pub fn pending_reason(&mut self, slot: SlotId, reason: Option<&str>) {
+        if let Some(link) = self.by_slot.get_mut(&slot) {
+            if link.pending_reason.as_deref() != reason {
+                link.pending_reason = reason.map(str::to_string);
+            }
+        }
+    }
+
+    /// Why the scheduler keeps the job of `slot` pending, if it does and
+    /// says.
+    pub fn pending_reason_of(&self, slot: SlotId) -> Option<&str> {
+        self.by_slot.get(&slot)?.pending_reason.as_deref()
     }
 
     pub fn has_job(&self, slot: SlotId) -> bool {
@@ -160,6 +178,7 @@ impl WorkerLinks {
             tasks_ahead: pool.tasks_ahead(slot).map(|t| t.name.clone()).collect(),
             lsf_job_id: job_id.clone(),
             job_id,
+            pending_reason: self.pending_reason_of(slot).map(str::to_string),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! A plugin's runner, whichever plugin API it was built against: the one
 //! set of calls the daemon makes. A plugin of API 0.1.0 has no job arrays
-//! and no statuses beyond its jobs' states; the defaults here say so.
+//! and no statuses beyond its jobs' states, one of 0.1.1 no pending
+//! reasons; the defaults here say so.
 
 use std::path::Path;
 
@@ -9,7 +10,7 @@ use abi_stable::std_types::{RResult, RString, RVec};
 use abi_stable::type_layout::TypeLayout;
 use dfm_plugin_api::extended::{self, RunnerV2Box, RunnerV2ModuleRef};
 use dfm_plugin_api::host::RunnerBox;
-use dfm_plugin_api::{JobHandle, JobStatus, LaunchRequest};
+use dfm_plugin_api::{JobHandle, JobReport, JobStatus, LaunchRequest};
 
 pub enum Runner {
     /// Built against API 0.1.0.
@@ -37,14 +38,19 @@ impl Runner {
         })
     }
 
-    /// The statuses of `jobs`, in their order, in one call.
-    pub fn poll(&self, jobs: Vec<JobHandle>) -> Result<Vec<JobStatus>, String> {
+    /// The reports of `jobs`, in their order, in one call. (A plugin of
+    /// API 0.1.1 answers through `poll_status`, by the default
+    /// `poll_reports` abi_stable runs for it.)
+    pub fn poll(&self, jobs: Vec<JobHandle>) -> Result<Vec<JobReport>, String> {
         match self {
             Runner::V1(runner) => {
                 let states = plain(runner.poll(RVec::from(jobs)))?;
-                Ok(states.into_iter().map(JobStatus::new).collect())
+                Ok(states
+                    .into_iter()
+                    .map(|state| JobReport::new(JobStatus::new(state)))
+                    .collect())
             }
-            Runner::V2(runner) => plain(runner.poll_status(RVec::from(jobs))).map(RVec::into_vec),
+            Runner::V2(runner) => plain(runner.poll_reports(RVec::from(jobs))).map(RVec::into_vec),
         }
     }
 
@@ -84,8 +90,7 @@ pub fn entry_point(path: &Path) -> Result<Option<RunnerV2ModuleRef>, String> {
         // Built before API 0.1.1.
         Err(_) => return Ok(None),
     };
-    abi_stable::abi_stability::abi_checking::check_layout_compatibility(extended::layout(), layout)
-        .map_err(|e| first_line(&e.to_string()))?;
+    compatible(layout)?;
     // SAFETY: as above; its layout was just checked.
     let module =
         unsafe { library.get::<extern "C" fn() -> RunnerV2ModuleRef>(extended::ENTRY_POINT) }
@@ -96,9 +101,43 @@ pub fn entry_point(path: &Path) -> Result<Option<RunnerV2ModuleRef>, String> {
     Ok(Some(module))
 }
 
-fn first_line(text: &str) -> String {
-    text.lines()
-        .find(|line| !line.trim().is_empty())
-        .unwrap_or("its layout does not match")
-        .to_string()
+/// Whether a plugin's layout of the 0.1.1 entry point (`plugin`) can be
+/// used by this dfm's. Their methods must agree as far as both go; either
+/// may have more after `RunnerV2`'s last prefix method. abi_stable's check
+/// lets only the implementation have more, so it is asked both ways: a
+/// newer plugin has methods this dfm ignores; an older one lacks methods
+/// whose calls then run their default (abi_stable checks, at each call,
+/// whether the plugin's table of methods has it).
+fn compatible(plugin: &'static TypeLayout) -> Result<(), String> {
+    use abi_stable::abi_stability::abi_checking::check_layout_compatibility;
+    let ours = extended::layout();
+    match check_layout_compatibility(ours, plugin) {
+        Ok(()) => Ok(()),
+        Err(newer) => {
+            check_layout_compatibility(plugin, ours).map_err(|_| what_differs(&newer.to_string()))
+        }
+    }
+}
+
+/// The lines of abi_stable's report that say what differs (`Error:too
+/// many fields`, what was expected and found), not the layouts it dumps.
+fn what_differs(report: &str) -> String {
+    let lines: Vec<&str> = report.lines().map(str::trim).collect();
+    let said: Vec<String> = lines
+        .iter()
+        .position(|line| line.starts_with("Error:"))
+        .map(|at| {
+            lines[at..]
+                .iter()
+                .take(5)
+                .filter(|line| !line.is_empty())
+                .map(|line| line.to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    if said.is_empty() {
+        "its layout does not match".to_string()
+    } else {
+        said.join(" ")
+    }
 }

@@ -4,17 +4,19 @@
 use std::collections::BTreeMap;
 
 use dfm_plugin_api::command::CommandOutput;
-use dfm_plugin_api::{JobState, JobStatus};
+use dfm_plugin_api::{JobReport, JobState, JobStatus};
 
 /// The exit code reported for a job LSF has forgotten (finished longer
 /// than CLEAN_PERIOD ago): it ended, how is no longer known.
 pub const FORGOTTEN_EXIT_CODE: i32 = -1;
 
-/// What `bjobs -o` prints per job, fields split by `|` (`time_left` and
-/// `exit_reason` hold spaces): its id, its index in its array (0 for a
-/// job that is not an element), its state, the run time it has left
-/// (`0:09 L`: hours and minutes before its run limit), and why it ended.
-pub const FORMAT: &str = "jobid jobindex stat time_left exit_reason delimiter='|'";
+/// What `bjobs -o` prints per job, fields split by `|` (`time_left`,
+/// `exit_reason` and `pend_reason` hold spaces): its id, its index in its
+/// array (0 for a job that is not an element), its state, the run time it
+/// has left (`0:09 L`: hours and minutes before its run limit), why it
+/// ended, and why it is pending (`Job requirements for reserving resource
+/// (sim_seat) not satisfied: 1 host`, `-` when not).
+pub const FORMAT: &str = "jobid jobindex stat time_left exit_reason pend_reason delimiter='|'";
 
 /// What an unreadable line of `bjobs` means for the jobs it may be about.
 const UNREADABLE: &str =
@@ -63,10 +65,10 @@ fn not_found_id(line: &str) -> Option<&str> {
 }
 
 /// One line of `bjobs -o FORMAT`: the id as the plugin names it (`N`, or
-/// `N[i]` for an array element) and the status.
-fn parse_line(line: &str) -> Option<(String, JobStatus)> {
+/// `N[i]` for an array element) and the report.
+fn parse_line(line: &str) -> Option<(String, JobReport)> {
     let fields: Vec<&str> = line.split('|').map(str::trim).collect();
-    let [id, index, stat, left, reason] = fields.as_slice() else {
+    let [id, index, stat, left, reason, pending] = fields.as_slice() else {
         return None;
     };
     let id = match *index {
@@ -79,15 +81,15 @@ fn parse_line(line: &str) -> Option<(String, JobStatus)> {
         JobState::Exited(_) if at_run_limit(reason) => status.at_walltime(),
         _ => status,
     };
-    Some((id, status))
+    Some((id, JobReport::new(status).pending_because(pending)))
 }
 
-/// The statuses of `ids` from one `bjobs -o FORMAT -noheader IDS...`.
+/// The reports of `ids` from one `bjobs -o FORMAT -noheader IDS...`.
 /// A line it cannot read (a site's wrapper, another LSF version) may be
 /// any job's: the jobs it does not name are then of unknown state for this
 /// poll, not gone, and the line is logged once.
-pub fn parse_bjobs(ids: &[&str], output: &CommandOutput) -> Result<Vec<JobStatus>, String> {
-    let mut known: BTreeMap<String, JobStatus> = BTreeMap::new();
+pub fn parse_bjobs(ids: &[&str], output: &CommandOutput) -> Result<Vec<JobReport>, String> {
+    let mut known: BTreeMap<String, JobReport> = BTreeMap::new();
     let mut unreadable = false;
     for line in output.stdout.lines().filter(|l| !l.trim().is_empty()) {
         match parse_line(line) {
@@ -103,15 +105,15 @@ pub fn parse_bjobs(ids: &[&str], output: &CommandOutput) -> Result<Vec<JobStatus
     let forgotten = JobStatus::new(JobState::Exited(FORGOTTEN_EXIT_CODE));
     for line in output.stderr.lines() {
         if let Some(id) = not_found_id(line) {
-            known.insert(id.to_string(), forgotten);
+            known.insert(id.to_string(), forgotten.into());
         }
     }
     ids.iter()
-        .map(|id| match known.get(*id) {
-            Some(status) => Ok(*status),
-            None if unreadable => Ok(JobStatus::new(JobState::Unknown)),
+        .map(|id| match known.remove(*id) {
+            Some(report) => Ok(report),
+            None if unreadable => Ok(JobStatus::new(JobState::Unknown).into()),
             // bjobs answered for the others, so this one is gone.
-            None if output.success() => Ok(forgotten),
+            None if output.success() => Ok(forgotten.into()),
             None => Err(output.failure()),
         })
         .collect()
@@ -139,8 +141,11 @@ mod tests {
         }
     }
 
-    fn states(statuses: &[JobStatus]) -> Vec<JobState> {
-        statuses.iter().map(JobStatus::state).collect()
+    fn states(reports: &[JobReport]) -> Vec<JobState> {
+        reports
+            .iter()
+            .map(|report| report.status().state())
+            .collect()
     }
 
     #[test]
@@ -175,13 +180,20 @@ mod tests {
         let ids = ["3", "1", "2", "4", "7[1]", "7[2]"];
         let out = output(
             0,
-            "1|0|RUN|0:09 L|-\n2|0|PEND|-|-\n3|0|UNKWN|-|-\n\
-             7|1|RUN|1:00 L|-\n7|2|EXIT|-|TERM_RUNLIMIT: job killed after reaching LSF run time limit\n",
+            "1|0|RUN|0:09 L|-|-\n\
+             2|0|PEND|-|-|Job requirements for reserving resource (sim_seat) not satisfied: 1 host\n\
+             3|0|UNKWN|-|-|-\n\
+             7|1|RUN|1:00 L|-|-\n\
+             7|2|EXIT|-|TERM_RUNLIMIT: job killed after reaching LSF run time limit|-\n",
             "Job <4> is not found\n",
         );
-        let statuses = parse_bjobs(&ids, &out).expect("parsed");
+        let reports = parse_bjobs(&ids, &out).expect("parsed");
+        let pending: Vec<Option<&str>> = reports.iter().map(JobReport::pending_reason).collect();
+        let license = "Job requirements for reserving resource (sim_seat) not satisfied: 1 host";
+        assert_eq!(pending, [None, None, Some(license), None, None, None]);
+        let statuses: Vec<JobStatus> = reports.iter().map(JobReport::status).collect();
         assert_eq!(
-            states(&statuses),
+            states(&reports),
             [
                 JobState::Unknown,
                 JobState::Running,
@@ -204,7 +216,7 @@ mod tests {
         let down = output(255, "", "LSF is down. Please wait ...\n");
         let error = parse_bjobs(&["1"], &down).expect_err("no answer");
         assert!(error.contains("LSF is down"), "{error}");
-        let missing = output(0, "1|0|DONE|-|-\n", "");
+        let missing = output(0, "1|0|DONE|-|-|-\n", "");
         assert_eq!(
             states(&parse_bjobs(&["1", "2"], &missing).expect("parsed")),
             [JobState::Exited(0), JobState::Exited(FORGOTTEN_EXIT_CODE)]
@@ -215,7 +227,7 @@ mod tests {
     /// no job is taken for gone because of it.
     #[test]
     fn a_line_bjobs_cannot_read_leaves_the_jobs_it_may_be_about_unknown() {
-        let odd = output(0, "1|0|RUN|0:09 L|-\n*** maintenance at 18:00 ***\n", "");
+        let odd = output(0, "1|0|RUN|0:09 L|-|-\n*** maintenance at 18:00 ***\n", "");
         assert_eq!(
             states(&parse_bjobs(&["1", "2"], &odd).expect("parsed")),
             [JobState::Running, JobState::Unknown]

@@ -28,7 +28,7 @@ mod bsub;
 
 use dfm_plugin_api::batch::{BatchRunner, BatchScheduler, Commands};
 use dfm_plugin_api::command::CommandOutput;
-use dfm_plugin_api::{export_runner, JobStatus, LaunchRequest};
+use dfm_plugin_api::{export_runner, JobReport, JobStatus, LaunchRequest};
 
 use self::bsub::Config;
 
@@ -71,6 +71,15 @@ impl BatchScheduler for Lsf {
         job_ids: &[&str],
         output: &CommandOutput,
     ) -> Result<Vec<JobStatus>, String> {
+        let reports = self.parse_reports(job_ids, output)?;
+        Ok(reports.iter().map(JobReport::status).collect())
+    }
+
+    fn parse_reports(
+        &self,
+        job_ids: &[&str],
+        output: &CommandOutput,
+    ) -> Result<Vec<JobReport>, String> {
         bjobs::parse_bjobs(job_ids, output)
     }
 

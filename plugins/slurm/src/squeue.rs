@@ -4,15 +4,17 @@
 use std::collections::BTreeMap;
 
 use dfm_plugin_api::command::CommandOutput;
-use dfm_plugin_api::{JobState, JobStatus};
+use dfm_plugin_api::{JobReport, JobState, JobStatus};
 
 /// The exit code reported for a job SLURM has forgotten (finished longer
 /// than MinJobAge ago): it ended, how is no longer known.
 pub const FORGOTTEN_EXIT_CODE: i32 = -1;
 
 /// What `squeue` prints per job: id (`42`, or `42_3` for an array
-/// element, with `-r`), state, time left.
-pub const FORMAT: &str = "%i %T %L";
+/// element, with `-r`), state, time left (one word, `UNLIMITED` too), and
+/// why it is pending (`Licenses`, `Resources`, `Priority`; `None` when not;
+/// last, as it may hold spaces).
+pub const FORMAT: &str = "%i %T %L %r";
 
 /// What an unreadable line of `squeue` means for the jobs it may be about.
 const UNREADABLE: &str =
@@ -56,20 +58,23 @@ fn status(state: &str, left: Option<&str>) -> JobStatus {
     }
 }
 
-/// The statuses of `ids` from one `squeue -h -r -t all -j IDS -o FORMAT`.
-pub fn parse_squeue(ids: &[&str], output: &CommandOutput) -> Result<Vec<JobStatus>, String> {
+/// The reports of `ids` from one `squeue -h -r -t all -j IDS -o FORMAT`.
+pub fn parse_squeue(ids: &[&str], output: &CommandOutput) -> Result<Vec<JobReport>, String> {
     // squeue fails this way when every id asked for is unknown.
     let all_unknown = !output.success() && output.stderr.contains("Invalid job id specified");
     if !output.success() && !all_unknown {
         return Err(output.failure());
     }
-    let mut known: BTreeMap<&str, JobStatus> = BTreeMap::new();
+    let mut known: BTreeMap<&str, JobReport> = BTreeMap::new();
     let mut unreadable = false;
     for line in output.stdout.lines().filter(|l| !l.trim().is_empty()) {
         let mut fields = line.split_whitespace();
         match (fields.next(), fields.next()) {
             (Some(id), Some(state)) if is_job_id(id) && is_state_name(state) => {
-                known.insert(id, status(state, fields.next()));
+                let left = fields.next();
+                let reason: Vec<&str> = fields.collect();
+                let report = JobReport::new(status(state, left)).pending_because(&reason.join(" "));
+                known.insert(id, report);
             }
             _ => {
                 unreadable = true;
@@ -86,7 +91,7 @@ pub fn parse_squeue(ids: &[&str], output: &CommandOutput) -> Result<Vec<JobStatu
     };
     Ok(ids
         .iter()
-        .map(|id| known.get(id).copied().unwrap_or(missing))
+        .map(|id| known.remove(id).unwrap_or_else(|| missing.into()))
         .collect())
 }
 
@@ -169,10 +174,13 @@ mod tests {
     fn squeue_answers_in_the_order_asked() {
         let out = output(
             0,
-            "7 RUNNING 1:57\n5 PENDING 2:00\n6 COMPLETED 0:00\n9_2 TIMEOUT 0:00\n9_1 RUNNING UNLIMITED\n",
+            "7 RUNNING 1:57 None\n5 PENDING 2:00 Licenses\n6 COMPLETED 0:00 None\n9_2 TIMEOUT 0:00 None\n9_1 RUNNING UNLIMITED None\n",
             "",
         );
-        let statuses = parse_squeue(&["5", "6", "7", "8", "9_1", "9_2"], &out).expect("parsed");
+        let reports = parse_squeue(&["5", "6", "7", "8", "9_1", "9_2"], &out).expect("parsed");
+        let reasons: Vec<Option<&str>> = reports.iter().map(JobReport::pending_reason).collect();
+        assert_eq!(reasons, [Some("Licenses"), None, None, None, None, None]);
+        let statuses: Vec<JobStatus> = reports.iter().map(JobReport::status).collect();
         let states: Vec<JobState> = statuses.iter().map(JobStatus::state).collect();
         assert_eq!(
             states,
@@ -194,7 +202,9 @@ mod tests {
         let unknown = output(1, "", "slurm_load_jobs error: Invalid job id specified\n");
         assert_eq!(
             parse_squeue(&["9"], &unknown),
-            Ok(vec![JobStatus::new(JobState::Exited(FORGOTTEN_EXIT_CODE))])
+            Ok(vec![
+                JobStatus::new(JobState::Exited(FORGOTTEN_EXIT_CODE)).into()
+            ])
         );
         let down = output(
             1,
@@ -214,11 +224,25 @@ mod tests {
             let states: Vec<JobState> = parse_squeue(&["5", "7"], &out)
                 .expect("parsed")
                 .iter()
-                .map(JobStatus::state)
+                .map(|report| report.status().state())
                 .collect();
             assert_eq!(states, [JobState::Running, JobState::Unknown], "{odd}");
         }
         assert!(is_job_id("42_[1-3]") && is_job_id("42_3") && !is_job_id("42x"));
+    }
+
+    /// A reason of several words (`launch failed requeued held`) is kept
+    /// whole; an older squeue that prints no reason still reads.
+    #[test]
+    fn a_pending_reason_is_the_rest_of_the_line() {
+        let out = output(
+            0,
+            "5 PENDING 1:00:00 launch failed requeued held\n6 PENDING 1:00:00\n",
+            "",
+        );
+        let reports = parse_squeue(&["5", "6"], &out).expect("parsed");
+        let reasons: Vec<Option<&str>> = reports.iter().map(JobReport::pending_reason).collect();
+        assert_eq!(reasons, [Some("launch failed requeued held"), None]);
     }
 
     #[test]

@@ -23,6 +23,8 @@
 //!   goes. Here: `count` processes, each with `TEMPLATE_ARRAY_INDEX`.
 //! - `poll_status`: as `poll`, with the seconds a job has left before its
 //!   run limit and whether it ended at it, if your scheduler tells.
+//! - `poll_reports` (API 0.1.2): as `poll_status`, with why each pending
+//!   job waits, in the scheduler's words (`JobReport::pending_because`).
 
 use std::collections::HashMap;
 use std::fs::{self, File};

@@ -141,6 +141,18 @@ fn render_status(status: &DaemonStatus) -> String {
             }
         }
     }
+    if !status.worker_licenses.is_empty() {
+        text.push_str(&format!(
+            "\n  {:<16} {:>7} {:>8}   (held by the scheduler, per worker job)\n",
+            "LICENSE", "HELD", "WAITING"
+        ));
+        for l in &status.worker_licenses {
+            text.push_str(&format!(
+                "  {:<16} {:>7} {:>8}\n",
+                l.name, l.workers_holding, l.workers_waiting
+            ));
+        }
+    }
     if !status.workers.is_empty() {
         text.push_str(&format!(
             "\n  {:<10} {:<16} {:>8} {:<10} {:<12} {}\n",
@@ -154,7 +166,11 @@ fn render_status(status: &DaemonStatus) -> String {
                 w.pid,
                 w.state,
                 w.job_id,
-                w.current_task.as_deref().unwrap_or("-")
+                match (&w.current_task, &w.pending_reason) {
+                    (Some(task), _) => task.clone(),
+                    (None, Some(reason)) => format!("(pending: {reason})"),
+                    (None, None) => "-".to_string(),
+                }
             ));
         }
     }

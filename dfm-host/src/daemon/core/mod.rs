@@ -266,11 +266,13 @@ impl Core {
             Event::Polled { result } => {
                 self.runner.polled();
                 match result {
-                    Ok(statuses) => {
-                        for (slot, status) in statuses {
+                    Ok(reports) => {
+                        for (slot, report) in reports {
                             if !self.workers.has_job(slot) || self.pool.slot(slot).is_none() {
                                 continue;
                             }
+                            let status = report.status();
+                            self.workers.pending_reason(slot, report.pending_reason());
                             match status.state() {
                                 JobState::Exited(code) => {
                                     self.workers.disconnected(slot);

@@ -1,7 +1,11 @@
 //! What the core tells about the pool: `status.get`'s answer and a new
 //! monitor's snapshot.
 
-use dfm_wire::{ClientStatus, DaemonStatus, LicenseStatus, RunningTask};
+use std::collections::BTreeMap;
+
+use dfm_wire::{ClientStatus, DaemonStatus, LicenseStatus, RunningTask, WorkerLicenseStatus};
+
+use crate::pool::SlotState;
 
 use super::Core;
 
@@ -49,6 +53,36 @@ impl Core {
             .collect()
     }
 
+    /// Each license the scheduler holds per worker: the workers of its
+    /// classes that run (each holds it) and those whose job the scheduler
+    /// keeps pending for a license. A reason is for a license if it says
+    /// so (SLURM's `Licenses`) or names one of the class's (LSF's
+    /// `reserving resource (sim_seat)`, Grid Engine's `gc:sim_seat`).
+    pub(super) fn worker_license_statuses(&self) -> Vec<WorkerLicenseStatus> {
+        let config = self.runner.config();
+        let mut by_name: BTreeMap<&str, WorkerLicenseStatus> = BTreeMap::new();
+        for (slot, s) in self.pool.slots() {
+            let held = config.licenses_held_by_scheduler(self.pool.class_of(s));
+            let reason = self.workers.pending_reason_of(slot).unwrap_or_default();
+            for name in held {
+                let entry = by_name.entry(name).or_insert_with(|| WorkerLicenseStatus {
+                    name: name.to_string(),
+                    workers_holding: 0,
+                    workers_waiting: 0,
+                });
+                match s.state {
+                    SlotState::Idle | SlotState::Busy(_) => entry.workers_holding += 1,
+                    SlotState::Launching | SlotState::Starting => {
+                        if waits_for_license(reason, name) {
+                            entry.workers_waiting += 1;
+                        }
+                    }
+                }
+            }
+        }
+        by_name.into_values().collect()
+    }
+
     /// `status.get`'s answer.
     pub(super) fn status(&self) -> DaemonStatus {
         let pool = &self.pool;
@@ -59,9 +93,30 @@ impl Core {
                 .collect(),
             clients: self.client_statuses(),
             licenses: self.license_statuses(),
+            worker_licenses: self.worker_license_statuses(),
             tasks: pool.counts(),
             uptime_secs: self.started.elapsed().as_secs_f64(),
             ..self.status_base.clone()
         }
+    }
+}
+
+/// Whether a scheduler's pending reason is a wait for the license `name`.
+fn waits_for_license(reason: &str, name: &str) -> bool {
+    reason.to_ascii_lowercase().contains("license") || reason.contains(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::waits_for_license;
+
+    #[test]
+    fn a_pending_reason_is_for_a_license_if_it_says_so_or_names_it() {
+        assert!(waits_for_license("Licenses", "sim_seat"));
+        let lsf = "Job requirements for reserving resource (sim_seat) not satisfied: 1 host";
+        assert!(waits_for_license(lsf, "sim_seat"));
+        assert!(!waits_for_license(lsf, "vcs"));
+        assert!(!waits_for_license("Resources", "sim_seat"));
+        assert!(!waits_for_license("", "sim_seat"));
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dfm_plugin_api::extended::{GuardedV2, RunnerV2_TO};
-use dfm_plugin_api::{JobHandle, JobState, JobStatus, LaunchRequest, RunnerPlugin};
+use dfm_plugin_api::{JobHandle, JobReport, JobState, JobStatus, LaunchRequest, RunnerPlugin};
 use dfm_wire::worker::job_env;
 use dfm_wire::{DaemonStatus, PoolCounts, Register, TaskSpec};
 use serde_json::json;
@@ -29,8 +29,8 @@ struct Scheduler {
     calls: Mutex<Vec<String>>,
     /// Worker ids of the jobs launched, in order.
     workers: Mutex<Vec<String>>,
-    /// What `poll_status` answers for each job id (default: running).
-    statuses: Mutex<Vec<(String, JobStatus)>>,
+    /// What `poll_reports` answers for each job id (default: running).
+    statuses: Mutex<Vec<(String, JobReport)>>,
 }
 
 impl Scheduler {
@@ -38,11 +38,11 @@ impl Scheduler {
         self.calls.lock().expect("calls").clone()
     }
 
-    fn answer(&self, job_id: &str, status: JobStatus) {
+    fn answer(&self, job_id: &str, report: impl Into<JobReport>) {
         self.statuses
             .lock()
             .expect("statuses")
-            .push((job_id.into(), status));
+            .push((job_id.into(), report.into()));
     }
 }
 
@@ -88,6 +88,14 @@ impl RunnerPlugin for FakeRunner {
     }
 
     fn poll_status(&self, jobs: &[JobHandle]) -> Result<Vec<JobStatus>, String> {
+        Ok(self
+            .poll_reports(jobs)?
+            .iter()
+            .map(JobReport::status)
+            .collect())
+    }
+
+    fn poll_reports(&self, jobs: &[JobHandle]) -> Result<Vec<JobReport>, String> {
         let statuses = self.0.statuses.lock().expect("statuses");
         Ok(jobs
             .iter()
@@ -96,8 +104,8 @@ impl RunnerPlugin for FakeRunner {
                     .iter()
                     .rev()
                     .find(|(id, _)| id == job.job_id())
-                    .map(|(_, status)| *status)
-                    .unwrap_or_else(|| JobStatus::new(JobState::Running))
+                    .map(|(_, report)| report.clone())
+                    .unwrap_or_else(|| JobStatus::new(JobState::Running).into())
             })
             .collect())
     }
@@ -174,6 +182,7 @@ impl Harness {
                 pool_size: config.pool.max_workers,
                 clients: Vec::new(),
                 licenses: Vec::new(),
+                worker_licenses: Vec::new(),
             },
             hold_client_lines: Hold::new(line_writers::HOLD),
             durations: DurationsFile::new(dir.join("durations.json")),
@@ -439,4 +448,67 @@ async fn a_restart_leaves_the_workers_running_and_named_in_the_journal() {
     let journal = std::fs::read_to_string(dir.join("journal.json")).expect("the journal");
     let journal: serde_json::Value = serde_json::from_str(&journal).expect("JSON");
     assert_eq!(journal["workers"][0]["job_id"], "job1", "{journal}");
+}
+
+/// A class whose workers each hold a license the scheduler counts
+/// (`license_scope: worker`): a job the scheduler keeps pending for it is
+/// shown so, per worker (the scheduler's words) and per license, until a
+/// poll says it runs.
+#[tokio::test(start_paused = true)]
+async fn workers_the_scheduler_keeps_waiting_for_a_license_are_shown_waiting() {
+    let options = [
+        ("pool.max_workers", "2"),
+        ("defaults.license_scope", "worker"),
+        ("defaults.licenses.sim_seat", "1"),
+    ];
+    let mut h = Harness::new("seat", &options, false);
+    h.submit("a");
+    h.submit("b");
+    h.core.launch_gathered();
+    h.runner_answers().await;
+    assert_eq!(h.scheduler.calls(), ["launch_array 2"]);
+    let first = h.launched_workers()[0].clone();
+    h.register(&first);
+    let pending = JobStatus::new(JobState::Pending);
+    h.scheduler.answer(
+        "job1_2",
+        JobReport::new(pending).pending_because("Licenses"),
+    );
+    h.poll().await;
+
+    let status = h.core.status();
+    let seat = &status.worker_licenses;
+    assert_eq!(seat.len(), 1, "{seat:?}");
+    assert_eq!(
+        (
+            seat[0].name.as_str(),
+            seat[0].workers_holding,
+            seat[0].workers_waiting
+        ),
+        ("sim_seat", 1, 1)
+    );
+    let reasons: Vec<Option<&str>> = status
+        .workers
+        .iter()
+        .map(|w| w.pending_reason.as_deref())
+        .collect();
+    assert_eq!(
+        reasons.iter().filter(|r| **r == Some("Licenses")).count(),
+        1
+    );
+
+    // Pending for another reason: not for the license.
+    h.scheduler.answer(
+        "job1_2",
+        JobReport::new(pending).pending_because("Priority"),
+    );
+    h.poll().await;
+    assert_eq!(h.core.status().worker_licenses[0].workers_waiting, 0);
+
+    // It runs: no reason left.
+    h.scheduler
+        .answer("job1_2", JobStatus::new(JobState::Running));
+    h.poll().await;
+    let status = h.core.status();
+    assert!(status.workers.iter().all(|w| w.pending_reason.is_none()));
 }
