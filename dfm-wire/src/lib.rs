@@ -16,6 +16,7 @@ pub mod client;
 mod decode;
 pub mod events;
 pub mod frame;
+pub mod measurements;
 pub mod sealed;
 pub mod status;
 pub mod task;
@@ -26,6 +27,7 @@ pub use client::{
 };
 pub use events::{Completion, MonitorEvent, RunningTask, Snapshot, TaskStarted};
 pub use frame::{read_line, read_message, to_line, FrameError, MessageError, MAX_LINE_BYTES};
+pub use measurements::{unix_now, Measurements, Usage};
 pub use status::{
     ClientStatus, DaemonStatus, LicenseStatus, PoolCounts, WorkerActivity, WorkerCounts,
     WorkerLicenseStatus, WorkerStatus,

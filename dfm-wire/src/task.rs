@@ -424,6 +424,10 @@ pub struct TaskResult {
     pub markers: Vec<Marker>,
     #[serde(default)]
     pub memento: Value,
+    /// dfm's: where, when and at what cost it ran (the original's client
+    /// ignores it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measurements: Option<Box<crate::Measurements>>,
 }
 
 impl TaskResult {
@@ -435,6 +439,7 @@ impl TaskResult {
             output: Vec::new(),
             markers: Vec::new(),
             memento: Value::Null,
+            measurements: None,
         }
     }
 

@@ -2,6 +2,16 @@
 import asyncio, os, sys
 from dv_flow.mgr.daemon_client import DaemonClientBackend
 from dv_flow.mgr.runner_backend import TaskExecRequest
+import dv_flow.mgr.task_exec_serialize as serialize
+
+# What the daemon's replies held, as the client hands them to its own
+# reader: dfm's measurements ride along, and the client reads the rest.
+handed = []
+_deserialize = serialize.deserialize_result
+def recording(result_data):
+    handed.append(result_data)
+    return _deserialize(result_data)
+serialize.deserialize_result = recording
 
 async def main(root):
     backend = DaemonClientBackend.discover(root)
@@ -18,6 +28,7 @@ async def main(root):
         print(f"t{i} status={r.status}")
         assert r.status == i % 2, r
         assert open(os.path.join(root, "rundir", f"t{i}", "out.txt")).read() == f"hi {i}\n"
+    assert len(handed) == 4 and all("worker_id" in h.get("measurements", {}) for h in handed), handed
     await backend.stop()
     print("upstream client OK")
 

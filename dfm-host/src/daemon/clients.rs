@@ -30,6 +30,9 @@ pub struct Submitted {
     /// The `id` its submit came with.
     pub id: Value,
     pub name: String,
+    /// When it was queued, by the daemon's clock and the wall clock.
+    pub queued: Instant,
+    pub queued_at: f64,
     pub started: Option<Started>,
 }
 
@@ -39,6 +42,9 @@ pub struct Started {
     pub since: Instant,
     pub worker_id: String,
     pub hostname: String,
+    /// Its worker's slot (its batch job is asked for there when the task
+    /// ends: a worker may register before its launch is answered).
+    pub slot: crate::pool::SlotId,
 }
 
 impl Clients {
@@ -88,11 +94,20 @@ impl Clients {
         self.by_id.get(&client).is_some_and(|c| c.own_tasks)
     }
 
-    pub fn submitted(&mut self, client: ClientId, request_id: String, id: Value, name: String) {
+    pub fn submitted(
+        &mut self,
+        client: ClientId,
+        request_id: String,
+        id: Value,
+        name: String,
+        now: Instant,
+    ) {
         if let Some(c) = self.by_id.get_mut(&client) {
             let submitted = Submitted {
                 id,
                 name,
+                queued: now,
+                queued_at: dfm_wire::unix_now(),
                 started: None,
             };
             c.submits.insert(request_id, submitted);

@@ -154,15 +154,20 @@ impl WorkerLinks {
             .collect()
     }
 
+    /// The batch job of the worker of `slot`: the runner's handle on it,
+    /// else what the worker said at registration.
+    pub fn job_id(&self, pool: &Pool, slot: SlotId) -> Option<String> {
+        let launched = self.by_slot.get(&slot).and_then(|link| link.job.as_ref());
+        match launched {
+            Some(job) => Some(job.job_id().to_string()),
+            None => Some(pool.slot(slot)?.info.job_id.clone()),
+        }
+    }
+
     /// What status and monitors show of the worker of `slot`.
     pub fn status(&self, pool: &Pool, slot: SlotId) -> Option<WorkerStatus> {
         let s = pool.slot(slot)?;
-        let job_id = self
-            .by_slot
-            .get(&slot)
-            .and_then(|link| link.job.as_ref())
-            .map(|job| job.job_id().to_string())
-            .unwrap_or_else(|| s.info.job_id.clone());
+        let job_id = self.job_id(pool, slot).unwrap_or_default();
         let state = match s.state {
             SlotState::Launching | SlotState::Starting => WorkerActivity::Launching,
             SlotState::Idle => WorkerActivity::Idle,

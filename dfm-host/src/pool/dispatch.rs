@@ -170,6 +170,9 @@ impl Pool {
         // not.
         self.schedule(now);
         if let Some(task) = task.filter(|t| !t.state.cancelled()) {
+            let mut result = result;
+            let measured = result.measurements.get_or_insert_with(Default::default);
+            measured.attempt = Some(task.attempts.max(1));
             self.reply(
                 task.client,
                 task.spec.request_id.clone(),

@@ -9,17 +9,31 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
+use dfm_wire::Usage;
 use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{signal, SignalKind};
 
-/// The status of child `pid` if it has ended, reaping it.
-fn reap(pid: libc::pid_t) -> io::Result<Option<ExitStatus>> {
+/// The status of child `pid` if it has ended, reaping it, and what it
+/// and the children it waited for cost (`wait4`).
+fn reap(pid: libc::pid_t) -> io::Result<Option<(ExitStatus, Usage)>> {
     let mut status = 0;
-    // SAFETY: waitpid writes only into `status`.
-    match unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } {
+    // SAFETY: rusage is plain data; wait4 only writes into it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 writes only into `status` and `usage`.
+    match unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) } {
         0 => Ok(None),
         -1 => Err(io::Error::last_os_error()),
-        _ => Ok(Some(ExitStatus::from_raw(status))),
+        _ => Ok(Some((ExitStatus::from_raw(status), usage_of(&usage)))),
+    }
+}
+
+fn usage_of(usage: &libc::rusage) -> Usage {
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Usage {
+        cpu_user_secs: secs(usage.ru_utime),
+        cpu_system_secs: secs(usage.ru_stime),
+        // Linux gives KiB.
+        max_rss_kib: u64::try_from(usage.ru_maxrss).ok(),
     }
 }
 
@@ -28,6 +42,8 @@ pub struct Child {
     pid: libc::pid_t,
     waiter: Waiter,
     status: Option<ExitStatus>,
+    /// What it cost, once reaped.
+    usage: Option<Usage>,
 }
 
 enum Waiter {
@@ -54,7 +70,23 @@ impl Child {
             pid,
             waiter,
             status: None,
+            usage: None,
         }
+    }
+
+    /// What the process and the children it waited for cost, once it has
+    /// ended.
+    pub fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+
+    /// Reaps the process if it has ended, keeping its status and usage.
+    fn reaped(&mut self) -> io::Result<Option<ExitStatus>> {
+        if let Some((status, usage)) = reap(self.pid)? {
+            self.status = Some(status);
+            self.usage = Some(usage);
+        }
+        Ok(self.status)
     }
 
     /// Waits for the process to end; cancel-safe.
@@ -63,8 +95,7 @@ impl Child {
             return Ok(status);
         }
         if let Waiter::Pidfd(_) = self.waiter {
-            if let Some(status) = reap(self.pid)? {
-                self.status = Some(status);
+            if let Some(status) = self.reaped()? {
                 return Ok(status);
             }
             if let Waiter::Pidfd(fd) = std::mem::replace(&mut self.waiter, Waiter::Sigchld) {
@@ -78,11 +109,11 @@ impl Child {
                 }
             }
         }
-        let status = match &self.waiter {
+        let (status, usage) = match &self.waiter {
             Waiter::Registered(fd) => loop {
                 let mut ready = fd.readable().await?;
-                if let Some(status) = reap(self.pid)? {
-                    break status;
+                if let Some(ended) = reap(self.pid)? {
+                    break ended;
                 }
                 ready.clear_ready();
             },
@@ -90,21 +121,22 @@ impl Child {
                 // Listening before looking: an end between the two is not missed.
                 let mut sigchld = signal(SignalKind::child())?;
                 loop {
-                    if let Some(status) = reap(self.pid)? {
-                        break status;
+                    if let Some(ended) = reap(self.pid)? {
+                        break ended;
                     }
                     sigchld.recv().await;
                 }
             }
         };
         self.status = Some(status);
+        self.usage = Some(usage);
         Ok(status)
     }
 
     /// The process's status if it has ended (reaping it), without waiting.
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         if self.status.is_none() {
-            self.status = reap(self.pid)?;
+            return self.reaped();
         }
         Ok(self.status)
     }

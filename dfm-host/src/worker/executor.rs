@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use dfm_wire::{Dialect, Marker, Severity, TaskResult, TaskSpec, PYTASK};
+use dfm_wire::{Dialect, Marker, Severity, TaskResult, TaskSpec, Usage, PYTASK};
 
 use super::child::{killed_by_stop_signal, Child};
 use super::original_shell::{OriginalShellExecutor, OriginalShellRun};
@@ -169,6 +169,15 @@ impl Execution {
             Execution::Process(run) => run.child.wait_for_end(limit),
             Execution::OriginalShell(run) => run.give_time(limit),
             Execution::Python(run) => run.give_time(limit),
+        }
+    }
+
+    /// What the task's processes cost, once it has ended.
+    pub fn usage(&self) -> Option<Usage> {
+        match self {
+            Execution::Process(run) => run.child.usage(),
+            Execution::OriginalShell(run) => run.usage(),
+            Execution::Python(run) => run.usage(),
         }
     }
 

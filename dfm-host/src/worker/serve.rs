@@ -5,12 +5,12 @@
 use std::os::fd::RawFd;
 use std::time::Duration;
 
-use dfm_wire::MAX_PREFETCH;
+use dfm_wire::{unix_now, Measurements, MAX_PREFETCH};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use super::executor::{Execution, Executors};
 use super::session::{next_message, send, Session};
-use super::state::{Effect, Input, WorkerState, DEFER, SIGNAL_GRACE, UNDISTURBED};
+use super::state::{Effect, Ending, Input, WorkerState, DEFER, SIGNAL_GRACE, UNDISTURBED};
 
 /// How long a worker that has just reported a result waits on the CPU for
 /// its next task before it sleeps. Only after dfm's own tasks: the
@@ -70,6 +70,7 @@ pub async fn serve(
         executors,
         signals,
         task: None,
+        started_at: 0.0,
         lingers: true,
     };
     let mut buf = Vec::new();
@@ -88,12 +89,7 @@ pub async fn serve(
                     Err(e) => Input::DaemonGone(format!("connection to the daemon failed: {e}")),
                 }
             }
-            ending = ended(&mut io.task) => {
-                if let Some(ended) = io.task.take() {
-                    io.executors.reclaim(ended);
-                }
-                Input::Ended(ending)
-            }
+            ending = ended(&mut io.task) => io.finished(ending),
             _ = heartbeat.tick() => Input::HeartbeatDue { silent: last_heard.elapsed() },
             name = io.signals.next() => Input::Signal(name),
         };
@@ -119,6 +115,8 @@ struct Io<'a> {
     executors: &'a mut Executors,
     signals: &'a mut StopSignals,
     task: Option<Execution>,
+    /// When the running task started, in seconds since the epoch.
+    started_at: f64,
     /// Whose task the worker ran last: it lingers only after dfm's own.
     lingers: bool,
 }
@@ -143,6 +141,7 @@ impl Io<'_> {
             Effect::Start(spec) => match self.executors.start(&spec) {
                 Ok(started) => {
                     self.lingers = spec.dialect() == dfm_wire::Dialect::Native;
+                    self.started_at = unix_now();
                     self.task = Some(started);
                     Step::Answer(Input::Started)
                 }
@@ -202,14 +201,20 @@ impl Io<'_> {
         };
         running.give_time(DEFER);
         match running.try_ended() {
-            Some(ending) => {
-                if let Some(ended) = self.task.take() {
-                    self.executors.reclaim(ended);
-                }
-                Input::Ended(ending)
-            }
+            Some(ending) => self.finished(ending),
             None => Input::StillRunning,
         }
+    }
+
+    /// The task has ended: its result gets the worker's measurements, and
+    /// its executor what it lent.
+    fn finished(&mut self, mut ending: Ending) -> Input {
+        if let Some(ended) = self.task.take() {
+            let measured = Measurements::on_worker(self.started_at, unix_now(), ended.usage());
+            ending.result.measurements = Some(Box::new(measured));
+            self.executors.reclaim(ended);
+        }
+        Input::Ended(ending)
     }
 }
 

@@ -33,6 +33,11 @@ pub struct RunArgs {
     /// Print one machine-readable summary (JSON) at the end, nothing else.
     #[arg(long)]
     pub json: bool,
+    /// After the run, write a report bundle to DIR: report.json (the
+    /// original's dvflow-report/1) and report.md, junit.xml, trace.json,
+    /// report.html, the logs.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
     /// This run's share of a shared pool: N of its tasks per turn against
     /// one of each other run's (1 to 100; default 1).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]

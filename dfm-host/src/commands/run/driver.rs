@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use dfm_wire::{ClientCall, Env, Environment, MonitorEvent, Reply, ResourceRequest, TaskSpec};
+use dfm_wire::{
+    ClientCall, Env, Environment, Marker, Measurements, MonitorEvent, Reply, ResourceRequest,
+    TaskSpec,
+};
 use serde_json::Value;
 
 use super::display::Display;
@@ -53,6 +56,18 @@ pub struct Run<'a> {
     /// without any is not asked its status again: status.get is not free
     /// on a big pool, and many runs may share it.
     daemon_licenses: Option<bool>,
+    /// What each finished task's result said beyond its status: its
+    /// markers and dfm's measurements.
+    said: BTreeMap<usize, Said>,
+}
+
+/// What a task's result said beyond its status.
+#[derive(Debug, Clone, Default)]
+pub struct Said {
+    /// Whether it changed its outputs (the original's `changed`).
+    pub changed: bool,
+    pub markers: Vec<Marker>,
+    pub measurements: Option<Measurements>,
 }
 
 /// How often a run makes sure its daemon still answers.
@@ -88,6 +103,7 @@ impl<'a> Run<'a> {
             last_ping: Instant::now(),
             daemon_licenses: None,
             timeout,
+            said: BTreeMap::new(),
         }
     }
 
@@ -313,6 +329,12 @@ impl<'a> Run<'a> {
                 };
                 let secs = self.elapsed(i);
                 let status = result["status"].as_i64().unwrap_or(1) as i32;
+                let said = Said {
+                    changed: result["changed"].as_bool().unwrap_or(true),
+                    markers: serde_json::from_value(result["markers"].clone()).unwrap_or_default(),
+                    measurements: serde_json::from_value(result["measurements"].clone()).ok(),
+                };
+                self.said.insert(i, said);
                 let state = if status == 0 {
                     TaskProgress::Passed { secs }
                 } else {
@@ -459,6 +481,7 @@ impl<'a> Run<'a> {
                 name: self.flow.tasks[i].name.clone(),
                 state: self.states[&i].clone(),
                 log: self.log_of(i),
+                said: self.said.get(&i).cloned().unwrap_or_default(),
             })
             .collect()
     }

@@ -12,6 +12,7 @@ mod display;
 mod driver;
 mod outcome;
 mod readiness;
+mod report;
 mod survive;
 mod target;
 
@@ -171,10 +172,37 @@ async fn execute(
             Driven::DaemonLost(why) => anyhow::bail!("the ephemeral pool failed: {why}"),
         }
     };
+    let mode = pool.mode.clone();
     pool.close(connection).await?;
 
     let outcomes = run.outcomes();
     display.summary(&flow.package, &outcomes, started.elapsed(), args.json);
+    if let Some(dir) = &args.report {
+        let tasks = order
+            .iter()
+            .zip(&outcomes)
+            .map(|(&i, outcome)| report::ReportTask {
+                outcome,
+                needs: flow.tasks[i]
+                    .needs
+                    .iter()
+                    .map(|&n| flow.tasks[n].name.as_str())
+                    .collect(),
+            })
+            .collect();
+        let generated_unix = dfm_wire::unix_now() as u64;
+        let bundle = report::Report {
+            root: &flow.package,
+            tasks,
+            mode: &mode,
+            wall_secs: started.elapsed().as_secs_f64(),
+            generated_unix,
+        };
+        report::write(dir, &bundle)?;
+        if !args.json {
+            eprintln!("dfm: wrote the run's report to {}", dir.display());
+        }
+    }
     if interrupted {
         return Ok(130);
     }

@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+pub use super::driver::Said;
+
 /// The state of one task of this run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskProgress {
@@ -35,6 +37,8 @@ pub struct TaskOutcome {
     pub name: String,
     pub state: TaskProgress,
     pub log: PathBuf,
+    /// Its markers and measurements, once it has a result.
+    pub said: Said,
 }
 
 /// The last `n` lines of a file, for failure reports.
@@ -63,8 +67,12 @@ pub fn json_summary(package: &str, outcomes: &[TaskOutcome], wall: Duration, mod
                 TaskProgress::Skipped => ("skipped", None, None, None),
                 _ => ("not_run", None, None, None),
             };
-            json!({"name": o.name, "status": status, "exit_code": exit_code, "error": error,
-                   "duration_secs": secs, "log": o.log})
+            let mut task = json!({"name": o.name, "status": status, "exit_code": exit_code,
+                   "error": error, "duration_secs": secs, "log": o.log});
+            if let Some(measured) = &o.said.measurements {
+                task["measurements"] = json!(measured);
+            }
+            task
         })
         .collect();
     json!({

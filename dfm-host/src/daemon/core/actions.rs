@@ -4,12 +4,13 @@
 use std::time::Instant;
 
 use dfm_wire::{
-    reply_error, reply_result, Completion, MonitorEvent, TaskStarted, ToWorker, WorkerStatus,
+    reply_error, reply_result, Completion, Measurements, MonitorEvent, TaskStarted, ToWorker,
+    WorkerStatus,
 };
 use serde_json::Value;
 
 use super::{clock_now, Core};
-use crate::daemon::clients::Started;
+use crate::daemon::clients::{Started, Submitted};
 use crate::daemon::feed::CatchUp;
 use crate::pool::{Action, ClientId, Outcome, SlotId};
 
@@ -91,9 +92,20 @@ impl Core {
             .as_ref()
             .map(|s| s.id.clone())
             .unwrap_or(Value::String(request_id.clone()));
-        let (line, status, error) = match &outcome {
-            Outcome::Finished(result) => (reply_result(&id, result), Some(result.status), None),
-            Outcome::Failed(message) => (reply_error(&id, message), None, Some(message.clone())),
+        let (line, status, error) = match outcome {
+            Outcome::Finished(mut result) => {
+                if let (Some(measured), Some(submitted)) =
+                    (result.measurements.as_mut(), submitted.as_ref())
+                {
+                    measured_by_daemon(measured, submitted);
+                    let slot = submitted.started.as_ref().map(|s| s.slot);
+                    measured.job_id = slot
+                        .and_then(|slot| self.workers.job_id(&self.pool, slot))
+                        .filter(|id| !id.is_empty());
+                }
+                (reply_result(&id, &result), Some(result.status), None)
+            }
+            Outcome::Failed(message) => (reply_error(&id, &message), None, Some(message)),
         };
         let (name, started) = submitted.map(|s| (s.name, s.started)).unwrap_or_default();
         let completion = Completion {
@@ -124,6 +136,7 @@ impl Core {
             since: now,
             worker_id: worker_id.clone(),
             hostname: hostname.clone(),
+            slot,
         };
         let Some(name) = self.clients.started(client, request_id, started) else {
             return;
@@ -160,5 +173,18 @@ impl Core {
         if let Some(status) = self.workers.status(&self.pool, slot) {
             self.publish(|| MonitorEvent::WorkerState(status));
         }
+    }
+}
+
+/// What only the daemon knows of a task, added to what its worker
+/// measured: when it was queued, how long it waited, where it ran (its
+/// job aside).
+fn measured_by_daemon(measured: &mut Measurements, submitted: &Submitted) {
+    measured.queued_at = Some(submitted.queued_at);
+    if let Some(started) = &submitted.started {
+        let waited = started.since.saturating_duration_since(submitted.queued);
+        measured.queue_wait_secs = Some(waited.as_secs_f64());
+        measured.worker_id = Some(started.worker_id.clone());
+        measured.host = Some(started.hostname.clone());
     }
 }

@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::sync::Arc;
 
-use dfm_wire::{Environment, Marker, TaskResult, TaskSpec};
+use dfm_wire::{Environment, Marker, TaskResult, TaskSpec, Usage};
 use serde_json::Value;
 
 use self::harvest::{harvest, marker, NeedsPython};
@@ -286,6 +286,11 @@ impl OriginalShellRun {
 
     pub fn kill(&self) {
         self.child.kill();
+    }
+
+    /// What its processes cost, once it has ended.
+    pub fn usage(&self) -> Option<Usage> {
+        self.child.usage()
     }
 
     fn read_natively(&self, status: &io::Result<ExitStatus>) -> Result<Ending, NeedsPython> {

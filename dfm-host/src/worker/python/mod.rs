@@ -18,7 +18,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use dfm_wire::{Marker, TaskResult, TaskSpec};
+use dfm_wire::{Marker, TaskResult, TaskSpec, Usage};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -48,6 +48,8 @@ pub struct PythonRun {
     interpreter: Interpreter,
     /// It answered: the interpreter can take the next task.
     answered: bool,
+    /// The interpreter's CPU seconds when the task was sent.
+    cpu_before: Option<(f64, f64)>,
 }
 
 /// What the driver answers for a task.
@@ -123,6 +125,7 @@ impl PythonExecutor {
         Ok(PythonRun {
             request_id: spec.request_id.clone(),
             name: spec.name.clone(),
+            cpu_before: interpreter.cpu_secs(),
             interpreter,
             answered: false,
         })
@@ -183,6 +186,19 @@ impl PythonRun {
         self.interpreter.kill();
     }
 
+    /// The CPU the interpreter (and the processes it waited for) spent
+    /// since the task was sent. No peak memory: the interpreter's is that
+    /// of its whole life, not the task's.
+    pub fn usage(&self) -> Option<Usage> {
+        let (user_before, system_before) = self.cpu_before?;
+        let (user, system) = self.interpreter.cpu_secs()?;
+        Some(Usage {
+            cpu_user_secs: (user - user_before).max(0.0),
+            cpu_system_secs: (system - system_before).max(0.0),
+            max_rss_kib: None,
+        })
+    }
+
     fn answer(&mut self, line: &[u8]) -> Ending {
         self.answered = true;
         let result = match serde_json::from_slice::<Answer>(line) {
@@ -193,6 +209,7 @@ impl PythonRun {
                 output: result.output,
                 markers: result.markers,
                 memento: result.memento,
+                measurements: None,
             },
             Ok(Answer::Error { error }) => TaskResult::error(&self.request_id, error),
             Err(e) => {
