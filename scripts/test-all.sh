@@ -17,12 +17,12 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 echo "== system packages: tmux (monitor), SLURM (slurm runner), Icarus Verilog (a library flow of the original's),"
-echo "   xmllint and chromium (run reports: Jenkins' JUnit XSD, the HTML page in a real browser)"
+echo "   xmllint and chromium (run reports: Jenkins' JUnit XSD, the HTML page in a real browser), Prometheus (metrics)"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
     tmux slurm-wlm slurmctld slurmd slurm-client munge iverilog iproute2 \
-    libxml2-utils chromium > /dev/null
+    libxml2-utils chromium prometheus > /dev/null
 
 echo "== a one-node SLURM for the slurm runner's tests"
 if sinfo -h >/dev/null 2>&1; then

@@ -18,6 +18,7 @@ const RUNNER_KEYS: &[&str] = &[
     "seal_local_socket",
     "worker_socket",
     "licenses",
+    "metrics_listen",
 ];
 
 /// The keys of a resource class (and of `defaults`) that dfm reads.

@@ -52,6 +52,9 @@ pub struct RunnerConfig {
     pub license_retry_exit_codes: Vec<i32>,
     /// What each class's tasks hold while they run.
     class_licenses: BTreeMap<String, crate::pool::Needs>,
+    /// `runner.metrics_listen`: the address (`127.0.0.1:9464`) where the
+    /// daemon serves `GET /metrics`; `None`, the default: no metrics.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// The whole merged section, for the plugin's own keys.
     pub(super) raw: Map<String, Value>,
 }
@@ -143,6 +146,14 @@ impl RunnerConfig {
         }
         let seal_local_socket = flag("seal_local_socket", false)?;
         let worker_socket = flag("worker_socket", true)?;
+        let metrics_listen = match address("metrics_listen")? {
+            None => None,
+            Some(text) => Some(text.parse().map_err(|_| {
+                invalid(format!(
+                    "runner.metrics_listen must be an address and port, like 127.0.0.1:9464, not {text}"
+                ))
+            })?),
+        };
         Ok(RunnerConfig {
             runner,
             pool,
@@ -156,6 +167,7 @@ impl RunnerConfig {
             licenses,
             license_retry_exit_codes,
             class_licenses,
+            metrics_listen,
             raw,
         })
     }

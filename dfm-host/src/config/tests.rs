@@ -340,3 +340,19 @@ fn licenses_the_scheduler_holds_for_workers_are_not_counted_by_dfm() {
     let error = project_layer_error("undefined", undefined, &[]).expect("an error");
     assert!(error.contains("runner.licenses does not define"), "{error}");
 }
+
+#[test]
+fn metrics_listen_is_an_address_and_port_or_nothing() {
+    assert_eq!(
+        project_layer_error("metrics-off", "runner: {}\n", &[]),
+        None
+    );
+    let on = "runner:\n  metrics_listen: \"127.0.0.1:9464\"\n";
+    assert_eq!(project_layer_error("metrics-on", on, &[]), None);
+    let wrong = "runner:\n  metrics_listen: \"localhost\"\n";
+    let error = project_layer_error("metrics-wrong", wrong, &[]).expect("no port");
+    assert!(
+        error.contains("runner.metrics_listen must be an address and port, like 127.0.0.1:9464"),
+        "{error}"
+    );
+}

@@ -114,6 +114,11 @@ impl Clients {
         }
     }
 
+    /// When the task was queued, while its client is here.
+    pub fn queued_since(&self, client: ClientId, request_id: &str) -> Option<Instant> {
+        Some(self.by_id.get(&client)?.submits.get(request_id)?.queued)
+    }
+
     /// Notes that the task started; its name, if the client is still here.
     pub fn started(
         &mut self,

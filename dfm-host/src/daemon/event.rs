@@ -64,6 +64,10 @@ pub enum Event {
         held_when_asked: u32,
         output: Result<String, String>,
     },
+    /// A scrape of the metrics listener: the text, for `answer`.
+    MetricsWanted {
+        answer: oneshot::Sender<String>,
+    },
     /// SIGTERM, SIGINT or SIGHUP.
     Signal(&'static str),
 }

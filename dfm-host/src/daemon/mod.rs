@@ -15,6 +15,7 @@ mod handshake;
 pub mod journal;
 mod license_queries;
 mod line_writers;
+mod metrics;
 mod runner_calls;
 mod server;
 mod worker_links;

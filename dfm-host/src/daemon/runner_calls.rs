@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use super::event::Event;
 use super::license_queries::Query;
+use super::metrics::RunnerCallTimes;
 use crate::config::{ResourceSpec, RunnerConfig};
 use crate::plugin::Runner;
 use crate::pool::SlotId;
@@ -47,6 +48,8 @@ pub struct RunnerCalls {
     class_resources: HashMap<String, ResourceRequest>,
     poll_in_flight: bool,
     terminations_in_flight: usize,
+    /// How long its calls take, for the metrics.
+    call_times: RunnerCallTimes,
 }
 
 impl RunnerCalls {
@@ -65,20 +68,31 @@ impl RunnerCalls {
             class_resources: HashMap::new(),
             poll_in_flight: false,
             terminations_in_flight: 0,
+            call_times: RunnerCallTimes::default(),
         }
+    }
+
+    /// How long its calls have taken, by kind.
+    pub fn call_times(&self) -> &RunnerCallTimes {
+        &self.call_times
     }
 
     /// Runs `call` on a blocking thread and sends what `report` makes of
     /// its answer to the core.
     fn call_blocking<T: Send + 'static>(
         &self,
+        what: &'static str,
         call: impl FnOnce(&Runner) -> Result<T, String> + Send + 'static,
         report: impl FnOnce(Result<T, String>) -> Event + Send + 'static,
     ) {
         let runner = self.runner.clone();
         let events = self.events.clone();
+        let times = self.call_times.clone();
         tokio::task::spawn_blocking(move || {
-            let _ = events.send(report(call(&runner)));
+            let started = std::time::Instant::now();
+            let answer = call(&runner);
+            times.observe(what, started.elapsed());
+            let _ = events.send(report(answer));
         });
     }
 
@@ -109,6 +123,7 @@ impl RunnerCalls {
                 let count = workers.len() as u32;
                 let slots: Vec<SlotId> = workers.iter().map(|(slot, _)| *slot).collect();
                 self.call_blocking(
+                    "launch_array",
                     move |runner| runner.launch_array(&request, count),
                     move |result| Event::Launched { slots, result },
                 );
@@ -117,6 +132,7 @@ impl RunnerCalls {
                 for (slot, worker_id) in workers {
                     let request = self.setup.request(&worker_id, class, asked);
                     self.call_blocking(
+                        "launch",
                         move |runner| runner.launch(&request),
                         move |result| Event::Launched {
                             slots: vec![slot],
@@ -132,6 +148,7 @@ impl RunnerCalls {
     pub fn terminate(&mut self, slot: SlotId, job: JobHandle) {
         self.terminations_in_flight += 1;
         self.call_blocking(
+            "terminate",
             move |runner| runner.terminate(&job),
             move |result| Event::Terminated { slot, result },
         );
@@ -182,6 +199,7 @@ impl RunnerCalls {
         self.poll_in_flight = true;
         let (slots, handles): (Vec<SlotId>, Vec<JobHandle>) = jobs.into_iter().unzip();
         self.call_blocking(
+            "poll",
             move |runner| runner.poll(handles),
             move |result| Event::Polled {
                 result: result.map(|states| slots.into_iter().zip(states).collect()),

@@ -71,6 +71,10 @@ pub async fn serve(
         },
         setup.hold_client_lines.clone(),
     );
+    let metrics = match config.metrics_listen.filter(|_| listen.state_file) {
+        Some(address) => Some(serve_metrics(address, &events_tx).await?),
+        None => None,
+    };
     if listen.handle_signals {
         forward_signals(&events_tx)?;
     }
@@ -93,8 +97,27 @@ pub async fn serve(
     let poll_every = secs(config.pool.poll_interval);
     let writers = tokio::task::unconstrained(core.run(control_rx, events_rx, poll_every)).await;
     accepting.stop();
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     finish(writers, &listen, project, sockets).await;
     Ok(())
+}
+
+/// Listens for scrapes at `address` (`runner.metrics_listen`, a project
+/// daemon's only: ephemeral pools would fight over the port).
+async fn serve_metrics(
+    address: std::net::SocketAddr,
+    events: &mpsc::UnboundedSender<Event>,
+) -> Result<tokio::task::JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(address).await.with_context(|| {
+        format!("cannot serve metrics on {address} (runner.metrics_listen): choose another address, or leave it out")
+    })?;
+    tracing::info!("metrics at http://{address}/metrics");
+    Ok(tokio::spawn(super::metrics::server::serve(
+        listener,
+        events.clone(),
+    )))
 }
 
 /// What the daemon before this one left it (the project's daemon keeps a

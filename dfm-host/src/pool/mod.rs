@@ -251,6 +251,18 @@ struct ClassState {
     starved_since: Option<Instant>,
 }
 
+/// A class's tasks and workers now: queued, held ahead by busy workers,
+/// and its workers launching, idle and busy (each running one task).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClassCounts<'a> {
+    pub class: &'a str,
+    pub queued: usize,
+    pub held: usize,
+    pub launching: usize,
+    pub idle: usize,
+    pub busy: usize,
+}
+
 pub struct Pool {
     config: PoolConfig,
     worker_id_prefix: String,
@@ -385,6 +397,21 @@ impl Pool {
             failed_tasks: self.failed,
             workers,
         }
+    }
+
+    /// Each class's tasks and workers, from its books, for the metrics.
+    pub fn class_counts(&self) -> impl Iterator<Item = ClassCounts<'_>> + '_ {
+        self.classes.iter().map(|c| {
+            let busy = c.slots.saturating_sub(c.starting + c.idle.len());
+            ClassCounts {
+                class: &c.name,
+                queued: c.queued,
+                held: c.ahead + c.withdrawing,
+                launching: c.starting,
+                idle: c.idle.len(),
+                busy,
+            }
+        })
     }
 
     /// Each client's tasks in the pool, for `status.get` and monitors.

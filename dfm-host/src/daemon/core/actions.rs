@@ -54,6 +54,12 @@ impl Core {
                     self.pool.worker_lost(slot, "is not connected", now);
                     return;
                 }
+                if let Some(metrics) = self.metrics.as_mut() {
+                    if let Some(queued) = self.clients.queued_since(client, &request_id) {
+                        let waited = now.saturating_duration_since(queued);
+                        metrics.dispatch_latency.observe_duration(waited);
+                    }
+                }
                 if !ahead {
                     self.task_started(slot, client, &request_id, now);
                 }
@@ -98,6 +104,14 @@ impl Core {
                     (result.measurements.as_mut(), submitted.as_ref())
                 {
                     measured_by_daemon(measured, submitted);
+                    if let Some(metrics) = self.metrics.as_mut() {
+                        if let Some(wait) = measured.queue_wait_secs {
+                            metrics.queue_wait.observe(wait);
+                        }
+                        if let Some(took) = measured.duration_secs() {
+                            metrics.task_duration.observe(took);
+                        }
+                    }
                     let slot = submitted.started.as_ref().map(|s| s.slot);
                     measured.job_id = slot
                         .and_then(|slot| self.workers.job_id(&self.pool, slot))

@@ -3,6 +3,7 @@
 //! and clients, runner calls, the monitor feed.
 
 mod actions;
+mod metrics;
 mod status;
 
 use std::time::{Duration, Instant};
@@ -22,6 +23,7 @@ use super::feed::Feed;
 use super::journal::{JournalWorker, Keeper};
 use super::license_queries::LicenseQueries;
 use super::line_writers::{Hold, Lines};
+use super::metrics::Recorder;
 use super::runner_calls::{LaunchSetup, RunnerCalls};
 use super::worker_links::WorkerLinks;
 use crate::plugin::Runner;
@@ -78,6 +80,9 @@ pub struct Core {
     classes_known: std::collections::HashSet<String>,
     /// The license servers' answers.
     license_queries: LicenseQueries,
+    /// What the metrics record over time; `None` without
+    /// `runner.metrics_listen` (nothing is recorded then).
+    metrics: Option<Box<Recorder>>,
 }
 
 impl Core {
@@ -99,6 +104,11 @@ impl Core {
             workers.adopted(slot, job, adopted.launched_at);
         }
         let license_queries = LicenseQueries::new(&setup.launch.config.licenses, now);
+        let metrics = setup
+            .launch
+            .config
+            .metrics_listen
+            .map(|_| Box::<Recorder>::default());
         // A license with a query allows nothing until its first answer (or
         // its failure): tasks started before could take what others hold.
         for license in license_queries.licenses() {
@@ -121,6 +131,7 @@ impl Core {
             launches: Default::default(),
             gathered_at: None,
             classes_known: Default::default(),
+            metrics,
         }
     }
 
@@ -252,17 +263,25 @@ impl Core {
                     self.pool.worker_lost(slot, &reason, now);
                 }
             }
-            Event::Launched { slots, result } => match result {
-                Ok(jobs) => {
-                    for (slot, job) in slots.into_iter().zip(jobs) {
-                        self.launched(slot, job, now);
+            Event::Launched { slots, result } => {
+                if let Some(metrics) = self.metrics.as_mut() {
+                    match &result {
+                        Ok(_) => metrics.workers_launched += slots.len() as u64,
+                        Err(_) => metrics.worker_launches_failed += slots.len() as u64,
                     }
                 }
-                Err(message) => {
-                    tracing::warn!("worker launch failed: {message}");
-                    self.pool.launch_failed(&slots, &message, now);
+                match result {
+                    Ok(jobs) => {
+                        for (slot, job) in slots.into_iter().zip(jobs) {
+                            self.launched(slot, job, now);
+                        }
+                    }
+                    Err(message) => {
+                        tracing::warn!("worker launch failed: {message}");
+                        self.pool.launch_failed(&slots, &message, now);
+                    }
                 }
-            },
+            }
             Event::Polled { result } => {
                 self.runner.polled();
                 match result {
@@ -310,6 +329,9 @@ impl Core {
                 if let Some(allowed) = answer {
                     self.pool.set_license_allowed(&license, allowed, now);
                 }
+            }
+            Event::MetricsWanted { answer } => {
+                let _ = answer.send(self.metrics_text());
             }
             Event::Signal(name) => {
                 tracing::info!("{name} received: shutting down");
