@@ -393,3 +393,72 @@ fn report_html_is_drawn_by_a_real_browser_with_a_lane_per_worker() {
         "the failed task's red bar is drawn: {red} red pixels"
     );
 }
+
+/// The trace the original writes (`rundir/log/<root>.trace.json`): its
+/// task events by name and phase, with their status, in a comparable form
+/// (times and thread ids are the run's own).
+fn comparable_trace(project: &TestProject, root: &str) -> Vec<String> {
+    let trace = read_json(&project.root.join(format!("rundir/log/{root}.trace.json")));
+    let mut events: Vec<String> = trace["traceEvents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["cat"] == "task" || e["cat"] == "flow")
+        .map(|e| {
+            format!(
+                "{} {} {} {}",
+                e["cat"], e["name"], e["ph"], e["args"]["status"]
+            )
+        })
+        .collect();
+    events.sort();
+    events
+}
+
+/// The original's own `dfm run --report` and its trace, through dfm's
+/// daemon, give what they give in-process and through its own daemon:
+/// the same report (but for what its client drops from any daemon's
+/// result: markers' locations; none here) and the same trace events.
+#[ignore = "needs the original: pip install -r tests/upstream/requirements.txt, then DFM_UPSTREAM_PYTHON"]
+#[test]
+fn the_originals_report_and_trace_through_our_daemon_are_as_in_process() {
+    let original = Original::find();
+    let in_process = TestProject::new("their-report-alone");
+    let through_theirs = TestProject::new("their-report-theirs");
+    let through_ours = TestProject::new("their-report-ours");
+    for project in [&in_process, &through_theirs, &through_ours] {
+        write_flow(project, FLOW);
+    }
+    let run = |project: &TestProject| {
+        let output = original
+            .command(project, &["run", "-u", "log", "--report", "rep", "all"])
+            .output()
+            .expect("run the original");
+        assert!(output.status.success(), "{}", describe(&output));
+    };
+    run(&in_process);
+    {
+        let _theirs = original.start_its_daemon(&through_theirs);
+        run(&through_theirs);
+    }
+    through_ours.start_daemon(&["--pool-size", "2"]);
+    run(&through_ours);
+    let tasks = through_ours.status()["completed_tasks"].as_u64();
+    assert_eq!(tasks, Some(4), "the tasks ran on dfm's daemon");
+    let stop = through_ours.dfm(&["daemon", "stop"]);
+    assert!(stop.status.success(), "{}", describe(&stop));
+
+    let expected = comparable_report(&in_process, &in_process.root.join("rep"));
+    let trace = comparable_trace(&in_process, "p");
+    let begun = trace.iter().filter(|e| e.contains(" \"B\" ")).count();
+    assert_eq!(begun, 4, "a span per task: {trace:?}");
+    for (how, project) in [("their daemon", &through_theirs), ("ours", &through_ours)] {
+        let report = comparable_report(project, &project.root.join("rep"));
+        assert_eq!(report, expected, "report.json through {how}");
+        assert_eq!(
+            comparable_trace(project, "p"),
+            comparable_trace(&in_process, "p"),
+            "trace through {how}"
+        );
+    }
+}
