@@ -3,7 +3,7 @@
 # /tools/dfm/<version>):
 #
 #   PREFIX/bin/dfm, dfm-worker, dfm-out
-#   PREFIX/lib/dfm/plugins/libdfm_runner_{local,lsf,slurm}.so
+#   PREFIX/lib/dfm/plugins/libdfm_runner_{local,lsf,slurm,sge}.so
 #   PREFIX/etc/dfm/config.yaml        every key, commented out
 #   PREFIX/share/man/man1/dfm*.1
 #   PREFIX/share/bash-completion/completions/dfm
@@ -52,7 +52,7 @@ install -d "$prefix/bin" "$prefix/lib/dfm/plugins" "$prefix/etc/dfm" \
 for program in dfm dfm-worker dfm-out; do
     install -m 0755 "$out/$program" "$prefix/bin/$program"
 done
-for runner in local lsf slurm; do
+for runner in local lsf slurm sge; do
     install -m 0644 "$out/libdfm_runner_$runner.so" "$prefix/lib/dfm/plugins/"
 done
 install -m 0644 etc/config.yaml "$prefix/etc/dfm/config.yaml"

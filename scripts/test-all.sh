@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test, on a fresh Debian 12 machine, as root: installs what the tests
-# need (tmux, SLURM, Icarus Verilog, the original dv-flow-mgr and its
-# libraries in target/upstream-venv), starts a one-node SLURM (stopped
-# again at the end unless one was already running), builds the workspace
+# need (tmux, SLURM, Grid Engine, Icarus Verilog, xmllint, chromium,
+# Prometheus, the original dv-flow-mgr and its libraries in
+# target/upstream-venv), starts a one-node SLURM and a one-node Grid Engine
+# (stopped again at the end unless already running), builds the workspace
 # and runs `cargo test --workspace -- --include-ignored`.
 #
 # The tests that need one of those services are `#[ignore = "needs ..."]`:
@@ -16,20 +17,52 @@ if [ "$(id -u)" != 0 ]; then
     exit 2
 fi
 
-echo "== system packages: tmux (monitor), SLURM (slurm runner), Icarus Verilog (a library flow of the original's),"
-echo "   xmllint and chromium (run reports: Jenkins' JUnit XSD, the HTML page in a real browser), Prometheus (metrics)"
+echo "== system packages: tmux (monitor), SLURM (slurm runner), Grid Engine (sge runner), Icarus Verilog"
+echo "   (a library flow of the original's), xmllint and chromium (run reports: Jenkins' JUnit XSD, the HTML"
+echo "   page in a real browser), Prometheus (metrics)"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# Grid Engine's packages ask where the cell and its master are; their
+# services must not start from the install (no systemd: sge-up.sh does it).
+host="$(hostname)"
+debconf-set-selections <<SEL
+gridengine-common shared/gridengineconfig boolean true
+gridengine-common shared/gridenginecell string default
+gridengine-common shared/gridenginemaster string $host
+gridengine-master shared/gridengineconfig boolean true
+gridengine-master shared/gridenginecell string default
+gridengine-master shared/gridenginemaster string $host
+gridengine-client shared/gridengineconfig boolean true
+gridengine-exec shared/gridengineconfig boolean true
+SEL
+had_policy=0
+[ -e /usr/sbin/policy-rc.d ] && had_policy=1
+[ "$had_policy" = 1 ] || printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+chmod +x /usr/sbin/policy-rc.d
 apt-get install -y -qq --no-install-recommends \
     tmux slurm-wlm slurmctld slurmd slurm-client munge iverilog iproute2 \
+    gridengine-master gridengine-exec gridengine-client \
     libxml2-utils chromium prometheus > /dev/null
+[ "$had_policy" = 1 ] || rm -f /usr/sbin/policy-rc.d
+
+stop_on_exit=()
+trap 'for stop in "${stop_on_exit[@]}"; do $stop; done' EXIT
 
 echo "== a one-node SLURM for the slurm runner's tests"
 if sinfo -h >/dev/null 2>&1; then
     echo "SLURM already running: using it, leaving it running"
 else
-    trap 'scripts/slurm-down.sh' EXIT
+    stop_on_exit+=(scripts/slurm-down.sh)
     scripts/slurm-up.sh
+fi
+
+echo "== a one-node Grid Engine for the sge runner's tests"
+if qstat >/dev/null 2>&1; then
+    echo "Grid Engine already running: using it (configured again), leaving it running"
+    scripts/sge-up.sh
+else
+    stop_on_exit+=(scripts/sge-down.sh)
+    scripts/sge-up.sh
 fi
 
 echo "== the original dv-flow-mgr, its libraries and pytest, for the compatibility tests"

@@ -80,6 +80,7 @@ fn an_installed_dfm_runs_from_its_prefix_alone() {
         "lib/dfm/plugins/libdfm_runner_local.so",
         "lib/dfm/plugins/libdfm_runner_lsf.so",
         "lib/dfm/plugins/libdfm_runner_slurm.so",
+        "lib/dfm/plugins/libdfm_runner_sge.so",
         "etc/dfm/config.yaml",
         "share/man/man1/dfm.1",
         "share/man/man1/dfm-daemon-start.1",
@@ -104,7 +105,7 @@ fn an_installed_dfm_runs_from_its_prefix_alone() {
 
     let plugins = installed(&prefix, &project, &["plugins"]);
     let listed = String::from_utf8_lossy(&plugins.stdout).to_string();
-    for runner in ["local", "lsf", "slurm"] {
+    for runner in ["local", "lsf", "slurm", "sge"] {
         assert!(
             listed.contains(&format!("lib/dfm/plugins/libdfm_runner_{runner}.so")),
             "{listed}"

@@ -75,7 +75,7 @@ fn dfm_plugins_lists_names_versions_files_and_load_failures() {
     let output = project.dfm(&["plugins"]);
     assert!(output.status.success(), "{}", describe(&output));
     let listing = String::from_utf8_lossy(&output.stdout);
-    for name in ["local", "lsf", "slurm", "template"] {
+    for name in ["local", "lsf", "slurm", "sge", "template"] {
         let line = listing
             .lines()
             .find(|line| line.trim_start().starts_with(&format!("{name} ")))

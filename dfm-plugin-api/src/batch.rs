@@ -120,6 +120,34 @@ pub trait BatchScheduler: Send + Sync + 'static {
     fn cancelled_or_gone(&self, output: &CommandOutput) -> bool;
 }
 
+/// The program a worker job runs: `configured` (a runner's
+/// `worker_dfm_path`, dfm as the compute nodes see it) if set, else the
+/// request's own.
+pub fn worker_program<'a>(
+    request: &'a LaunchRequest,
+    configured: &'a str,
+) -> Result<&'a str, String> {
+    let program = request
+        .program()
+        .ok_or("launch request has an empty command line")?;
+    Ok(if configured.is_empty() {
+        program
+    } else {
+        configured
+    })
+}
+
+/// The job id on the last line of a submit command's output that starts
+/// with one: digits, up to `after` (`42;cluster` from `sbatch
+/// --parsable`, `42.1-8:1` from `qsub -terse`). A site's wrapper may print
+/// more lines around it.
+pub fn last_job_id(stdout: &str, after: char) -> Option<String> {
+    stdout.lines().rev().find_map(|line| {
+        let id = line.trim().split(after).next()?;
+        (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then(|| id.to_string())
+    })
+}
+
 /// A [`RunnerPlugin`] made of a [`BatchScheduler`]: export it with
 /// [`export_runner!`](crate::export_runner).
 pub struct BatchRunner<S>(pub S);

@@ -103,9 +103,20 @@ pub fn stop_leaves_no_job(scheduler: &dyn Scheduler, project: &TestProject, jobs
     });
 }
 
-/// A task that records which batch job ran it: an element of a job array
-/// as the scheduler names it (`12_3` on SLURM, `12[3]` on LSF).
-pub const RECORD_JOB: &str = r#"job="${SLURM_JOB_ID:-}${LSB_JOBID:-}"; [ -n "${SLURM_ARRAY_TASK_ID:-}" ] && job="${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"; [ "${LSB_JOBINDEX:-0}" != 0 ] && job="${LSB_JOBID}[${LSB_JOBINDEX}]"; echo "$DFM_TASK_NAME $job" >> ../../trace"#;
+/// Shell that sets `$job` to the batch job running it: an element of a job
+/// array as the scheduler names it (`12_3` on SLURM, `12[3]` on LSF,
+/// `12.3` on Grid Engine).
+macro_rules! which_job {
+    () => {
+        r#"job="${SLURM_JOB_ID:-}${LSB_JOBID:-}"; [ -n "${SLURM_ARRAY_TASK_ID:-}" ] && job="${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"; [ "${LSB_JOBINDEX:-0}" != 0 ] && job="${LSB_JOBID}[${LSB_JOBINDEX}]"; [ -n "${SGE_TASK_ID:-}" ] && job="${JOB_ID}" && [ "$SGE_TASK_ID" != undefined ] && job="${JOB_ID}.${SGE_TASK_ID}";"#
+    };
+}
+
+/// A task that records which batch job ran it (see `which_job!`).
+pub const RECORD_JOB: &str = concat!(
+    which_job!(),
+    r#" echo "$DFM_TASK_NAME $job" >> ../../trace"#
+);
 
 pub fn write_flow(project: &TestProject, tasks: &str) {
     std::fs::write(
@@ -197,11 +208,14 @@ pub fn killed_worker_task_reruns(scheduler: &dyn Scheduler, project: &TestProjec
     // The first attempt waits to be killed; the next one finishes.
     write_flow(
         project,
-        r#"  - root: victim
-    run: |
-      echo "${SLURM_JOB_ID:-}${LSB_JOBID:-}" >> ../../attempts
+        concat!(
+            "  - root: victim\n    run: |\n      ",
+            which_job!(),
+            r#"
+      echo "$job" >> ../../attempts
       if [ "$(wc -l < ../../attempts)" -eq 1 ]; then sleep 600; fi
-"#,
+"#
+        ),
     );
     start(scheduler, project);
     let run = spawn_dfm(scheduler, project, &["run", "victim", "-u", "log"]);

@@ -52,6 +52,15 @@ pub fn slurm() {
     );
 }
 
+/// A one-node Grid Engine answering `qstat`.
+pub fn grid_engine() {
+    program(
+        "qstat",
+        &["-xml"],
+        "a running Grid Engine (as root: install gridengine-master gridengine-exec gridengine-client preseeded as scripts/test-all.sh does, then scripts/sge-up.sh)",
+    );
+}
+
 /// tmux, for the monitor in a real terminal.
 pub fn tmux() {
     program("tmux", &["-V"], "apt-get install tmux");

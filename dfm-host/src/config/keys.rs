@@ -33,7 +33,7 @@ const CLASS_KEYS: &[&str] = &[
 
 /// The runners dfm ships: their sections are known settings wherever they
 /// are installed.
-const BUILT_IN_RUNNERS: &[&str] = &["local", "lsf", "slurm"];
+const BUILT_IN_RUNNERS: &[&str] = &["local", "lsf", "slurm", "sge"];
 
 /// Class keys the runners dfm ships read (the LSF runner's `select[]`).
 const BUILT_IN_CLASS_KEYS: &[&str] = &["resource_select"];

@@ -174,7 +174,8 @@ async fn reconnect(
 }
 
 /// The scheduler's name for this job: an element of a job array as the
-/// scheduler writes it (`12[3]` for LSF, `12_3` for SLURM).
+/// scheduler writes it (`12[3]` for LSF, `12_3` for SLURM, `12.3` for Grid
+/// Engine, which sets `SGE_TASK_ID=undefined` outside an array).
 fn job_id(var: impl Fn(&str) -> Option<String>) -> String {
     if let (Some(job), Some(index)) = (var("LSB_JOBID"), var("LSB_JOBINDEX")) {
         if index != "0" {
@@ -183,6 +184,12 @@ fn job_id(var: impl Fn(&str) -> Option<String>) -> String {
     }
     if let (Some(job), Some(index)) = (var("SLURM_ARRAY_JOB_ID"), var("SLURM_ARRAY_TASK_ID")) {
         return format!("{job}_{index}");
+    }
+    if let (Some(job), Some(index)) = (var("JOB_ID"), var("SGE_TASK_ID")) {
+        return match index.as_str() {
+            "undefined" => job,
+            index => format!("{job}.{index}"),
+        };
     }
     ["DFM_JOB_ID", "LSB_JOBID", "SLURM_JOB_ID"]
         .iter()
@@ -194,4 +201,32 @@ fn job_id(var: impl Fn(&str) -> Option<String>) -> String {
 fn native_dfm_out() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     Some(exe.with_file_name("dfm-out")).filter(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::job_id;
+
+    fn from(vars: &[(&str, &str)]) -> String {
+        job_id(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn a_job_is_named_as_its_scheduler_names_it() {
+        assert_eq!(from(&[("LSB_JOBID", "12"), ("LSB_JOBINDEX", "3")]), "12[3]");
+        assert_eq!(from(&[("LSB_JOBID", "12"), ("LSB_JOBINDEX", "0")]), "12");
+        let slurm = [("SLURM_ARRAY_JOB_ID", "12"), ("SLURM_ARRAY_TASK_ID", "3")];
+        assert_eq!(from(&slurm), "12_3");
+        assert_eq!(from(&[("JOB_ID", "12"), ("SGE_TASK_ID", "3")]), "12.3");
+        assert_eq!(
+            from(&[("JOB_ID", "12"), ("SGE_TASK_ID", "undefined")]),
+            "12"
+        );
+        // JOB_ID alone is any program's: not Grid Engine's.
+        assert_eq!(from(&[("JOB_ID", "12")]), "");
+    }
 }

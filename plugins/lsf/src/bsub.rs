@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use dfm_plugin_api::batch::worker_program;
 use dfm_plugin_api::units::{memory_mb, walltime_minutes};
 use dfm_plugin_api::{LaunchRequest, ARRAY_INDEX_PLACEHOLDER};
 use serde::Deserialize;
@@ -163,14 +164,7 @@ impl Config {
         args.extend(["-oo".into(), log.clone(), "-eo".into(), log]);
         args.extend(self.bsub_extra.iter().cloned());
         args.push("--".into());
-        let program = request
-            .program()
-            .ok_or("launch request has an empty command line")?;
-        args.push(if self.worker_dfm_path.is_empty() {
-            program.to_string()
-        } else {
-            self.worker_dfm_path.clone()
-        });
+        args.push(worker_program(request, &self.worker_dfm_path)?.to_string());
         args.extend(request.args().map(str::to_string));
         Ok(args)
     }

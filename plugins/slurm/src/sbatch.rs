@@ -1,6 +1,7 @@
 //! `sbatch`: the configuration, the command line of a worker job (or a
 //! job array of them), and the job id it answers with.
 
+use dfm_plugin_api::batch::{last_job_id, worker_program};
 use dfm_plugin_api::units::{memory_mb, walltime_minutes};
 use dfm_plugin_api::{LaunchRequest, ARRAY_INDEX_PLACEHOLDER};
 use serde::Deserialize;
@@ -137,14 +138,7 @@ impl Config {
         let log = request.log_path().replace(ARRAY_INDEX_PLACEHOLDER, "%a");
         args.extend(["-o".into(), log.clone(), "-e".into(), log]);
         args.extend(self.sbatch_extra.iter().cloned());
-        let program = request
-            .program()
-            .ok_or("launch request has an empty command line")?;
-        let program = if self.worker_dfm_path.is_empty() {
-            program
-        } else {
-            self.worker_dfm_path.as_str()
-        };
+        let program = worker_program(request, &self.worker_dfm_path)?;
         // exec: the worker is the job's main process, so scancel's signal
         // reaches it and its exit status is the job's.
         let words: Vec<String> = std::iter::once(program)
@@ -159,10 +153,7 @@ impl Config {
 /// The job id in `sbatch --parsable` output: `42` or `42;cluster`, on the
 /// last such line (a site wrapper may print more).
 pub fn parse_submitted(stdout: &str) -> Option<String> {
-    stdout.lines().rev().find_map(|line| {
-        let id = line.trim().split(';').next()?;
-        (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then(|| id.to_string())
-    })
+    last_job_id(stdout, ';')
 }
 
 #[cfg(test)]
