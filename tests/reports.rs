@@ -265,8 +265,23 @@ fn trace_json_has_a_lane_per_worker_and_balanced_events() {
     let of = |ph: &str| events.iter().filter(|e| e["ph"] == ph).collect::<Vec<_>>();
     let report = read_json(&dir.join("report.json"));
     let ran = report["tasks"].as_array().expect("tasks");
-    let tasks = of("X");
+    let tasks: Vec<&Value> = of("X").into_iter().filter(|e| e["cat"] == "task").collect();
     assert_eq!(tasks.len(), ran.len(), "{trace:#}");
+    // The pool's workers started during the run: each lane's start, once.
+    let starts: Vec<&Value> = of("X")
+        .into_iter()
+        .filter(|e| e["cat"] == "worker")
+        .collect();
+    assert!(!starts.is_empty(), "{trace:#}");
+    let lanes_started: std::collections::BTreeSet<String> = starts
+        .iter()
+        .map(|e| format!("{}/{}", e["pid"], e["tid"]))
+        .collect();
+    assert_eq!(
+        lanes_started.len(),
+        starts.len(),
+        "one start per lane: {trace:#}"
+    );
     for task in &tasks {
         assert!(task["dur"].as_i64().is_some_and(|d| d >= 0), "{task}");
         assert!(task["args"]["worker_id"].is_string(), "{task}");

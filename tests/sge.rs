@@ -199,3 +199,55 @@ fn grid_engine_workers_near_their_h_rt_are_drained_and_replaced_and_no_task_is_k
         );
     }
 }
+
+/// A task cut off by its worker's `h_rt`: Grid Engine kills the job
+/// (qacct: `failed 37`), and the task runs again on a fresh worker without
+/// using up an attempt (one allowed here).
+#[ignore = "needs Grid Engine: scripts/sge-up.sh, as root"]
+#[test]
+fn a_task_cut_off_by_its_jobs_h_rt_runs_again_without_using_an_attempt() {
+    needs::grid_engine();
+    let project = TestProject::new("sge-runlimit");
+    // The first task fills most of a one-minute job; the second starts
+    // with 20 s left and, the first time, would need 100.
+    cluster::write_flow(
+        &project,
+        concat!(
+            "  - name: warm\n    run: 'sleep 40'\n  - root: victim\n    needs: [warm]\n    run: |\n      ",
+            r#"echo "$JOB_ID.$SGE_TASK_ID" >> ../../attempts
+      if [ "$(wc -l < ../../attempts)" -eq 1 ]; then sleep 100; fi
+"#
+        ),
+    );
+    let yaml = GridEngine
+        .runner_yaml(&project)
+        .replace("walltime: '0:10'", "walltime: '0:01'")
+        .replace(
+            "pool: {poll_interval: 0.2}",
+            "pool: {poll_interval: 0.2, max_task_attempts: 1, walltime_margin: 1, default_task_duration: 1}",
+        );
+    cluster::start_with(&GridEngine, &project, 1, &yaml);
+    let run = cluster::dfm(&GridEngine, &project, &["run", "victim", "-u", "log"]);
+    assert!(run.status.success(), "{}", describe(&run));
+    let attempts = cluster::lines(&project.root.join("attempts"));
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert_ne!(attempts[0], attempts[1], "the re-run went to another job");
+    let job = attempts[0].trim_end_matches(".undefined");
+    let (id, task) = job.split_once('.').unwrap_or((job, ""));
+    let mut args = vec!["-j", id];
+    if !task.is_empty() {
+        args.extend(["-t", task]);
+    }
+    let acct = Command::new("qacct")
+        .args(&args)
+        .output()
+        .expect("run qacct");
+    let acct = String::from_utf8_lossy(&acct.stdout);
+    assert!(
+        acct.lines()
+            .any(|l| l.starts_with("failed") && l.contains("37")),
+        "job {job} was ended at its h_rt: {acct}"
+    );
+    let jobs = cluster::worker_jobs(&project);
+    cluster::stop_leaves_no_job(&GridEngine, &project, &jobs);
+}

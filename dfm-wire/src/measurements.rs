@@ -41,6 +41,12 @@ pub struct Measurements {
     /// tells of the task's process and the children it waited for).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_rss_kib: Option<u64>,
+    /// When its worker's job was launched, and when the worker joined the
+    /// pool (by the daemon's clock): the worker's start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_launched_at: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_ready_at: Option<f64>,
 }
 
 impl Measurements {

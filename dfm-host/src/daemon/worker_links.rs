@@ -24,6 +24,10 @@ struct Link {
     job: Option<JobHandle>,
     /// When its job was launched, in seconds since the epoch.
     launched_at: u64,
+    /// When it was asked for, and when its worker joined (seconds since
+    /// the epoch, to the microsecond; 0 until then).
+    asked_at: f64,
+    joined_at: f64,
     /// Why the scheduler keeps its job pending, as the last poll said.
     pending_reason: Option<String>,
 }
@@ -36,7 +40,11 @@ fn unix_now() -> u64 {
 
 impl WorkerLinks {
     pub fn launching(&mut self, slot: SlotId) {
-        self.by_slot.insert(slot, Link::default());
+        let link = Link {
+            asked_at: dfm_wire::unix_now(),
+            ..Link::default()
+        };
+        self.by_slot.insert(slot, link);
     }
 
     /// Keeps the job of `slot`; hands it back if the slot is gone (its job
@@ -61,6 +69,8 @@ impl WorkerLinks {
                 lines: None,
                 job: Some(job),
                 launched_at,
+                asked_at: launched_at as f64,
+                joined_at: 0.0,
                 pending_reason: None,
             },
         );
@@ -94,7 +104,18 @@ impl WorkerLinks {
     }
 
     pub fn connected(&mut self, slot: SlotId, lines: Lines) {
-        self.by_slot.entry(slot).or_default().lines = Some(lines);
+        let link = self.by_slot.entry(slot).or_default();
+        link.lines = Some(lines);
+        if link.joined_at == 0.0 {
+            link.joined_at = dfm_wire::unix_now();
+        }
+    }
+
+    /// When the worker of `slot` was asked for and when it joined, once it
+    /// has.
+    pub fn start_times(&self, slot: SlotId) -> Option<(f64, f64)> {
+        let link = self.by_slot.get(&slot)?;
+        (link.asked_at > 0.0 && link.joined_at > 0.0).then_some((link.asked_at, link.joined_at))
     }
 
     /// Forgets the connection of `slot`; true if it had one.

@@ -116,6 +116,9 @@ impl Core {
                     measured.job_id = slot
                         .and_then(|slot| self.workers.job_id(&self.pool, slot))
                         .filter(|id| !id.is_empty());
+                    let started = slot.and_then(|slot| self.workers.start_times(slot));
+                    measured.worker_launched_at = started.map(|(asked, _)| asked);
+                    measured.worker_ready_at = started.map(|(_, joined)| joined);
                 }
                 (reply_result(&id, &result), Some(result.status), None)
             }

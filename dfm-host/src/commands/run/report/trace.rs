@@ -1,8 +1,9 @@
 //! `trace.json`: the run in the Trace Event Format (Perfetto,
 //! chrome://tracing), as the original's trace with what only dfm knows:
-//! a process per host, a lane (thread) per worker, a complete event per
-//! task with its measurements, its queue wait as an async span, and an
-//! arrow from each task to those that needed it.
+//! a process per host, a lane (thread) per worker, its start (from its
+//! launch to its joining the pool) and a complete event per task with its
+//! measurements, its queue wait as an async span, and an arrow from each
+//! task to those that needed it.
 //!
 //! Times are microseconds since the epoch, by the clocks of the hosts.
 
@@ -29,6 +30,22 @@ pub fn trace_json(report: &Report) -> Value {
             json!({"name": "thread_name", "ph": "M", "pid": lanes.hosts[host], "tid": tid,
                            "args": {"name": format!("worker {worker}")}}),
         );
+    }
+    // Each worker's start, from its launch to its joining the pool, on
+    // its lane, once.
+    let mut started = std::collections::BTreeSet::new();
+    for task in &report.tasks {
+        let (Some(m), Some((pid, tid, _, _))) = (task.measurements(), lanes.place(task)) else {
+            continue;
+        };
+        if let (Some(asked), Some(joined)) = (m.worker_launched_at, m.worker_ready_at) {
+            if started.insert((pid, tid)) {
+                let (start, end) = ((asked * 1e6) as i64, (joined * 1e6) as i64);
+                events.push(json!({"name": "worker start", "cat": "worker", "ph": "X",
+                                   "pid": pid, "tid": tid, "ts": start, "dur": (end - start).max(0),
+                                   "args": {"job_id": m.job_id}}));
+            }
+        }
     }
     let mut ends = BTreeMap::new();
     for (n, task) in report.tasks.iter().enumerate() {
