@@ -21,11 +21,7 @@ fn a_task_launches_a_worker_runs_and_replies() {
     let actions = h.actions();
     assert_eq!(
         Harness::replies(&actions),
-        vec![(
-            1,
-            "a".to_string(),
-            Outcome::Finished(TaskResult::new("a", 0))
-        )]
+        vec![(1, "a".to_string(), Harness::finished("a", 0, 1))]
     );
     let counts = h.pool().counts();
     assert_eq!(
@@ -265,6 +261,21 @@ fn a_task_on_a_lost_worker_runs_elsewhere_then_fails_naming_the_worker() {
     );
 
     let worker_id = h.pool().slot(second).expect("slot").worker_id.clone();
+    let mut rerun = Harness::new(config());
+    rerun.submit(1, "a", "");
+    let lost = rerun.bring_up_pending("node7")[0];
+    rerun.actions();
+    rerun.step(|pool| pool.worker_lost(lost, "disconnected", now));
+    let actions = rerun.actions();
+    let again = rerun.bring_up(&actions, "node8")[0];
+    rerun.actions();
+    rerun.finish(again, "a", 0);
+    assert_eq!(
+        Harness::replies(&rerun.actions()),
+        vec![(1, "a".to_string(), Harness::finished("a", 0, 2))],
+        "its second run, numbered so"
+    );
+
     h.step(|pool| pool.worker_lost(second, "disconnected", now));
     let replies = Harness::replies(&h.actions());
     assert_eq!(replies.len(), 1);

@@ -132,6 +132,15 @@ impl Harness {
             .collect()
     }
 
+    /// The result a task that ended with `status` on its `attempt`-th run
+    /// is replied with: its attempt numbered in its measurements.
+    pub fn finished(request_id: &str, status: i32, attempt: u32) -> Outcome {
+        let mut result = TaskResult::new(request_id, status);
+        let measured = result.measurements.get_or_insert_with(Default::default);
+        measured.attempt = Some(attempt);
+        Outcome::Finished(result)
+    }
+
     /// Whether `actions` retire the worker of `slot`.
     pub fn retires(actions: &[Action], slot: SlotId) -> bool {
         actions

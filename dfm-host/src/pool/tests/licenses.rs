@@ -219,6 +219,11 @@ fn license_unavailable_runs_the_task_again_after_the_next_query_without_an_attem
     h.finish(slot, "a", 0);
     let replies = Harness::replies(&h.actions());
     assert_eq!(replies.len(), 1);
+    assert_eq!(
+        replies[0].2,
+        Harness::finished("a", 0, 1),
+        "a retry is no attempt"
+    );
 
     // A task whose checkout keeps failing gets that answer in the end.
     h.submit(2, "c", "sim");

@@ -1,5 +1,3 @@
-use dfm_wire::TaskResult;
-
 use super::harness::{config, Harness};
 use crate::pool::{Action, ClientId, Outcome, PoolConfig, SlotId, SATURATED_QUEUE_PER_WORKER};
 
@@ -60,7 +58,7 @@ fn a_busy_worker_is_sent_its_next_task_ahead_and_runs_it_when_its_task_ends() {
     assert_eq!(sends(&actions), vec![(slot, "c".into(), true)]);
     assert_eq!(
         Harness::replies(&actions),
-        vec![(1, "a".into(), Outcome::Finished(TaskResult::new("a", 0)))]
+        vec![(1, "a".into(), Harness::finished("a", 0, 1))]
     );
     assert_eq!(
         h.pool().current_task(slot).map(|t| t.request_id.as_str()),
