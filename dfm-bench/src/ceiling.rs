@@ -2,7 +2,8 @@
 //! bench's, in this process: each authenticates, registers, heartbeats and
 //! answers every `task.execute` at once, running nothing (they are
 //! launched through the `relay` runner plugin, which hands each launch to
-//! the bench). With 10, 100 and 1000 of them and 1 to 16 clients, the
+//! the bench). With 10, 100, 1000 and 10,000 of them (the daemon's RSS
+//! per worker for each) and 1 to 16 clients, the
 //! tasks per second the daemon sustains, its CPU per task, and how long
 //! `status.get` and a monitor's snapshot take under that load; then the
 //! same with every task holding a license token, side by side.
@@ -65,19 +66,22 @@ pub(crate) fn curve(dfm: &Path, options: &Options) {
         Ok("metrics") => return scraped_side_by_side(dfm, &relay, &runtime, seconds),
         _ => {}
     }
-    let sizes = only.map_or(vec![10usize, 100, 1000], |(w, _)| vec![w]);
+    let sizes = only.map_or(vec![10usize, 100, 1000, 10_000], |(w, _)| vec![w]);
     for workers in sizes {
         let pool = Pool::start(dfm, &relay, workers, &runtime);
+        let rss = dfm_host::procfs::rss_kib(pool.pid);
         println!(
-            "CEIL   {workers:>4} workers registered in {}",
-            ms(pool.registered_in)
+            "CEIL   {workers:>5} workers registered in {}; daemon RSS {:.1} MiB, {:.1} KiB per worker",
+            ms(pool.registered_in),
+            rss as f64 / 1024.0,
+            rss as f64 / workers as f64,
         );
         let client_counts = only.map_or(vec![1usize, 4, 16], |(_, c)| vec![c]);
         for clients in client_counts {
             let point = runtime.block_on(pool.measure(clients, seconds));
             let status = percentiles(point.status.clone());
             println!(
-                "CEIL   {workers:>4} workers, {clients:>2} clients: {:>7.0} tasks/s, daemon CPU {:>5.1} us/task, status.get p50 {} max {}, monitor snapshot {}",
+                "CEIL   {workers:>5} workers, {clients:>2} clients: {:>7.0} tasks/s, daemon CPU {:>5.1} us/task, status.get p50 {} max {}, monitor snapshot {}",
                 point.rate,
                 point.cpu_per_task.as_secs_f64() * 1e6,
                 ms(status.p50),

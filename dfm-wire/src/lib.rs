@@ -29,8 +29,8 @@ pub use events::{Completion, MonitorEvent, RunningTask, Snapshot, TaskStarted};
 pub use frame::{read_line, read_message, to_line, FrameError, MessageError, MAX_LINE_BYTES};
 pub use measurements::{unix_now, Measurements, Usage};
 pub use status::{
-    ClientStatus, DaemonStatus, LicenseStatus, PoolCounts, WorkerActivity, WorkerCounts,
-    WorkerLicenseStatus, WorkerStatus,
+    ClientStatus, DaemonStatus, DaemonStatusRef, LicenseStatus, PoolCounts, WorkerActivity,
+    WorkerCounts, WorkerLicenseStatus, WorkerStatus, WorkerStatusRef,
 };
 pub use task::{
     Dialect, Env, Environment, EnvironmentError, InvalidTask, Marker, ResourceRequest, Severity,

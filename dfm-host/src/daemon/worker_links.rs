@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use dfm_plugin_api::JobHandle;
-use dfm_wire::{ToWorker, WorkerActivity, WorkerStatus};
+use dfm_wire::{ToWorker, WorkerActivity, WorkerStatus, WorkerStatusRef};
 
 use super::journal::JournalWorker;
 use super::line_writers::Lines;
@@ -178,33 +178,43 @@ impl WorkerLinks {
     /// The batch job of the worker of `slot`: the runner's handle on it,
     /// else what the worker said at registration.
     pub fn job_id(&self, pool: &Pool, slot: SlotId) -> Option<String> {
+        self.job_id_ref(pool, slot).map(str::to_string)
+    }
+
+    fn job_id_ref<'a>(&'a self, pool: &'a Pool, slot: SlotId) -> Option<&'a str> {
         let launched = self.by_slot.get(&slot).and_then(|link| link.job.as_ref());
         match launched {
-            Some(job) => Some(job.job_id().to_string()),
-            None => Some(pool.slot(slot)?.info.job_id.clone()),
+            Some(job) => Some(job.job_id()),
+            None => Some(pool.slot(slot)?.info.job_id.as_str()),
         }
     }
 
     /// What status and monitors show of the worker of `slot`.
     pub fn status(&self, pool: &Pool, slot: SlotId) -> Option<WorkerStatus> {
+        Some(self.status_ref(pool, slot)?.to_owned())
+    }
+
+    /// The same, borrowed from the pool and the links (for a status of
+    /// many workers: no string copied per worker).
+    pub fn status_ref<'a>(&'a self, pool: &'a Pool, slot: SlotId) -> Option<WorkerStatusRef<'a>> {
         let s = pool.slot(slot)?;
-        let job_id = self.job_id(pool, slot).unwrap_or_default();
+        let job_id = self.job_id_ref(pool, slot).unwrap_or_default();
         let state = match s.state {
             SlotState::Launching | SlotState::Starting => WorkerActivity::Launching,
             SlotState::Idle => WorkerActivity::Idle,
             SlotState::Busy(_) => WorkerActivity::Busy,
         };
-        Some(WorkerStatus {
-            worker_id: s.worker_id.clone(),
-            resource_class: pool.class_of(s).to_string(),
-            hostname: s.info.hostname.clone(),
+        Some(WorkerStatusRef {
+            worker_id: &s.worker_id,
+            resource_class: pool.class_of(s),
+            hostname: &s.info.hostname,
             pid: s.info.pid,
             state,
-            current_task: pool.current_task(slot).map(|t| t.name.clone()),
-            tasks_ahead: pool.tasks_ahead(slot).map(|t| t.name.clone()).collect(),
-            lsf_job_id: job_id.clone(),
+            current_task: pool.current_task(slot).map(|t| t.name.as_str()),
+            tasks_ahead: pool.tasks_ahead(slot).map(|t| t.name.as_str()).collect(),
+            lsf_job_id: job_id,
             job_id,
-            pending_reason: self.pending_reason_of(slot).map(str::to_string),
+            pending_reason: self.pending_reason_of(slot),
         })
     }
 }

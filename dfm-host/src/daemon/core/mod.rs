@@ -467,8 +467,8 @@ impl Core {
                 self.clients.send(client, line);
             }
             Request::Status => {
-                let status = self.status();
-                self.clients.send(client, reply_result(&id, status));
+                let line = self.status_reply(&id);
+                self.clients.send(client, line);
             }
             Request::Subscribe { own_tasks } => {
                 self.clients.send(client, reply_result(&id, "subscribed"));

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use dfm_wire::{ClientStatus, DaemonStatus, LicenseStatus, RunningTask, WorkerLicenseStatus};
+use dfm_wire::{
+    ClientStatus, DaemonStatus, DaemonStatusRef, LicenseStatus, RunningTask, WorkerLicenseStatus,
+};
 
 use crate::pool::SlotState;
 
@@ -81,6 +83,38 @@ impl Core {
             }
         }
         by_name.into_values().collect()
+    }
+
+    /// `status.get`'s reply line to `id`: [`Core::status`], written
+    /// straight from the pool's and the links' own strings.
+    pub(super) fn status_reply(&self, id: &serde_json::Value) -> String {
+        struct Workers<'a>(&'a Core);
+        impl serde::Serialize for Workers<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let core = self.0;
+                serializer.collect_seq(
+                    core.pool
+                        .slots()
+                        .filter_map(|(slot, _)| core.workers.status_ref(&core.pool, slot)),
+                )
+            }
+        }
+        let base = &self.status_base;
+        let status = DaemonStatusRef {
+            pid: base.pid,
+            runner: &base.runner,
+            workers: Workers(self),
+            tasks: self.pool.counts(),
+            started: &base.started,
+            uptime_secs: self.started.elapsed().as_secs_f64(),
+            socket: &base.socket,
+            worker_port: base.worker_port,
+            pool_size: base.pool_size,
+            clients: self.client_statuses(),
+            licenses: self.license_statuses(),
+            worker_licenses: self.worker_license_statuses(),
+        };
+        dfm_wire::reply_result(id, status)
     }
 
     /// `status.get`'s answer.

@@ -496,6 +496,15 @@ async fn workers_the_scheduler_keeps_waiting_for_a_license_are_shown_waiting() {
         reasons.iter().filter(|r| **r == Some("Licenses")).count(),
         1
     );
+    // status.get's reply, written from borrowed strings, says the same.
+    let mut reply: serde_json::Value =
+        serde_json::from_str(&h.core.status_reply(&json!(7))).expect("a JSON line");
+    let mut owned = serde_json::to_value(h.core.status()).expect("serialises");
+    // Each says how long the daemon has run, when asked.
+    reply["result"]["uptime_secs"] = json!(null);
+    owned["uptime_secs"] = json!(null);
+    assert_eq!(reply["result"], owned);
+    assert_eq!(reply["result"]["workers"].as_array().map(Vec::len), Some(2));
 
     // Pending for another reason: not for the license.
     h.scheduler.answer(
