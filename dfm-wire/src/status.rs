@@ -230,6 +230,26 @@ pub struct DaemonStatusRef<'a, W: Serialize> {
     pub worker_licenses: Vec<WorkerLicenseStatus>,
 }
 
+impl<W: Serialize> DaemonStatusRef<'_, W> {
+    /// The owned status, with these `workers` (for monitors' snapshots).
+    pub fn to_owned_with(self, workers: Vec<WorkerStatus>) -> DaemonStatus {
+        DaemonStatus {
+            pid: self.pid,
+            runner: self.runner.to_string(),
+            workers,
+            tasks: self.tasks,
+            started: self.started.to_string(),
+            uptime_secs: self.uptime_secs,
+            socket: self.socket.to_string(),
+            worker_port: self.worker_port,
+            pool_size: self.pool_size,
+            clients: self.clients,
+            licenses: self.licenses,
+            worker_licenses: self.worker_licenses,
+        }
+    }
+}
+
 impl WorkerStatus {
     /// A worker that has left the pool.
     pub fn gone(worker_id: &str) -> WorkerStatus {

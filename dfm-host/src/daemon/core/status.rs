@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use dfm_wire::{
     ClientStatus, DaemonStatus, DaemonStatusRef, LicenseStatus, RunningTask, WorkerLicenseStatus,
+    WorkerStatusRef,
 };
 
 use crate::pool::SlotState;
@@ -85,22 +86,11 @@ impl Core {
         by_name.into_values().collect()
     }
 
-    /// `status.get`'s reply line to `id`: [`Core::status`], written
-    /// straight from the pool's and the links' own strings.
-    pub(super) fn status_reply(&self, id: &serde_json::Value) -> String {
-        struct Workers<'a>(&'a Core);
-        impl serde::Serialize for Workers<'_> {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                let core = self.0;
-                serializer.collect_seq(
-                    core.pool
-                        .slots()
-                        .filter_map(|(slot, _)| core.workers.status_ref(&core.pool, slot)),
-                )
-            }
-        }
+    /// `status.get`'s answer, borrowing the pool's and the links' own
+    /// strings: a status of 10,000 workers copies none per worker.
+    fn status_view(&self) -> DaemonStatusRef<'_, Workers<'_>> {
         let base = &self.status_base;
-        let status = DaemonStatusRef {
+        DaemonStatusRef {
             pid: base.pid,
             runner: &base.runner,
             workers: Workers(self),
@@ -113,25 +103,36 @@ impl Core {
             clients: self.client_statuses(),
             licenses: self.license_statuses(),
             worker_licenses: self.worker_license_statuses(),
-        };
-        dfm_wire::reply_result(id, status)
+        }
     }
 
-    /// `status.get`'s answer.
+    /// `status.get`'s reply line to `id`, written from [`Core::status_view`].
+    pub(super) fn status_reply(&self, id: &serde_json::Value) -> String {
+        dfm_wire::reply_result(id, self.status_view())
+    }
+
+    /// `status.get`'s answer, owned (a monitor's snapshot keeps it).
     pub(super) fn status(&self) -> DaemonStatus {
-        let pool = &self.pool;
-        DaemonStatus {
-            workers: pool
-                .slots()
-                .filter_map(|(slot, _)| self.workers.status(pool, slot))
-                .collect(),
-            clients: self.client_statuses(),
-            licenses: self.license_statuses(),
-            worker_licenses: self.worker_license_statuses(),
-            tasks: pool.counts(),
-            uptime_secs: self.started.elapsed().as_secs_f64(),
-            ..self.status_base.clone()
-        }
+        let workers = Workers(self).iter().map(|w| w.to_owned()).collect();
+        self.status_view().to_owned_with(workers)
+    }
+}
+
+/// The pool's workers as status shows them, in slot order.
+struct Workers<'a>(&'a Core);
+
+impl<'a> Workers<'a> {
+    fn iter(&self) -> impl Iterator<Item = WorkerStatusRef<'a>> + 'a {
+        let core = self.0;
+        core.pool
+            .slots()
+            .filter_map(move |(slot, _)| core.workers.status_ref(&core.pool, slot))
+    }
+}
+
+impl serde::Serialize for Workers<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
     }
 }
 
