@@ -5,6 +5,8 @@
 # answering `sinfo` is left as it is. Stop it with scripts/slurm-down.sh.
 #
 # State, spool and logs go under $DFM_SLURM_DIR (default /tmp/dfm-slurm).
+# The node advertises $DFM_SLURM_CPUS CPUs (default 16; scripts/slurm-bench.sh
+# wants 8).
 set -euo pipefail
 
 SCRATCH="${DFM_SLURM_DIR:-/tmp/dfm-slurm}"
@@ -23,6 +25,10 @@ if ! getent hosts "$NODE" >/dev/null; then
 fi
 
 if [ "$(sinfo -h -n "$NODE" -o %T 2>/dev/null)" = idle ] && [ -f "$SCRATCH/slurmctld.pid" ]; then
+    running_cpus="$(sinfo -h -n "$NODE" -o %c)"
+    if [ -n "${DFM_SLURM_CPUS:-}" ] && [ "$running_cpus" != "$DFM_SLURM_CPUS" ]; then
+        die "SLURM already running on $NODE with $running_cpus CPUs, not $DFM_SLURM_CPUS: scripts/slurm-down.sh first"
+    fi
     echo "slurm-up: SLURM already running on $NODE"
     exit 0
 fi
@@ -40,6 +46,7 @@ mkdir -p "$SCRATCH/state" "$SCRATCH/spool" "$SCRATCH/log"
 # config_overrides keeps slurmd from marking the node invalid for it.
 read -r REAL_MEM < <(slurmd -C | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p')
 MEM=$(( REAL_MEM * 95 / 100 ))
+CPUS="${DFM_SLURM_CPUS:-16}"
 
 mkdir -p /etc/slurm
 cat > "$CONF" <<CONF
@@ -69,7 +76,7 @@ SlurmctldPidFile=$SCRATCH/slurmctld.pid
 SlurmdPidFile=$SCRATCH/slurmd.pid
 SlurmctldLogFile=$SCRATCH/log/slurmctld.log
 SlurmdLogFile=$SCRATCH/log/slurmd.log
-NodeName=$NODE NodeAddr=127.0.0.1 CPUs=16 Boards=1 SocketsPerBoard=1 CoresPerSocket=16 ThreadsPerCore=1 RealMemory=$MEM
+NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$CPUS Boards=1 SocketsPerBoard=1 CoresPerSocket=$CPUS ThreadsPerCore=1 RealMemory=$MEM
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 # A license SLURM counts, for the test of license_scope: worker.
 Licenses=sim_seat:2

@@ -25,24 +25,6 @@ pub fn rss_kib(pid: u32) -> u64 {
 
 /// This machine's host name, as workers report it and cluster workers
 /// are told to connect to.
-/// The CPU seconds (user, system) of process `pid` and of the children it
-/// has waited for, from `/proc/<pid>/stat`; `None` if it cannot be read.
-pub fn cpu_secs(pid: u32) -> Option<(f64, f64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The fields after the command's closing parenthesis, from the state
-    // (field 3): utime, stime, cutime, cstime are fields 14 to 17.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let field = |n: usize| fields.get(n - 3)?.parse::<f64>().ok();
-    // SAFETY: sysconf has no preconditions.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    if ticks <= 0.0 {
-        return None;
-    }
-    let user = field(14)? + field(16)?;
-    let system = field(15)? + field(17)?;
-    Some((user / ticks, system / ticks))
-}
-
 pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())

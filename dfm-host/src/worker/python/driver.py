@@ -7,7 +7,9 @@ code, as dv-flow-mgr's worker does (dv_flow.mgr.worker.execute_request,
 
 One JSON object per line. The dfm worker writes {"params": {...}} (a
 task.execute's params) on stdin; the driver answers on the descriptor that
-was its stdout when it started, {"result": {...}} or {"error": "..."}. What
+was its stdout when it started, {"result": {...}, "cpu": [user, system]}
+(the task's CPU seconds, its waited-for children's included) or
+{"error": "..."}. What
 tasks print, and what their commands print, goes to stderr, which the
 worker keeps in its log.
 
@@ -234,6 +236,10 @@ def main():
     asyncio.set_event_loop(loop)
     execute = None
     for line in iter(sys.stdin.readline, ""):
+        # The CPU of this task, its children's included, for dfm's
+        # measurements (one times() call, where the worker would read /proc
+        # twice).
+        before = os.times()
         try:
             params = json.loads(line)["params"]
         except Exception as e:
@@ -251,7 +257,10 @@ def main():
                 _answer(answers, {"error": error})
                 continue
         result = loop.run_until_complete(execute(params, task_env))
-        _answer(answers, {"result": result})
+        after = os.times()
+        cpu = [after.user - before.user + after.children_user - before.children_user,
+               after.system - before.system + after.children_system - before.children_system]
+        _answer(answers, {"result": result, "cpu": cpu})
 
 
 if __name__ == "__main__":

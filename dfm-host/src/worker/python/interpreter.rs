@@ -86,12 +86,6 @@ impl Interpreter {
         })
     }
 
-    /// The interpreter's CPU seconds so far (user, system), its children's
-    /// included.
-    pub fn cpu_secs(&self) -> Option<(f64, f64)> {
-        crate::procfs::cpu_secs(self.child.id())
-    }
-
     pub fn python(&self) -> &Path {
         &self.python
     }

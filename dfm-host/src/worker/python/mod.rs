@@ -48,16 +48,18 @@ pub struct PythonRun {
     interpreter: Interpreter,
     /// It answered: the interpreter can take the next task.
     answered: bool,
-    /// The interpreter's CPU seconds when the task was sent.
-    cpu_before: Option<(f64, f64)>,
+    /// The task's CPU seconds (user, system), as its answer gave them.
+    cpu: Option<(f64, f64)>,
 }
 
-/// What the driver answers for a task.
+/// What the driver answers for a task: a result and the CPU it took, or an
+/// error. (A struct rather than an untagged enum: serde reads an untagged
+/// enum twice, through a buffer, and this is read once per task.)
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum Answer {
-    Result { result: ExecuteResult },
-    Error { error: String },
+struct Answer {
+    result: Option<ExecuteResult>,
+    error: Option<String>,
+    cpu: Option<(f64, f64)>,
 }
 
 /// dv-flow-mgr's `execute_request` result.
@@ -125,8 +127,8 @@ impl PythonExecutor {
         Ok(PythonRun {
             request_id: spec.request_id.clone(),
             name: spec.name.clone(),
-            cpu_before: interpreter.cpu_secs(),
             interpreter,
+            cpu: None,
             answered: false,
         })
     }
@@ -186,23 +188,29 @@ impl PythonRun {
         self.interpreter.kill();
     }
 
-    /// The CPU the interpreter (and the processes it waited for) spent
-    /// since the task was sent. No peak memory: the interpreter's is that
-    /// of its whole life, not the task's.
+    /// The CPU the interpreter (and the processes it waited for) spent on
+    /// the task, as the driver measured it. No peak memory: the
+    /// interpreter's is that of its whole life, not the task's.
     pub fn usage(&self) -> Option<Usage> {
-        let (user_before, system_before) = self.cpu_before?;
-        let (user, system) = self.interpreter.cpu_secs()?;
+        let (user, system) = self.cpu?;
         Some(Usage {
-            cpu_user_secs: (user - user_before).max(0.0),
-            cpu_system_secs: (system - system_before).max(0.0),
+            cpu_user_secs: user.max(0.0),
+            cpu_system_secs: system.max(0.0),
             max_rss_kib: None,
         })
     }
 
     fn answer(&mut self, line: &[u8]) -> Ending {
         self.answered = true;
-        let result = match serde_json::from_slice::<Answer>(line) {
-            Ok(Answer::Result { result }) => TaskResult {
+        let answer = serde_json::from_slice::<Answer>(line);
+        if let Ok(answer) = &answer {
+            self.cpu = answer.cpu;
+        }
+        let result = match answer {
+            Ok(Answer {
+                result: Some(result),
+                ..
+            }) => TaskResult {
                 request_id: self.request_id.clone(),
                 status: result.status,
                 changed: result.changed,
@@ -211,7 +219,17 @@ impl PythonRun {
                 memento: result.memento,
                 measurements: None,
             },
-            Ok(Answer::Error { error }) => TaskResult::error(&self.request_id, error),
+            Ok(Answer {
+                error: Some(error), ..
+            }) => TaskResult::error(&self.request_id, error),
+            Ok(Answer { .. }) => {
+                self.answered = false;
+                TaskResult::error(
+                    &self.request_id,
+                    "the Python interpreter gave an answer with neither a result nor an error"
+                        .to_string(),
+                )
+            }
             Err(e) => {
                 // What the driver said is not an answer: do not trust it
                 // with the next task.

@@ -20,6 +20,8 @@ while IFS= read -r line; do
         *'"name":"crash"'*) echo "the last words" >&2; exit 3 ;;
         *'"name":"hang"'*) sleep 600 & echo $! > "$CHILD"; wait ;;
         *'"name":"garbled"'*) echo "this is not an answer" ;;
+        *'"name":"measured"'*) echo '{"result": {"status": 0}, "cpu": [0.25, 0.125]}' ;;
+        *'"name":"empty"'*) echo '{"cpu": [0.25, 0.125]}' ;;
         *) echo '{"result": {"status": 0, "changed": true}}' ;;
     esac
 done
@@ -169,5 +171,26 @@ async fn an_answer_that_is_not_one_fails_the_task_and_the_interpreter_is_not_tru
     let said = &ending.result.markers[0].msg;
     assert!(said.contains("an answer dfm cannot read"), "{said}");
     stand_in.run(&mut executor, "fine").await;
+    assert_eq!(stand_in.starts().len(), 2);
+}
+
+#[tokio::test]
+async fn a_tasks_cpu_is_what_the_driver_measured_and_an_answer_without_a_result_is_an_error() {
+    let stand_in = StandIn::new("measured");
+    let mut executor = stand_in.executor();
+    let mut run = executor.start(&stand_in.task("measured")).expect("started");
+    let ending = run.ended().await;
+    assert_eq!(ending.result.status, 0);
+    let usage = run.usage().expect("the driver's figures");
+    assert_eq!((usage.cpu_user_secs, usage.cpu_system_secs), (0.25, 0.125));
+    assert_eq!(usage.max_rss_kib, None);
+    executor.reclaim(run);
+
+    let ending = stand_in.run(&mut executor, "empty").await;
+    assert_ne!(ending.result.status, 0);
+    let said = format!("{:?}", ending.result.markers);
+    assert!(said.contains("neither a result nor an error"), "{said}");
+    // Not trusted with the next task: a fresh interpreter runs it.
+    stand_in.run(&mut executor, "ok").await;
     assert_eq!(stand_in.starts().len(), 2);
 }
