@@ -24,24 +24,40 @@
 # `cargo build --release --bin hq`, which needs cmake and libclang-dev); it is
 # left out, saying so, when there is none.
 # Usage: scripts/slurm-bench.sh [ROUNDS]   (default 2)
+# For a quick look (tests/slurm_bench.rs runs it so): DFM_BENCH_TASKS=N runs
+# N tasks of each length, DFM_BENCH_SLOTS=N uses N slots (the node's CPUs),
+# DFM=path/to/dfm another build.
 set -euo pipefail
+# A failure inside $(...) ends the script too.
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
-DFM="$PWD/target/release/dfm"
+DFM="${DFM:-$PWD/target/release/dfm}"
 ROUNDS="${1:-2}"
 LENGTHS="${DFM_BENCH_LENGTHS:-0.05 0.2 1}"
-SLOTS=8
-HQ="${HQ:-$(command -v hq || true)}"
+SLOTS="${DFM_BENCH_SLOTS:-8}"
+HQ="${HQ-$(command -v hq || true)}"
 
 die() { echo "slurm-bench: $*" >&2; exit 1; }
 [ -x "$DFM" ] || die "build first: cargo build --release --workspace"
 cpus=$(sinfo -h -o %c 2>/dev/null | head -1) || true
 [ -n "$cpus" ] || die "no SLURM running: DFM_SLURM_CPUS=$SLOTS scripts/slurm-up.sh"
 [ "$cpus" = "$SLOTS" ] || die "the node advertises $cpus CPUs, not $SLOTS: scripts/slurm-down.sh, then DFM_SLURM_CPUS=$SLOTS scripts/slurm-up.sh"
+for _ in $(seq 1 600); do [ -z "$(squeue -h -o %i)" ] && break; sleep 0.2; done
 [ -z "$(squeue -h -o %i)" ] || die "SLURM is busy: wait for its jobs to end (squeue)"
 if [ -n "$HQ" ]; then "$HQ" --version >/dev/null || die "$HQ does not run"; else echo "slurm-bench: no hq (set HQ=/path/to/hq): HyperQueue is left out" >&2; fi
 
 base=$(mktemp -d /tmp/dfm-slurm-bench.XXXXXX)
+# What a run cut short leaves running is stopped: the daemons and
+# HyperQueue servers it started (named in these files: the ways run in
+# subshells) and their jobs, and its own jobs.
 cleanup() {
+    local root dir
+    while read -r root; do
+        (cd "$root" && "$DFM" daemon stop >/dev/null 2>&1) || true
+    done < <(cat "$base/daemons" 2>/dev/null)
+    while read -r dir; do
+        "$HQ" --server-dir "$dir/server" server stop >/dev/null 2>&1 || true
+    done < <(cat "$base/hq-servers" 2>/dev/null)
     scancel -n dfm-bench-each,dfm-bench-array 2>/dev/null || true
     rm -rf "$base"
 }
@@ -99,15 +115,16 @@ sbatch_array() { # length tasks ideal
 }
 
 hyperqueue() { # length tasks ideal; prints the cold line, then the warm one
-    local dir="$base/hq-$RANDOM" ends t0 hq
+    local dir="$base/hq-$RANDOM" ends t0
     mkdir -p "$dir"
     hq() { "$HQ" --server-dir "$dir/server" "$@"; }
     ends="$dir/cold"; : > "$ends"
     t0=$(now)
+    echo "$dir" >> "$base/hq-servers"
     (cd "$dir" && "$HQ" server start --server-dir "$dir/server" > "$dir/server.log" 2>&1 &)
     until hq server info >/dev/null 2>&1; do sleep 0.02; done
     hq alloc add slurm --time-limit 10m --no-dry-run --cpus "$SLOTS" --idle-timeout 5m \
-        -- -p debug --cpus-per-task="$SLOTS" --mem=1G >/dev/null
+        -- -p debug --cpus-per-task="$SLOTS" --mem=1G >/dev/null 2>&1
     (cd "$dir" && hq submit --array "1-$2" --cpus 1 --stdout none --stderr none --wait \
         -- bash -c "$(body "$1" "$ends")" >/dev/null)
     outcome "$t0" "$ends" "$2" "$3"
@@ -139,6 +156,7 @@ EOF
         seq -s, -f 't%g' 1 "$2" | tr -d '\n'; echo "]"
     } > "$root/flow.dv"
     : > "$root/ends"
+    echo "$root" >> "$base/daemons"
     t0=$(now)
     (cd "$root" && "$DFM" daemon start --runner slurm --pool-size "$SLOTS" >/dev/null \
         && "$DFM" run all -u log -j "$SLOTS" >/dev/null 2>>"$root/run.log")
@@ -163,18 +181,24 @@ for round in $(seq 1 "$ROUNDS"); do
     for length in $LENGTHS; do
         # At least 100 tasks and an ideal of 2.5 s, in whole rounds of 8.
         tasks=$(awk -v l="$length" -v s="$SLOTS" 'BEGIN { n = int(2.5 * s / l + 0.999); if (n < 100) n = 100; print int((n + s - 1) / s) * s }')
+        tasks="${DFM_BENCH_TASKS:-$tasks}"
         ideal=$(awk -v l="$length" -v n="$tasks" -v s="$SLOTS" 'BEGIN { print n * l / s }')
-        row "$round" "$length" "$tasks" local-floor "$(local_floor "$length" "$tasks" "$ideal")"
-        row "$round" "$length" "$tasks" sbatch-each "$(sbatch_each "$length" "$tasks" "$ideal")"
-        row "$round" "$length" "$tasks" array "$(sbatch_array "$length" "$tasks" "$ideal")"
+        # Each measured into a variable first: a way that fails (fewer
+        # tasks ended than given, say) ends the script.
+        out=$(local_floor "$length" "$tasks" "$ideal")
+        row "$round" "$length" "$tasks" local-floor "$out"
+        out=$(sbatch_each "$length" "$tasks" "$ideal")
+        row "$round" "$length" "$tasks" sbatch-each "$out"
+        out=$(sbatch_array "$length" "$tasks" "$ideal")
+        row "$round" "$length" "$tasks" array "$out"
         if [ -n "$HQ" ]; then
-            { read -r cold; read -r warm; } < <(hyperqueue "$length" "$tasks" "$ideal")
-            row "$round" "$length" "$tasks" hq-cold "$cold"
-            row "$round" "$length" "$tasks" hq-warm "$warm"
+            out=$(hyperqueue "$length" "$tasks" "$ideal")
+            row "$round" "$length" "$tasks" hq-cold "$(sed -n 1p <<< "$out")"
+            row "$round" "$length" "$tasks" hq-warm "$(sed -n 2p <<< "$out")"
         fi
-        { read -r cold; read -r warm; } < <(through_dfm "$length" "$tasks" "$ideal")
-        row "$round" "$length" "$tasks" dfm-cold "$cold"
-        row "$round" "$length" "$tasks" dfm-warm "$warm"
+        out=$(through_dfm "$length" "$tasks" "$ideal")
+        row "$round" "$length" "$tasks" dfm-cold "$(sed -n 1p <<< "$out")"
+        row "$round" "$length" "$tasks" dfm-warm "$(sed -n 2p <<< "$out")"
     done
 done
 

@@ -510,3 +510,29 @@ fn a_wide_flow_on_a_saturated_pool_passes_whole() {
     assert_eq!(summary["failed"], 0, "{summary}");
     assert_eq!(project.status()["completed_tasks"], 401);
 }
+
+#[test]
+fn a_clean_run_starts_from_an_empty_rundir_and_leaves_nothing_aside() {
+    let project = TestProject::new("clean");
+    // Fails where its rundir still holds what a run before left.
+    write_flow(
+        &project,
+        "package:\n  name: p\n  tasks:\n  - root: a\n    run: test ! -e stale && touch stale\n",
+    );
+    let first = project.dfm(&["run", "a", "-u", "log"]);
+    assert!(first.status.success(), "{}", describe(&first));
+    // A removal an earlier clean run did not finish (it was killed).
+    let leftover = project.root.join("rundir.dfm-removing-1");
+    std::fs::create_dir_all(leftover.join("p.a")).expect("leftover");
+    std::fs::write(leftover.join("p.a").join("log"), "old").expect("leftover file");
+
+    let clean = project.dfm(&["run", "a", "-u", "log", "--clean"]);
+    assert!(clean.status.success(), "{}", describe(&clean));
+    let mut left: Vec<String> = std::fs::read_dir(&project.root)
+        .expect("project")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("rundir"))
+        .collect();
+    left.sort();
+    assert_eq!(left, ["rundir"], "{}", describe(&clean));
+}

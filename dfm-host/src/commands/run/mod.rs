@@ -8,6 +8,7 @@
 //! where it goes on when its daemon is lost.
 
 mod args;
+mod clean;
 mod display;
 mod driver;
 mod outcome;
@@ -83,10 +84,11 @@ pub fn run(args: RunArgs) -> Result<i32> {
         .collect::<Result<Vec<usize>>>()?;
     let order = flow.closure(&selected);
 
-    if args.clean && rundir_base.exists() {
-        std::fs::remove_dir_all(&rundir_base)
-            .with_context(|| format!("cannot remove {}", rundir_base.display()))?;
-    }
+    let removal = if args.clean {
+        Some(clean::start(&rundir_base)?)
+    } else {
+        None
+    };
 
     let target = Target::choose(&project, &args)?;
     let ui = if args.json {
@@ -102,7 +104,11 @@ pub fn run(args: RunArgs) -> Result<i32> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(execute(&project, &flow, &order, target, &args, ui, &env))
+    let outcome = runtime.block_on(execute(&project, &flow, &order, target, &args, ui, &env));
+    if let Some(removal) = removal {
+        removal.finish();
+    }
+    outcome
 }
 
 async fn execute(
