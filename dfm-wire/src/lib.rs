@@ -25,7 +25,9 @@ pub mod worker;
 pub use client::{
     reply_error, reply_result, BadRequest, ClientCall, ClientRequest, Reply, ReplyError,
 };
-pub use events::{Completion, MonitorEvent, RunningTask, Snapshot, TaskStarted};
+pub use events::{
+    Completion, MonitorEvent, RunningTask, RunningTaskRef, Snapshot, SnapshotRef, TaskStarted,
+};
 pub use frame::{read_line, read_message, to_line, FrameError, MessageError, MAX_LINE_BYTES};
 pub use measurements::{unix_now, Measurements, Usage};
 pub use status::{

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use dfm_wire::RunningTask;
+use dfm_wire::RunningTaskRef;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
@@ -139,25 +139,41 @@ impl Clients {
     }
 
     /// Every task running now, as a monitor lists them.
-    pub fn running(&self, now: Instant) -> Vec<RunningTask> {
-        self.by_id
-            .values()
-            .flat_map(|c| c.submits.iter())
-            .filter_map(|(request_id, s)| {
-                let started = s.started.as_ref()?;
-                Some(RunningTask {
-                    request_id: request_id.clone(),
-                    name: s.name.clone(),
-                    worker_id: started.worker_id.clone(),
-                    hostname: started.hostname.clone(),
-                    elapsed_secs: now.duration_since(started.since).as_secs_f64(),
-                })
-            })
-            .collect()
+    /// The tasks running, as a monitor's snapshot shows them (borrowed:
+    /// written as a sequence of [`RunningTaskRef`]).
+    pub fn running(&self, now: Instant) -> Running<'_> {
+        Running { clients: self, now }
     }
 
     /// The writers of every connection, to be drained before exit.
     pub fn into_writers(self) -> Vec<JoinHandle<()>> {
         self.by_id.into_values().map(|c| c.writer).collect()
+    }
+}
+
+/// The running tasks of every client, written as a JSON sequence.
+pub struct Running<'a> {
+    clients: &'a Clients,
+    now: Instant,
+}
+
+impl serde::Serialize for Running<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let tasks = self
+            .clients
+            .by_id
+            .values()
+            .flat_map(|c| c.submits.iter())
+            .filter_map(|(request_id, s)| {
+                let started = s.started.as_ref()?;
+                Some(RunningTaskRef {
+                    request_id,
+                    name: &s.name,
+                    worker_id: &started.worker_id,
+                    hostname: &started.hostname,
+                    elapsed_secs: self.now.duration_since(started.since).as_secs_f64(),
+                })
+            });
+        serializer.collect_seq(tasks)
     }
 }

@@ -7,10 +7,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use dfm_wire::{
-    ClientStatus, Completion, DaemonStatus, LicenseStatus, MonitorEvent, PoolCounts, RunningTask,
-    Snapshot,
-};
+use dfm_wire::{ClientStatus, Completion, LicenseStatus, MonitorEvent, PoolCounts};
 
 use super::line_writers::Lines;
 use crate::pool::ClientId;
@@ -56,15 +53,15 @@ impl Feed {
         !self.subscribers.is_empty()
     }
 
-    /// A new subscriber, which gets a snapshot first: `status` and
-    /// `running` as they are now.
-    pub fn subscribe(
-        &mut self,
-        client: ClientId,
-        lines: Lines,
-        (status, running): (DaemonStatus, Vec<RunningTask>),
-    ) {
-        lines.send(self.snapshot_line(status, running));
+    /// The last tasks to finish, most recent first (a snapshot shows them).
+    pub fn recent(&self) -> &VecDeque<Completion> {
+        &self.recent
+    }
+
+    /// A new subscriber, which gets `snapshot` (the core's
+    /// `monitor.snapshot` line, with [`Feed::recent`]) first.
+    pub fn subscribe(&mut self, client: ClientId, lines: Lines, snapshot: String) {
+        lines.send(snapshot);
         let subscriber = Subscriber {
             lines,
             lagging: false,
@@ -96,13 +93,12 @@ impl Feed {
         CatchUp(caught_up)
     }
 
-    /// Sends the subscribers that have caught up a snapshot, in place of
+    /// Sends the subscribers that have caught up `snapshot`, in place of
     /// what they missed.
-    pub fn catch_up(&mut self, who: CatchUp, (status, running): (DaemonStatus, Vec<RunningTask>)) {
-        let line = self.snapshot_line(status, running);
+    pub fn catch_up(&mut self, who: CatchUp, snapshot: String) {
         for client in who.0 {
             if let Some(subscriber) = self.subscribers.get_mut(&client) {
-                subscriber.lines.send(line.clone());
+                subscriber.lines.send(snapshot.clone());
                 subscriber.lagging = false;
             }
         }
@@ -151,14 +147,5 @@ impl Feed {
         }
         self.last_licenses = licenses.clone();
         self.publish(|| MonitorEvent::Licenses(licenses))
-    }
-
-    fn snapshot_line(&self, status: DaemonStatus, running: Vec<RunningTask>) -> String {
-        MonitorEvent::Snapshot(Snapshot {
-            status,
-            running,
-            recent: self.recent.iter().cloned().collect(),
-        })
-        .to_line()
     }
 }

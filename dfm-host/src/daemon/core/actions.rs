@@ -178,8 +178,8 @@ impl Core {
 
     pub(super) fn catch_up(&mut self, who: CatchUp) {
         if !who.is_empty() {
-            let parts = self.snapshot_parts();
-            self.feed.catch_up(who, parts);
+            let snapshot = self.snapshot_line();
+            self.feed.catch_up(who, snapshot);
         }
     }
 

@@ -475,8 +475,8 @@ impl Core {
                 if own_tasks {
                     self.clients.hear_own_tasks(client);
                 } else if let Some(lines) = self.clients.lines(client).cloned() {
-                    let parts = self.snapshot_parts();
-                    self.feed.subscribe(client, lines, parts);
+                    let snapshot = self.snapshot_line();
+                    self.feed.subscribe(client, lines, snapshot);
                 }
             }
             Request::Shutdown { keep_workers } => {

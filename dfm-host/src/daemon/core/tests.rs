@@ -9,7 +9,7 @@ use std::time::Duration;
 use dfm_plugin_api::extended::{GuardedV2, RunnerV2_TO};
 use dfm_plugin_api::{JobHandle, JobReport, JobState, JobStatus, LaunchRequest, RunnerPlugin};
 use dfm_wire::worker::job_env;
-use dfm_wire::{DaemonStatus, PoolCounts, Register, TaskSpec};
+use dfm_wire::{DaemonStatus, MonitorEvent, PoolCounts, Register, Reply, TaskSpec};
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
@@ -520,4 +520,30 @@ async fn workers_the_scheduler_keeps_waiting_for_a_license_are_shown_waiting() {
     h.poll().await;
     let status = h.core.status();
     assert!(status.workers.iter().all(|w| w.pending_reason.is_none()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_monitors_snapshot_written_from_borrowed_parts_reads_back_as_the_pool_is() {
+    let mut h = Harness::new("snapshot", &[], false);
+    let (_slot, _queue) = one_worker(&mut h).await;
+    let line = h.core.snapshot_line();
+    let Ok(Reply::Event { method, params }) = Reply::parse(line.trim_end().as_bytes()) else {
+        panic!("not an event line: {line}");
+    };
+    let Ok(Some(MonitorEvent::Snapshot(snapshot))) = MonitorEvent::parse(&method, params) else {
+        panic!("not a snapshot: {line}");
+    };
+    let worker = h.launched_workers()[0].clone();
+    let running: Vec<(&str, &str, &str)> = snapshot
+        .running
+        .iter()
+        .map(|t| (t.request_id.as_str(), t.name.as_str(), t.worker_id.as_str()))
+        .collect();
+    assert_eq!(running, [("a", "a", worker.as_str())]);
+    let mut status = h.core.status();
+    let mut shown = snapshot.status;
+    // Each says how long the daemon has run, when asked.
+    (status.uptime_secs, shown.uptime_secs) = (0.0, 0.0);
+    assert_eq!(shown, status);
+    assert_eq!(shown.workers[0].current_task.as_deref(), Some("a"));
 }
