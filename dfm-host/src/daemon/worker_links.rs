@@ -9,7 +9,7 @@ use dfm_wire::{ToWorker, WorkerActivity, WorkerStatus, WorkerStatusRef};
 
 use super::journal::JournalWorker;
 use super::line_writers::Lines;
-use crate::pool::{Pool, SlotId, SlotState};
+use crate::pool::{Pool, Slot, SlotId, SlotState};
 
 #[derive(Default)]
 pub struct WorkerLinks {
@@ -197,24 +197,38 @@ impl WorkerLinks {
     /// The same, borrowed from the pool and the links (for a status of
     /// many workers: no string copied per worker).
     pub fn status_ref<'a>(&'a self, pool: &'a Pool, slot: SlotId) -> Option<WorkerStatusRef<'a>> {
-        let s = pool.slot(slot)?;
-        let job_id = self.job_id_ref(pool, slot).unwrap_or_default();
+        Some(self.status_of(pool, slot, pool.slot(slot)?))
+    }
+
+    /// The same, given the slot `s` of `slot`: one lookup of its link and
+    /// none in the pool (a status of 10,000 workers makes one per worker).
+    pub fn status_of<'a>(
+        &'a self,
+        pool: &'a Pool,
+        slot: SlotId,
+        s: &'a Slot,
+    ) -> WorkerStatusRef<'a> {
+        let link = self.by_slot.get(&slot);
+        let job_id = match link.and_then(|link| link.job.as_ref()) {
+            Some(job) => job.job_id(),
+            None => s.info.job_id.as_str(),
+        };
         let state = match s.state {
             SlotState::Launching | SlotState::Starting => WorkerActivity::Launching,
             SlotState::Idle => WorkerActivity::Idle,
             SlotState::Busy(_) => WorkerActivity::Busy,
         };
-        Some(WorkerStatusRef {
+        WorkerStatusRef {
             worker_id: &s.worker_id,
             resource_class: pool.class_of(s),
             hostname: &s.info.hostname,
             pid: s.info.pid,
             state,
-            current_task: pool.current_task(slot).map(|t| t.name.as_str()),
-            tasks_ahead: pool.tasks_ahead(slot).map(|t| t.name.as_str()).collect(),
+            current_task: pool.current_task_of(s).map(|t| t.name.as_str()),
+            tasks_ahead: pool.tasks_ahead_of(s).map(|t| t.name.as_str()).collect(),
             lsf_job_id: job_id,
             job_id,
-            pending_reason: self.pending_reason_of(slot),
-        })
+            pending_reason: link.and_then(|link| link.pending_reason.as_deref()),
+        }
     }
 }

@@ -346,7 +346,12 @@ impl Pool {
 
     /// The task running on `slot`.
     pub fn current_task(&self, slot: SlotId) -> Option<&TaskSpec> {
-        match self.slots.get(&slot)?.state {
+        self.current_task_of(self.slots.get(&slot)?)
+    }
+
+    /// The same, given the slot (no lookup: a status of every worker).
+    pub fn current_task_of(&self, slot: &Slot) -> Option<&TaskSpec> {
+        match slot.state {
             SlotState::Busy(task) => self.tasks.get(&task).map(|t| t.spec.as_ref()),
             _ => None,
         }
@@ -358,7 +363,13 @@ impl Pool {
         self.slots
             .get(&slot)
             .into_iter()
-            .flat_map(|s| s.next.iter())
+            .flat_map(|s| self.tasks_ahead_of(s))
+    }
+
+    /// The same, given the slot.
+    pub fn tasks_ahead_of<'a>(&'a self, slot: &'a Slot) -> impl Iterator<Item = &'a TaskSpec> {
+        slot.next
+            .iter()
             .filter_map(|task| self.tasks.get(task).map(|t| t.spec.as_ref()))
     }
 

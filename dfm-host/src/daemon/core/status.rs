@@ -136,7 +136,7 @@ impl<'a> Workers<'a> {
         let core = self.0;
         core.pool
             .slots()
-            .filter_map(move |(slot, _)| core.workers.status_ref(&core.pool, slot))
+            .map(move |(slot, s)| core.workers.status_of(&core.pool, slot, s))
     }
 }
 
