@@ -48,6 +48,8 @@ pub fn start(rundir: &Path) -> Result<Removal> {
             doomed
                 .into_iter()
                 .filter_map(|dir| std::fs::remove_dir_all(&dir).err().map(|e| (dir, e)))
+                // Gone already: another clean run of the project swept it.
+                .filter(|(_, e)| e.kind() != std::io::ErrorKind::NotFound)
                 .collect()
         })
         .context("cannot start removing the old rundir")?;
