@@ -181,16 +181,7 @@ fn grid_engine_workers_near_their_h_rt_are_drained_and_replaced_and_no_task_is_k
     all.extend(jobs.clone());
     cluster::stop_leaves_no_job(&GridEngine, &project, &all);
     for job in &jobs {
-        let (id, task) = job.split_once('.').unwrap_or((job, ""));
-        let mut args = vec!["-j", id];
-        if !task.is_empty() {
-            args.extend(["-t", task]);
-        }
-        let acct = Command::new("qacct")
-            .args(&args)
-            .output()
-            .expect("run qacct");
-        let acct = String::from_utf8_lossy(&acct.stdout);
+        let acct = qacct(job);
         assert!(
             !acct
                 .lines()
@@ -233,6 +224,18 @@ fn a_task_cut_off_by_its_jobs_h_rt_runs_again_without_using_an_attempt() {
     assert_eq!(attempts.len(), 2, "{attempts:?}");
     assert_ne!(attempts[0], attempts[1], "the re-run went to another job");
     let job = attempts[0].trim_end_matches(".undefined");
+    let acct = qacct(job);
+    assert!(
+        acct.lines()
+            .any(|l| l.starts_with("failed") && l.contains("37")),
+        "job {job} was ended at its h_rt: {acct}"
+    );
+    let jobs = cluster::worker_jobs(&project);
+    cluster::stop_leaves_no_job(&GridEngine, &project, &jobs);
+}
+
+/// What `qacct` says of `job` (`JOB_ID` or `JOB_ID.TASK_ID`).
+fn qacct(job: &str) -> String {
     let (id, task) = job.split_once('.').unwrap_or((job, ""));
     let mut args = vec!["-j", id];
     if !task.is_empty() {
@@ -242,12 +245,5 @@ fn a_task_cut_off_by_its_jobs_h_rt_runs_again_without_using_an_attempt() {
         .args(&args)
         .output()
         .expect("run qacct");
-    let acct = String::from_utf8_lossy(&acct.stdout);
-    assert!(
-        acct.lines()
-            .any(|l| l.starts_with("failed") && l.contains("37")),
-        "job {job} was ended at its h_rt: {acct}"
-    );
-    let jobs = cluster::worker_jobs(&project);
-    cluster::stop_leaves_no_job(&GridEngine, &project, &jobs);
+    String::from_utf8_lossy(&acct.stdout).into_owned()
 }
