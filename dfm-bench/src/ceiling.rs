@@ -428,8 +428,7 @@ async fn submit_until(
     };
     let (read, mut write) = stream.into_split();
     let mut lines = AsyncBufReader::new(read).lines();
-    let mut next = 0u64;
-    let submit = |n: u64| {
+    let submit = move |n: u64| {
         let spec = TaskSpec {
             request_id: format!("c{client}-{n}"),
             // A regression's tasks have a few thousand names, run again
@@ -445,27 +444,45 @@ async fn submit_until(
             json!({"method": "task.submit", "id": n, "params": spec})
         )
     };
-    let first: String = (0..in_flight as u64).map(submit).collect();
-    next += in_flight as u64;
-    if write.write_all(first.as_bytes()).await.is_err() {
-        return;
-    }
-    let mut outstanding = in_flight;
-    while outstanding > 0 {
-        let Ok(Some(_reply)) = lines.next_line().await else {
+    // Submissions go out from a task of their own while this one reads the
+    // replies: the daemon stops reading a client that leaves too many
+    // replies unread, so a client that reads only between its writes can
+    // block on a write forever (with 20,000 tasks in flight, it did).
+    let (more, mut wanted) = tokio::sync::mpsc::unbounded_channel::<u64>();
+    let writer = tokio::spawn(async move {
+        let first: String = (0..in_flight as u64).map(submit).collect();
+        let mut next = in_flight as u64;
+        if write.write_all(first.as_bytes()).await.is_err() {
             return;
-        };
-        outstanding -= 1;
-        done.fetch_add(1, Ordering::Relaxed);
-        if running.load(Ordering::Relaxed) {
-            let line = submit(next);
-            next += 1;
-            outstanding += 1;
-            if write.write_all(line.as_bytes()).await.is_err() {
+        }
+        while let Some(mut count) = wanted.recv().await {
+            // One write for the replies read meanwhile, as `dfm run` does.
+            while let Ok(more) = wanted.try_recv() {
+                count += more;
+            }
+            let mut batch = String::new();
+            for _ in 0..count {
+                batch.push_str(&submit(next));
+                next += 1;
+            }
+            if write.write_all(batch.as_bytes()).await.is_err() {
                 return;
             }
         }
+    });
+    let mut outstanding = in_flight;
+    while outstanding > 0 {
+        let Ok(Some(_reply)) = lines.next_line().await else {
+            break;
+        };
+        outstanding -= 1;
+        done.fetch_add(1, Ordering::Relaxed);
+        if running.load(Ordering::Relaxed) && more.send(1).is_ok() {
+            outstanding += 1;
+        }
     }
+    drop(more);
+    let _ = writer.await;
 }
 
 /// Receives the relay plugin's launches and starts a worker for each id.
