@@ -225,6 +225,11 @@ fn ms_list(values: &[f64]) -> String {
     )
 }
 
+fn share_list(values: &[f64]) -> String {
+    let (min, max) = min_max(values);
+    format!("{:.2} [{min:.2}-{max:.2}]", median(values))
+}
+
 fn rate_list(values: &[f64]) -> String {
     let (min, max) = min_max(values);
     format!("{:.1} tasks/s [{min:.1}-{max:.1}]", median(values))
@@ -319,6 +324,18 @@ pub(crate) fn side_by_side(dfm: &Path, base: &Path, options: &Options) {
             crate::stats::ratio(&per_run(&their_cpu, &our_cpu)),
             ms_list(&client_cpu),
             1.0 / median(&client_cpu)
+        );
+        // The "machine's limit": what the cores could give if every
+        // one of them ran this client and this daemon all the time.
+        let cores = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
+        let of_limit = |drives: &[Drive]| -> Vec<f64> {
+            let share = |d: &Drive| d.rate * (d.server_cpu + d.client_cpu) / cores;
+            drives.iter().map(share).collect()
+        };
+        println!(
+            "ORIG   {what}: throughput / what {cores} cores allow at that CPU per task (the client's included): dfm {}, original {}",
+            share_list(&of_limit(&mine)),
+            share_list(&of_limit(&yours)),
         );
     }
     drop(theirs);

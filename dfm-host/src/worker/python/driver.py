@@ -97,13 +97,29 @@ def _run_ctxt_class():
     return RunCtxt
 
 
+class _Mgr:
+    """dv-flow-mgr's names the driver uses, imported once (by _load): an
+    import statement in _execute would cost each task a few microseconds."""
+    worker = ExecCallable = ShellCallable = data_io = None
+    TaskDataInput = TaskDataResult = TaskMarker = SeverityE = RunCtxt = None
+
+    @classmethod
+    def load(cls):
+        from dv_flow.mgr import data_io, worker
+        from dv_flow.mgr.exec_callable import ExecCallable
+        from dv_flow.mgr.shell_callable import ShellCallable
+        from dv_flow.mgr.task_data import TaskDataInput, TaskDataResult, TaskMarker, SeverityE
+        cls.worker, cls.data_io = worker, data_io
+        cls.ExecCallable, cls.ShellCallable = ExecCallable, ShellCallable
+        cls.TaskDataInput, cls.TaskDataResult = TaskDataInput, TaskDataResult
+        cls.TaskMarker, cls.SeverityE = TaskMarker, SeverityE
+        cls.RunCtxt = _run_ctxt_class()
+
+
 async def _execute(params, task_env):
     """execute_request of dv-flow-mgr 1.20, with in-process's answers."""
-    from dv_flow.mgr import worker
-    from dv_flow.mgr.exec_callable import ExecCallable
-    from dv_flow.mgr.shell_callable import ShellCallable
-    from dv_flow.mgr.task_data import TaskDataInput, TaskDataResult, TaskMarker, SeverityE
-
+    mgr = _Mgr
+    worker = mgr.worker
     name = params.get("name", "")
     _add_to_path(params.get("pythonpath"))
     rundir = params.get("rundir", "")
@@ -121,12 +137,12 @@ async def _execute(params, task_env):
             spec = body or params.get("callable_spec", "")
             if not spec:
                 raise ValueError("pytask requires callable_spec")
-            task = ExecCallable(body=spec, srcdir=srcdir, shell="pytask")
+            task = mgr.ExecCallable(body=spec, srcdir=srcdir, shell="pytask")
         else:
             if not body:
                 raise ValueError("Shell task '%s' has no body" % name)
-            task = ShellCallable(body=body, srcdir=srcdir, shell=shell)
-        task_input = TaskDataInput(
+            task = mgr.ShellCallable(body=body, srcdir=srcdir, shell=shell)
+        task_input = mgr.TaskDataInput(
             name=name,
             changed=True,
             srcdir=srcdir,
@@ -138,26 +154,25 @@ async def _execute(params, task_env):
             ],
             memento=params.get("memento"),
         )
-        ctxt = _RunCtxt(runner=worker._WorkerRunnerShim(), ctxt=None, rundir=rundir)
+        ctxt = mgr.RunCtxt(runner=worker._WorkerRunnerShim(), ctxt=None, rundir=rundir)
         ctxt.task_env = dict(task_env)
         if shell != "pytask" and isinstance(params.get("params"), dict):
             # As in-process, where data_io sees the declared parameters
             # (dv-flow-mgr's worker hands it a namespace and sets none).
-            from dv_flow.mgr import data_io
             for key, value in params["params"].items():
-                ctxt.task_env["DFM_PARAM_%s" % key.upper()] = data_io._scalar_to_env(value)
+                ctxt.task_env["DFM_PARAM_%s" % key.upper()] = mgr.data_io._scalar_to_env(value)
         result = await task(ctxt, task_input)
         if result is None:
-            result = TaskDataResult()
+            result = mgr.TaskDataResult()
     except Exception as e:
         print("== Task threw exception ==", file=sys.stderr)
-        result = TaskDataResult(
+        result = mgr.TaskDataResult(
             status=1,
             changed=False,
             output=[],
-            markers=[TaskMarker(
+            markers=[mgr.TaskMarker(
                 msg="Task implementation raised an exception: %s" % str(e),
-                severity=SeverityE.Error)],
+                severity=mgr.SeverityE.Error)],
             memento=None)
     if ctxt is not None:
         result.markers.extend(ctxt._markers)
@@ -178,9 +193,7 @@ def _load(params, native_dfm_out):
     """dv-flow-mgr, imported with the task's pythonpath."""
     _add_to_path(params.get("pythonpath"))
     try:
-        import dv_flow.mgr.worker  # noqa: F401
-        global _RunCtxt
-        _RunCtxt = _run_ctxt_class()
+        _Mgr.load()
         if native_dfm_out:
             _native_dfm_out(native_dfm_out)
         return _execute, None
@@ -215,9 +228,6 @@ class _Environ:
         for key, value in env.items():
             if os.environ.get(key) != value:
                 os.environ[key] = value
-
-
-_RunCtxt = None
 
 
 def main():
