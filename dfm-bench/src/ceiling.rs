@@ -25,6 +25,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
 use tokio::net::{UnixListener, UnixStream};
 
 use crate::daemon::{remove_later, unique};
+use crate::probes::{monitor_snapshot, status_get};
 use crate::setup::{fail, Options};
 use crate::stats::{ms, percentiles};
 
@@ -351,12 +352,17 @@ impl Pool {
         let mut status = Vec::new();
         let mut snapshot = Duration::ZERO;
         while started.elapsed().as_secs_f64() < seconds {
-            let asked = Instant::now();
             let socket = self.socket();
-            let _ = tokio::task::spawn_blocking(move || status_get(&socket)).await;
-            status.push(asked.elapsed());
+            if let Ok(Some(took)) = tokio::task::spawn_blocking(move || status_get(&socket)).await {
+                status.push(took);
+            }
             if snapshot.is_zero() {
-                snapshot = monitor_snapshot(&self.socket()).await;
+                let socket = self.socket();
+                snapshot = tokio::task::spawn_blocking(move || monitor_snapshot(&socket))
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -385,33 +391,6 @@ impl Pool {
         runtime.block_on(async { tokio::time::sleep(Duration::from_millis(200)).await });
         remove_later(self.root.clone());
     }
-}
-
-fn status_get(socket: &Path) {
-    if let Ok(mut stream) = StdUnixStream::connect(socket) {
-        let _ = stream.write_all(b"{\"method\": \"status.get\", \"id\": 1}\n");
-        let mut line = String::new();
-        let _ = BufReader::new(stream).read_line(&mut line);
-    }
-}
-
-/// How long a new monitor waits for its snapshot.
-async fn monitor_snapshot(socket: &Path) -> Duration {
-    let started = Instant::now();
-    let Ok(stream) = UnixStream::connect(socket).await else {
-        return Duration::ZERO;
-    };
-    let (read, mut write) = stream.into_split();
-    let _ = write
-        .write_all(b"{\"method\": \"monitor.subscribe\", \"id\": 1}\n")
-        .await;
-    let mut lines = AsyncBufReader::new(read).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if line.contains("monitor.snapshot") {
-            return started.elapsed();
-        }
-    }
-    Duration::ZERO
 }
 
 /// One client: keeps `in_flight` trivial tasks submitted until told to

@@ -13,6 +13,7 @@ mod limits;
 mod measures;
 mod original;
 mod pool_core;
+mod probes;
 mod sealing;
 mod setup;
 mod stats;

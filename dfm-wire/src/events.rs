@@ -62,15 +62,24 @@ impl<S: Serialize, R: Serialize, C: Serialize> SnapshotRef<S, R, C> {
     /// The `monitor.snapshot` event line, as
     /// `MonitorEvent::Snapshot(..).to_line()` writes it.
     pub fn to_line(&self) -> String {
+        self.to_line_of_size(256)
+    }
+
+    /// [`SnapshotRef::to_line`] into a buffer of `capacity` bytes to begin
+    /// with.
+    pub fn to_line_of_size(&self, capacity: usize) -> String {
         #[derive(Serialize)]
         struct Line<'a, T> {
             method: &'static str,
             params: &'a T,
         }
-        to_line(&Line {
-            method: "monitor.snapshot",
-            params: self,
-        })
+        crate::frame::to_line_of_size(
+            &Line {
+                method: "monitor.snapshot",
+                params: self,
+            },
+            capacity,
+        )
     }
 }
 

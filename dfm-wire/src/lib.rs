@@ -23,7 +23,8 @@ pub mod task;
 pub mod worker;
 
 pub use client::{
-    reply_error, reply_result, BadRequest, ClientCall, ClientRequest, Reply, ReplyError,
+    reply_error, reply_result, reply_result_of_size, BadRequest, ClientCall, ClientRequest, Reply,
+    ReplyError,
 };
 pub use events::{
     Completion, MonitorEvent, RunningTask, RunningTaskRef, Snapshot, SnapshotRef, TaskStarted,

@@ -83,6 +83,10 @@ pub struct Core {
     /// What the metrics record over time; `None` without
     /// `runner.metrics_listen` (nothing is recorded then).
     metrics: Option<Box<Recorder>>,
+    /// The last status's and snapshot's lengths: the next is written into
+    /// a buffer that size (docs/performance.md, "Written into a buffer of
+    /// its size").
+    big_lines: status::LineSizes,
 }
 
 impl Core {
@@ -132,6 +136,7 @@ impl Core {
             gathered_at: None,
             classes_known: Default::default(),
             metrics,
+            big_lines: Default::default(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! What the core tells about the pool: `status.get`'s answer and a new
 //! monitor's snapshot.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use dfm_wire::{
@@ -19,12 +20,14 @@ impl Core {
     /// the clients' own strings: at 10,000 workers it copies none per worker
     /// or task.
     pub(super) fn snapshot_line(&self) -> String {
-        dfm_wire::SnapshotRef {
+        let line = dfm_wire::SnapshotRef {
             status: self.status_view(),
             running: self.clients.running(super::clock_now()),
             recent: self.feed.recent(),
         }
-        .to_line()
+        .to_line_of_size(self.big_lines.snapshot.get());
+        self.big_lines.snapshot.set(line.len());
+        line
     }
 
     /// What each client has in the pool, by client.
@@ -117,7 +120,10 @@ impl Core {
 
     /// `status.get`'s reply line to `id`, written from [`Core::status_view`].
     pub(super) fn status_reply(&self, id: &serde_json::Value) -> String {
-        dfm_wire::reply_result(id, self.status_view())
+        let line =
+            dfm_wire::reply_result_of_size(id, self.status_view(), self.big_lines.status.get());
+        self.big_lines.status.set(line.len());
+        line
     }
 
     /// `status.get`'s answer, owned (for tests, which look into it).
@@ -125,6 +131,23 @@ impl Core {
     pub(super) fn status(&self) -> DaemonStatus {
         let workers = Workers(self).iter().map(|w| w.to_owned()).collect();
         self.status_view().to_owned_with(workers)
+    }
+}
+
+/// How long the last status and snapshot lines were. At 10,000 workers a
+/// status is 2 MB: written into a buffer that size from the start, it is
+/// not copied at each of a dozen doublings.
+pub(super) struct LineSizes {
+    pub status: Cell<usize>,
+    pub snapshot: Cell<usize>,
+}
+
+impl Default for LineSizes {
+    fn default() -> LineSizes {
+        LineSizes {
+            status: Cell::new(4096),
+            snapshot: Cell::new(4096),
+        }
     }
 }
 

@@ -1,0 +1,45 @@
+//! What a client sees of `status.get` and of a new monitor's snapshot,
+//! timed on a thread of their own: from connecting to the last byte of
+//! the answer. Timed from the bench's runtime instead, the figure also
+//! held the time that runtime, busy with 10,000 workers, took to come back
+//! to the task that asked (up to 16 ms on a 2-vCPU VM): the bench's wait,
+//! not the daemon's (docs/performance.md, "Timed where the client is").
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// How long one `status.get` took, connection included; `None` if the
+/// daemon did not answer.
+pub(crate) fn status_get(socket: &Path) -> Option<Duration> {
+    let started = Instant::now();
+    let mut stream = UnixStream::connect(socket).ok()?;
+    stream
+        .write_all(b"{\"method\": \"status.get\", \"id\": 1}\n")
+        .ok()?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).ok()?;
+    line.contains("\"result\"").then(|| started.elapsed())
+}
+
+/// How long a new monitor waits for its snapshot, connection included;
+/// `None` if none came.
+pub(crate) fn monitor_snapshot(socket: &Path) -> Option<Duration> {
+    let started = Instant::now();
+    let mut stream = UnixStream::connect(socket).ok()?;
+    stream
+        .write_all(b"{\"method\": \"monitor.subscribe\", \"id\": 1}\n")
+        .ok()?;
+    let mut lines = BufReader::new(stream);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if lines.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if line.contains("monitor.snapshot") {
+            return Some(started.elapsed());
+        }
+    }
+}
