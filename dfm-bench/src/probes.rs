@@ -13,33 +13,33 @@ use std::time::{Duration, Instant};
 /// How long one `status.get` took, connection included; `None` if the
 /// daemon did not answer.
 pub(crate) fn status_get(socket: &Path) -> Option<Duration> {
-    let started = Instant::now();
-    let mut stream = UnixStream::connect(socket).ok()?;
-    stream
-        .write_all(b"{\"method\": \"status.get\", \"id\": 1}\n")
-        .ok()?;
+    let (started, mut answer) = ask(socket, "status.get")?;
     let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).ok()?;
+    answer.read_line(&mut line).ok()?;
     line.contains("\"result\"").then(|| started.elapsed())
 }
 
 /// How long a new monitor waits for its snapshot, connection included;
 /// `None` if none came.
 pub(crate) fn monitor_snapshot(socket: &Path) -> Option<Duration> {
-    let started = Instant::now();
-    let mut stream = UnixStream::connect(socket).ok()?;
-    stream
-        .write_all(b"{\"method\": \"monitor.subscribe\", \"id\": 1}\n")
-        .ok()?;
-    let mut lines = BufReader::new(stream);
+    let (started, mut events) = ask(socket, "monitor.subscribe")?;
     let mut line = String::new();
     loop {
         line.clear();
-        if lines.read_line(&mut line).ok()? == 0 {
+        if events.read_line(&mut line).ok()? == 0 {
             return None;
         }
         if line.contains("monitor.snapshot") {
             return Some(started.elapsed());
         }
     }
+}
+
+/// Connects and sends `method`: when it started, and where its answer comes.
+fn ask(socket: &Path, method: &str) -> Option<(Instant, BufReader<UnixStream>)> {
+    let started = Instant::now();
+    let mut stream = UnixStream::connect(socket).ok()?;
+    let request = format!("{{\"method\": \"{method}\", \"id\": 1}}\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    Some((started, BufReader::new(stream)))
 }
