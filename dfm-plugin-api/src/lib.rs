@@ -47,6 +47,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub mod batch;
+pub mod children;
 pub mod command;
 #[doc(hidden)]
 pub mod extended;
