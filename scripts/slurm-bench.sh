@@ -10,6 +10,8 @@
 #                allocation the cold run left
 #   dfm-cold/warm dfm with a pool of 8 workers, launched as one job array:
 #                cold from `dfm daemon start`, then warm on that pool
+#   dfm-srun-cold/warm the same with `launch: srun` (an srun per worker,
+#                which SLURM allocates at once, not in its next pass)
 # For each task length (0.05, 0.2 and 1 s; DFM_BENCH_LENGTHS to change them)
 # it runs at least 100 tasks and enough for an ideal of 2.5 s, in whole
 # rounds of 8 (so that the ideal can be reached); each task is a bash that
@@ -137,12 +139,12 @@ hyperqueue() { # length tasks ideal; prints the cold line, then the warm one
     slurm_idle
 }
 
-through_dfm() { # length tasks ideal; prints the cold line, then the warm one
+through_dfm() { # length tasks ideal launch; prints the cold line, then the warm one
     local root="$base/dfm-$RANDOM" t0 i
     mkdir -p "$root/.dfm"
     cat > "$root/.dfm/config.yaml" <<EOF
 runner:
-  slurm: {partition: debug}
+  slurm: {partition: debug, launch: $4}
   defaults: {cores: 1, memory: 100M, walltime: '0:10'}
   pool: {poll_interval: 0.2, min_workers: $SLOTS, launch_as_array: true}
 EOF
@@ -172,11 +174,11 @@ EOF
 results="$base/results"
 row() { # round length tasks name "makespan first ratio"
     echo "$1 $2 $3 $4 $5" >> "$results"
-    printf '%5s %6s %5s  %-11s %8s %8s %6s\n' "$1" "$2" "$3" "$4" $5
+    printf '%5s %6s %5s  %-13s %8s %8s %6s\n' "$1" "$2" "$3" "$4" $5
 }
 
 echo "SLURM $(sinfo -V | awk '{print $2}'), one node of $SLOTS CPUs; dfm $("$DFM" --version | awk '{print $2}')${HQ:+; $("$HQ" --version)}"
-printf '%5s %6s %5s  %-11s %8s %8s %6s\n' round length tasks how makespan first /ideal
+printf '%5s %6s %5s  %-13s %8s %8s %6s\n' round length tasks how makespan first /ideal
 for round in $(seq 1 "$ROUNDS"); do
     for length in $LENGTHS; do
         # At least 100 tasks and an ideal of 2.5 s, in whole rounds of 8.
@@ -196,9 +198,12 @@ for round in $(seq 1 "$ROUNDS"); do
             row "$round" "$length" "$tasks" hq-cold "$(sed -n 1p <<< "$out")"
             row "$round" "$length" "$tasks" hq-warm "$(sed -n 2p <<< "$out")"
         fi
-        out=$(through_dfm "$length" "$tasks" "$ideal")
+        out=$(through_dfm "$length" "$tasks" "$ideal" sbatch)
         row "$round" "$length" "$tasks" dfm-cold "$(sed -n 1p <<< "$out")"
         row "$round" "$length" "$tasks" dfm-warm "$(sed -n 2p <<< "$out")"
+        out=$(through_dfm "$length" "$tasks" "$ideal" srun)
+        row "$round" "$length" "$tasks" dfm-srun-cold "$(sed -n 1p <<< "$out")"
+        row "$round" "$length" "$tasks" dfm-srun-warm "$(sed -n 2p <<< "$out")"
     done
 done
 
@@ -208,4 +213,4 @@ awk '{ key = $2 " " $4; n[key]++; m[key, n[key]] = $5; f[key, n[key]] = $6; r[ke
      END { for (key in n) print key, n[key] }' "$results" | while read -r length how count; do
     awk -v l="$length" -v h="$how" '$2 == l && $4 == h' "$results" | sort -k7,7n \
         | awk -v c="$count" '{ a[NR] = $0 } END { print a[int((c + 1) / 2)] }'
-done | sort -k2,2n -k4,4 | awk '{ printf "%6s  %-11s %8s %8s %6s\n", $2, $4, $5, $6, $7 }'
+done | sort -k2,2n -k4,4 | awk '{ printf "%6s  %-13s %8s %8s %6s\n", $2, $4, $5, $6, $7 }'

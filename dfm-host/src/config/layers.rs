@@ -9,7 +9,12 @@ use super::keys::Allowed;
 use super::runner::{ConfigError, RunnerConfig};
 
 /// Lists that add up across layers instead of being replaced.
-const ACCUMULATED_LISTS: &[&str] = &["resource_select", "bsub_extra", "sbatch_extra"];
+const ACCUMULATED_LISTS: &[&str] = &[
+    "resource_select",
+    "bsub_extra",
+    "sbatch_extra",
+    "srun_extra",
+];
 
 /// Overrides from the command line.
 #[derive(Debug, Clone, Default)]

@@ -1,4 +1,5 @@
-//! The `slurm` runner: each worker is one SLURM batch job.
+//! The `slurm` runner: each worker is one SLURM batch job (or, with
+//! `launch: srun`, one `srun`: see `srun.rs`).
 //!
 //! Submits with `sbatch --parsable --wrap` (a batch of workers as one job
 //! array, `--array=1-N`, each element finding its index in
@@ -16,21 +17,26 @@
 //!
 //! | key | default | meaning |
 //! |---|---|---|
-//! | `sbatch_cmd`, `squeue_cmd`, `scancel_cmd` | `sbatch`, `squeue`, `scancel` | the commands (a site wrapper is fine) |
+//! | `launch` | `sbatch` | `sbatch`: batch jobs, arrays; `srun`: an `srun` per worker on this host, started at once when SLURM has room |
+//! | `sbatch_cmd`, `srun_cmd`, `squeue_cmd`, `scancel_cmd` | `sbatch`, `srun`, `squeue`, `scancel` | the commands (a site wrapper is fine) |
 //! | `partition` (or `queue`) | SLURM's default | `-p`, unless the resource class names a queue |
 //! | `account` | none | `-A` |
-//! | `sbatch_extra` | `[]` | more sbatch arguments |
+//! | `sbatch_extra`, `srun_extra` | `[]` | more sbatch (srun) arguments |
 //! | `worker_dfm_path` | the daemon's own `dfm` | `dfm` as the compute nodes see it |
 //! | `command_timeout` | `60` | seconds before a hanging SLURM command is killed |
 
 mod sbatch;
 mod squeue;
+mod srun;
 
 use dfm_plugin_api::batch::{BatchRunner, BatchScheduler, Commands};
 use dfm_plugin_api::command::CommandOutput;
-use dfm_plugin_api::{export_runner, JobReport, JobStatus, LaunchRequest};
+use dfm_plugin_api::{
+    export_runner, JobHandle, JobReport, JobState, JobStatus, LaunchRequest, RunnerPlugin,
+};
 
-use self::sbatch::Config;
+use self::sbatch::{Config, Launch};
+use self::srun::SrunRunner;
 
 struct Slurm {
     config: Config,
@@ -96,7 +102,52 @@ impl BatchScheduler for Slurm {
     }
 }
 
-fn new_runner(config_json: &str) -> Result<BatchRunner<Slurm>, String> {
+/// The runner as configured: batch jobs, or an `srun` each.
+enum SlurmRunner {
+    Batch(BatchRunner<Slurm>),
+    Srun(SrunRunner),
+}
+
+impl SlurmRunner {
+    fn runner(&self) -> &dyn RunnerPlugin {
+        match self {
+            SlurmRunner::Batch(runner) => runner,
+            SlurmRunner::Srun(runner) => runner,
+        }
+    }
+}
+
+impl RunnerPlugin for SlurmRunner {
+    fn launch(&self, request: &LaunchRequest) -> Result<JobHandle, String> {
+        self.runner().launch(request)
+    }
+
+    fn terminate(&self, job: &JobHandle) -> Result<(), String> {
+        self.runner().terminate(job)
+    }
+
+    fn poll(&self, jobs: &[JobHandle]) -> Result<Vec<JobState>, String> {
+        self.runner().poll(jobs)
+    }
+
+    fn array_index_variable(&self) -> Option<String> {
+        self.runner().array_index_variable()
+    }
+
+    fn launch_array(&self, request: &LaunchRequest, count: u32) -> Result<Vec<JobHandle>, String> {
+        self.runner().launch_array(request, count)
+    }
+
+    fn poll_status(&self, jobs: &[JobHandle]) -> Result<Vec<JobStatus>, String> {
+        self.runner().poll_status(jobs)
+    }
+
+    fn poll_reports(&self, jobs: &[JobHandle]) -> Result<Vec<JobReport>, String> {
+        self.runner().poll_reports(jobs)
+    }
+}
+
+fn new_runner(config_json: &str) -> Result<SlurmRunner, String> {
     let config = Config::parse(config_json)?;
     let commands = Commands::new(
         &config.sbatch_cmd,
@@ -104,7 +155,10 @@ fn new_runner(config_json: &str) -> Result<BatchRunner<Slurm>, String> {
         &config.scancel_cmd,
         config.command_timeout,
     );
-    Ok(BatchRunner(Slurm { config, commands }))
+    Ok(match config.launch {
+        Launch::Sbatch => SlurmRunner::Batch(BatchRunner(Slurm { config, commands })),
+        Launch::Srun => SlurmRunner::Srun(SrunRunner::new(config, commands)),
+    })
 }
 
 export_runner!("slurm", new_runner);

@@ -1,22 +1,40 @@
-//! `sbatch`: the configuration, the command line of a worker job (or a
-//! job array of them), and the job id it answers with.
+//! The configuration, and `sbatch`: the command line of a worker job (or a
+//! job array of them), and the job id it answers with. What a job asks
+//! SLURM for (partition, account, cores, memory, walltime, licenses) is
+//! said the same way to `srun` (`srun.rs`).
 
 use dfm_plugin_api::batch::{last_job_id, worker_program};
 use dfm_plugin_api::units::{memory_mb, walltime_minutes};
 use dfm_plugin_api::{LaunchRequest, ARRAY_INDEX_PLACEHOLDER};
 use serde::Deserialize;
 
+/// How worker jobs are started.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Launch {
+    /// Batch jobs (`sbatch`; several at once as one job array): nothing
+    /// of dfm's stays on this host, and SLURM starts them in its next
+    /// scheduling pass.
+    Sbatch,
+    /// An `srun` each, which stays on this host as long as its worker
+    /// runs: SLURM allocates it at once when the resources are free.
+    Srun,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    pub launch: Launch,
     pub sbatch_cmd: String,
+    pub srun_cmd: String,
     pub squeue_cmd: String,
     pub scancel_cmd: String,
     #[serde(alias = "queue")]
     partition: String,
     account: String,
     sbatch_extra: Vec<String>,
-    worker_dfm_path: String,
+    pub srun_extra: Vec<String>,
+    pub worker_dfm_path: String,
     pub command_timeout: f64,
     /// Cores, memory, walltime and queue of these arrive merged in the
     /// launch request; their licenses with `license_scope: worker` are
@@ -28,12 +46,15 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            launch: Launch::Sbatch,
             sbatch_cmd: "sbatch".into(),
+            srun_cmd: "srun".into(),
             squeue_cmd: "squeue".into(),
             scancel_cmd: "scancel".into(),
             partition: String::new(),
             account: String::new(),
             sbatch_extra: Vec::new(),
+            srun_extra: Vec::new(),
             worker_dfm_path: String::new(),
             command_timeout: 60.0,
             defaults: serde_json::Value::Null,
@@ -88,23 +109,11 @@ impl Config {
         Some(terms.join(","))
     }
 
-    /// The arguments of `sbatch` for one worker job, or (`array`) a job
-    /// array of that many.
-    pub fn sbatch_args(
-        &self,
-        request: &LaunchRequest,
-        array: Option<u32>,
-    ) -> Result<Vec<String>, String> {
+    /// What a worker job asks SLURM for, as `sbatch` and `srun` both take
+    /// it: partition, account, cores, memory, walltime, licenses.
+    pub fn resource_options(&self, request: &LaunchRequest) -> Result<Vec<String>, String> {
         let resources = request.resources();
-        let mut args = vec![
-            "--parsable".to_string(),
-            "--export=ALL".into(),
-            "-J".into(),
-            request.job_name().to_string(),
-        ];
-        if let Some(count) = array {
-            args.push(format!("--array=1-{count}"));
-        }
+        let mut args = Vec::new();
         let partition = if resources.queue().is_empty() {
             self.partition.as_str()
         } else {
@@ -134,6 +143,26 @@ impl Config {
         if let Some(licenses) = self.worker_licenses(resources.resource_class()) {
             args.extend(["-L".into(), licenses]);
         }
+        Ok(args)
+    }
+
+    /// The arguments of `sbatch` for one worker job, or (`array`) a job
+    /// array of that many.
+    pub fn sbatch_args(
+        &self,
+        request: &LaunchRequest,
+        array: Option<u32>,
+    ) -> Result<Vec<String>, String> {
+        let mut args = vec![
+            "--parsable".to_string(),
+            "--export=ALL".into(),
+            "-J".into(),
+            request.job_name().to_string(),
+        ];
+        if let Some(count) = array {
+            args.push(format!("--array=1-{count}"));
+        }
+        args.extend(self.resource_options(request)?);
         // An array element's log: its index where the request says.
         let log = request.log_path().replace(ARRAY_INDEX_PLACEHOLDER, "%a");
         args.extend(["-o".into(), log.clone(), "-e".into(), log]);
