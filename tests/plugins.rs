@@ -137,8 +137,9 @@ fn an_out_of_tree_plugin_built_from_the_template_runs_tasks() {
 }
 
 /// A site's plugin built against dfm-plugin-api 0.1.1 (arrays and run
-/// limits, before pending reasons): this repository's local runner, built
-/// on its own against the frozen 0.1.1 (`fixtures/plugin-api-0.1.1`). This
+/// limits, before pending reasons): the local runner as it was then
+/// (`fixtures/runner-local-api011`), built on its own against the frozen
+/// 0.1.1 (`fixtures/plugin-api-0.1.1`). This
 /// dfm loads it through its 0.1.1 entry point and polls it: the pending
 /// reasons it cannot give are left out (abi_stable runs the default
 /// `poll_reports`, which asks its `poll_status`), and a daemon runs tasks
@@ -148,24 +149,13 @@ fn a_plugin_built_against_api_0_1_1_still_loads_polls_and_runs_tasks() {
     use dfm_host::plugin::{Plugin, Runner};
     use dfm_plugin_api::{JobState, LaunchRequest, Resources};
 
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the tests crate lives in the repository")
-        .to_path_buf();
     let project = TestProject::new("api011");
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let build = project.root.join("build");
-    let api = build.join("plugin-api-0.1.1");
-    dfm_e2e::copy_dir(&repo.join("tests/fixtures/plugin-api-0.1.1"), &api);
+    for name in ["plugin-api-0.1.1", "runner-local-api011"] {
+        dfm_e2e::copy_dir(&fixtures.join(name), &build.join(name));
+    }
     let crate_dir = build.join("runner-local-api011");
-    std::fs::create_dir_all(&crate_dir).expect("create the plugin crate");
-    let manifest = format!(
-        "[package]\nname = \"dfm-runner-local-api011\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-         [lib]\nname = \"dfm_runner_local\"\ncrate-type = [\"cdylib\"]\npath = \"{}\"\n\n\
-         [dependencies]\ndfm-plugin-api = {{ path = \"{}\" }}\nlibc = \"0.2\"\n\n[workspace]\n",
-        repo.join("plugins/local/src/lib.rs").display(),
-        api.display()
-    );
-    std::fs::write(crate_dir.join("Cargo.toml"), manifest).expect("write Cargo.toml");
     let path = dfm_e2e::build_plugin_out_of_tree(&crate_dir, "dfm_runner_local");
 
     let plugin = Plugin::load(&path).expect("an API 0.1.1 plugin loads");
