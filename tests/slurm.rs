@@ -5,63 +5,9 @@
 
 use std::process::Command;
 
-use dfm_e2e::cluster::{self, write_script, Scheduler};
+use dfm_e2e::cluster::{self, Scheduler};
+use dfm_e2e::slurm::{license_workers_wait, Slurm};
 use dfm_e2e::{describe, needs, TestProject};
-
-struct Slurm;
-
-impl Scheduler for Slurm {
-    fn runner(&self) -> &str {
-        "slurm"
-    }
-
-    fn runner_yaml(&self, project: &TestProject) -> String {
-        let log = project.root.join("sbatch.calls");
-        let wrapper = write_script(
-            &project.root,
-            "sbatch-counting",
-            &format!(
-                "#!/bin/sh\necho \"$*\" >> '{}'\nexec sbatch \"$@\"\n",
-                log.display()
-            ),
-        );
-        format!(
-            "runner:\n  slurm: {{sbatch_cmd: '{}', partition: debug}}\n  defaults: {{cores: 1, memory: 100M, walltime: '0:10'}}\n  pool: {{poll_interval: 0.2}}\n",
-            wrapper.display()
-        )
-    }
-
-    fn submissions(&self, project: &TestProject) -> Vec<String> {
-        std::fs::read_to_string(project.root.join("sbatch.calls"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-
-    fn live_jobs(&self, ids: &[String]) -> Vec<String> {
-        if ids.is_empty() {
-            return Vec::new();
-        }
-        // Without `-t all`: only jobs not yet finished.
-        let output = Command::new("squeue")
-            .args(["-h", "-j", &ids.join(","), "-o", "%i"])
-            .output()
-            .expect("run squeue");
-        String::from_utf8_lossy(&output.stdout)
-            .split_whitespace()
-            .map(str::to_string)
-            .collect()
-    }
-
-    fn kill_job(&self, id: &str) {
-        let status = Command::new("scancel")
-            .arg(id)
-            .status()
-            .expect("run scancel");
-        assert!(status.success(), "scancel {id}: {status}");
-    }
-}
 
 #[ignore = "needs SLURM: scripts/slurm-up.sh, as root"]
 #[test]
@@ -215,7 +161,11 @@ fn a_long_task_is_kept_off_a_worker_near_its_end_by_what_it_took_before() {
     std::thread::sleep(wake.saturating_duration_since(std::time::Instant::now()));
     let again = cluster::dfm(&Slurm, &project, &["run", "long", "-u", "log", "--clean"]);
     assert!(again.status.success(), "{}", describe(&again));
-    let jobs = cluster::lines(&project.root.join("long_jobs"));
+    // Each line is `TASK JOB`.
+    let jobs: Vec<String> = cluster::lines(&project.root.join("long_jobs"))
+        .iter()
+        .filter_map(|line| line.split_whitespace().nth(1).map(str::to_string))
+        .collect();
     assert_eq!(jobs.len(), 2, "{jobs:?}");
     assert_ne!(
         jobs[0], jobs[1],
@@ -235,99 +185,5 @@ fn a_long_task_is_kept_off_a_worker_near_its_end_by_what_it_took_before() {
 #[test]
 fn workers_of_a_license_slurm_counts_run_only_as_many_as_it_has() {
     needs::slurm();
-    let licenses = Command::new("scontrol")
-        .args(["show", "licenses"])
-        .output()
-        .expect("run scontrol");
-    assert!(
-        String::from_utf8_lossy(&licenses.stdout).contains("sim_seat"),
-        "the test cluster has no sim_seat license: restart it with this checkout's scripts/slurm-up.sh"
-    );
-    let project = TestProject::new("slurm-seat");
-    let yaml = format!(
-        "{}  resource_classes: {{seat: {{licenses: {{sim_seat: 1}}, license_scope: worker}}}}\n",
-        Slurm.runner_yaml(&project)
-    );
-    cluster::start_with(&Slurm, &project, 4, &yaml);
-    let go = project.root.join("go");
-    let mut client = project.client();
-    for i in 0..8 {
-        let mut task = project.task(
-            &format!("t{i}"),
-            &format!("while [ ! -e '{}' ]; do sleep 0.1; done", go.display()),
-        );
-        task["resource_class"] = serde_json::json!("seat");
-        client.submit(task);
-    }
-    let seen = dfm_e2e::wait_for(
-        cluster::LONG,
-        "2 workers running, 2 waiting for the license",
-        || {
-            // This daemon's worker jobs, by the names it submitted them under.
-            let names: Vec<String> = Slurm
-                .submissions(&project)
-                .iter()
-                .filter_map(|call| {
-                    let words: Vec<&str> = call.split_whitespace().collect();
-                    let at = words.iter().position(|w| *w == "-J")?;
-                    words.get(at + 1).map(|name| name.to_string())
-                })
-                .collect();
-            if names.is_empty() {
-                return None;
-            }
-            let output = Command::new("squeue")
-                .args(["-h", "-r", "-n", &names.join(","), "-o", "%j %T %r"])
-                .output()
-                .ok()?;
-            let text = String::from_utf8_lossy(&output.stdout).to_string();
-            let ours: Vec<&str> = text.lines().collect();
-            let running = ours.iter().filter(|l| l.contains(" RUNNING ")).count();
-            let waiting = ours
-                .iter()
-                .filter(|l| l.contains(" PENDING ") && l.contains("Licenses"))
-                .count();
-            (running == 2 && waiting == 2).then_some(text)
-        },
-    );
-    eprintln!("{seen}");
-    let status = dfm_e2e::wait_for(
-        cluster::LONG,
-        "dfm's status: 2 workers hold sim_seat, 2 wait for it",
-        || {
-            let status = project.status();
-            let seat = status["worker_licenses"]
-                .as_array()?
-                .iter()
-                .find(|l| l["name"] == "sim_seat")?
-                .clone();
-            (seat["workers_holding"] == 2 && seat["workers_waiting"] == 2).then_some(status)
-        },
-    );
-    let workers = status["workers"].as_array().expect("workers");
-    let waiting: Vec<&serde_json::Value> = workers
-        .iter()
-        .filter(|w| w["pending_reason"] == "Licenses")
-        .collect();
-    assert_eq!(waiting.len(), 2, "{status:#}");
-    assert!(
-        waiting.iter().all(|w| w["state"] == "launching"),
-        "{status:#}"
-    );
-    let text = project.dfm(&["daemon", "status"]);
-    let text = String::from_utf8_lossy(&text.stdout);
-    assert!(
-        text.lines()
-            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["sim_seat", "2", "2"]),
-        "{text}"
-    );
-    assert_eq!(text.matches("(pending: Licenses)").count(), 2, "{text}");
-    std::fs::write(&go, "").expect("let the tasks end");
-    let results = client.results(8);
-    assert!(
-        results.values().all(|r| r["result"]["status"] == 0),
-        "{results:?}"
-    );
-    let jobs = cluster::worker_jobs(&project);
-    cluster::stop_leaves_no_job(&Slurm, &project, &jobs);
+    license_workers_wait(&Slurm, &TestProject::new("slurm-seat"));
 }

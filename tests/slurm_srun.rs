@@ -4,90 +4,9 @@
 //! asked for (`--include-ignored`); asked for without a working `sinfo`,
 //! they fail.
 
-use std::process::Command;
-
-use dfm_e2e::cluster::{self, dfm, lines, write_flow, write_script, Scheduler, LONG};
+use dfm_e2e::cluster::{self, dfm, lines, write_flow, Scheduler, LONG};
+use dfm_e2e::slurm::{license_workers_wait, SlurmSrun, SLURM_SRUN};
 use dfm_e2e::{describe, needs, processes_matching, wait_for, TestProject};
-
-/// `in_allocation`: dfm runs with the variables of an `salloc` shell.
-struct SlurmSrun {
-    in_allocation: bool,
-}
-
-const SLURM_SRUN: SlurmSrun = SlurmSrun {
-    in_allocation: false,
-};
-
-impl Scheduler for SlurmSrun {
-    fn runner(&self) -> &str {
-        "slurm"
-    }
-
-    fn runner_yaml(&self, project: &TestProject) -> String {
-        let log = project.root.join("srun.calls");
-        let wrapper = write_script(
-            &project.root,
-            "srun-counting",
-            &format!(
-                "#!/bin/sh\necho \"$*\" >> '{}'\nexec srun \"$@\"\n",
-                log.display()
-            ),
-        );
-        format!(
-            "runner:\n  slurm: {{launch: srun, srun_cmd: '{}', partition: debug}}\n  defaults: {{cores: 1, memory: 100M, walltime: '0:10'}}\n  pool: {{poll_interval: 0.2}}\n",
-            wrapper.display()
-        )
-    }
-
-    /// As in an `salloc` shell, with a job that does not exist: an srun
-    /// that took these would run the worker as a step of that job, and
-    /// fail. (Tasks get them too, from `dfm run`'s environment.)
-    fn env(&self) -> Vec<(String, String)> {
-        if !self.in_allocation {
-            return Vec::new();
-        }
-        [
-            ("SLURM_JOB_ID", "4000000000"),
-            ("SLURM_JOBID", "4000000000"),
-            ("SLURM_NTASKS", "5"),
-            ("SLURM_CPUS_PER_TASK", "3"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-    }
-
-    fn submissions(&self, project: &TestProject) -> Vec<String> {
-        lines(&project.root.join("srun.calls"))
-    }
-
-    /// `ids` are job names (what dfm knows) or numbers (what a task sees).
-    fn live_jobs(&self, ids: &[String]) -> Vec<String> {
-        let output = Command::new("squeue")
-            .args(["-h", "-o", "%i %j"])
-            .output()
-            .expect("run squeue");
-        let queue = String::from_utf8_lossy(&output.stdout);
-        ids.iter()
-            .filter(|id| {
-                queue
-                    .lines()
-                    .any(|l| l.split_whitespace().any(|f| f == *id))
-            })
-            .cloned()
-            .collect()
-    }
-
-    fn kill_job(&self, id: &str) {
-        let by_name = !id.bytes().all(|b| b.is_ascii_digit());
-        let args = if by_name { vec!["-n", id] } else { vec![id] };
-        let status = Command::new("scancel")
-            .args(args)
-            .status()
-            .expect("run scancel");
-        assert!(status.success(), "scancel {id}: {status}");
-    }
-}
 
 #[ignore = "needs SLURM: scripts/slurm-up.sh, as root"]
 #[test]
@@ -185,4 +104,11 @@ fn a_daemon_killed_mid_run_is_replaced_and_adopts_its_sruns() {
 fn killing_the_daemon_ends_its_srun_jobs() {
     needs::slurm();
     cluster::killed_daemon_jobs_end(&SLURM_SRUN, &TestProject::new("srun-daemonkill"));
+}
+
+#[ignore = "needs SLURM: scripts/slurm-up.sh, as root"]
+#[test]
+fn srun_workers_of_a_license_slurm_counts_wait_for_it_and_status_says_so() {
+    needs::slurm();
+    license_workers_wait(&SLURM_SRUN, &TestProject::new("srun-seat"));
 }

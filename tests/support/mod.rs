@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod crash;
 pub mod needs;
 pub mod netns;
+pub mod slurm;
 pub mod upstream;
 
 /// `target/debug` (or whichever profile built these tests).

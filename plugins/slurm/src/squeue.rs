@@ -16,6 +16,10 @@ pub const FORGOTTEN_EXIT_CODE: i32 = -1;
 /// last, as it may hold spaces).
 pub const FORMAT: &str = "%i %T %L %r";
 
+/// As [`FORMAT`], with the job's name first instead of its id: `launch:
+/// srun` knows its jobs by name (`squeue -n NAMES`).
+pub const BY_NAME_FORMAT: &str = "%j %T %L %r";
+
 /// What an unreadable line of `squeue` means for the jobs it may be about.
 const UNREADABLE: &str =
     "the jobs squeue did not otherwise name are of unknown state for this poll, and kept";
@@ -60,6 +64,26 @@ fn status(state: &str, left: Option<&str>) -> JobStatus {
 
 /// The reports of `ids` from one `squeue -h -r -t all -j IDS -o FORMAT`.
 pub fn parse_squeue(ids: &[&str], output: &CommandOutput) -> Result<Vec<JobReport>, String> {
+    parse_lines(ids, output, is_job_id)
+}
+
+/// The reports of the jobs called `names` from one `squeue -h -t all -n
+/// NAMES -o BY_NAME_FORMAT`; one it does not name is gone, or not yet
+/// known to SLURM.
+pub fn parse_squeue_by_name(
+    names: &[&str],
+    output: &CommandOutput,
+) -> Result<Vec<JobReport>, String> {
+    parse_lines(names, output, |name| names.contains(&name))
+}
+
+/// The reports of `keys` (ids or names) from squeue's lines that start
+/// with a key `is_key` accepts.
+fn parse_lines(
+    keys: &[&str],
+    output: &CommandOutput,
+    is_key: impl Fn(&str) -> bool,
+) -> Result<Vec<JobReport>, String> {
     // squeue fails this way when every id asked for is unknown.
     let all_unknown = !output.success() && output.stderr.contains("Invalid job id specified");
     if !output.success() && !all_unknown {
@@ -70,7 +94,7 @@ pub fn parse_squeue(ids: &[&str], output: &CommandOutput) -> Result<Vec<JobRepor
     for line in output.stdout.lines().filter(|l| !l.trim().is_empty()) {
         let mut fields = line.split_whitespace();
         match (fields.next(), fields.next()) {
-            (Some(id), Some(state)) if is_job_id(id) && is_state_name(state) => {
+            (Some(id), Some(state)) if is_key(id) && is_state_name(state) => {
                 let left = fields.next();
                 let reason: Vec<&str> = fields.collect();
                 let report = JobReport::new(status(state, left)).pending_because(&reason.join(" "));
@@ -89,9 +113,9 @@ pub fn parse_squeue(ids: &[&str], output: &CommandOutput) -> Result<Vec<JobRepor
     } else {
         JobStatus::new(JobState::Exited(FORGOTTEN_EXIT_CODE))
     };
-    Ok(ids
+    Ok(keys
         .iter()
-        .map(|id| known.remove(id).unwrap_or_else(|| missing.into()))
+        .map(|key| known.remove(key).unwrap_or_else(|| missing.into()))
         .collect())
 }
 
@@ -243,6 +267,40 @@ mod tests {
         let reports = parse_squeue(&["5", "6"], &out).expect("parsed");
         let reasons: Vec<Option<&str>> = reports.iter().map(JobReport::pending_reason).collect();
         assert_eq!(reasons, [Some("launch failed requeued held"), None]);
+    }
+
+    #[test]
+    fn squeue_by_name_reads_the_names_asked_for() {
+        let out = output(
+            0,
+            "dfm-worker-a1-00ff PENDING 10:00 Licenses\ndfm-worker-a2-0100 RUNNING 9:58 None\n",
+            "",
+        );
+        let names = [
+            "dfm-worker-a2-0100",
+            "dfm-worker-a1-00ff",
+            "dfm-worker-a3-0101",
+        ];
+        let reports = parse_squeue_by_name(&names, &out).expect("parsed");
+        let states: Vec<JobState> = reports.iter().map(|r| r.status().state()).collect();
+        assert_eq!(
+            states,
+            [
+                JobState::Running,
+                JobState::Pending,
+                JobState::Exited(FORGOTTEN_EXIT_CODE)
+            ]
+        );
+        assert_eq!(reports[0].status().seconds_left(), Some(598));
+        assert_eq!(reports[1].pending_reason(), Some("Licenses"));
+        // A line of another name may be anyone's: not gone, unknown.
+        let banner = output(0, "NOTICE maintenance\n", "");
+        let states: Vec<JobState> = parse_squeue_by_name(&names[..1], &banner)
+            .expect("parsed")
+            .iter()
+            .map(|r| r.status().state())
+            .collect();
+        assert_eq!(states, [JobState::Unknown]);
     }
 
     #[test]

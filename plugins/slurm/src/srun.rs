@@ -10,8 +10,10 @@
 //! worker, and no job arrays.
 //!
 //! The job id dfm knows is the job's name, made unique here, with the
-//! `srun`'s pid: `srun` prints no job id, and its state is its process's
-//! (`dfm_plugin_api::children`). Stopping it is stopping the `srun`: on
+//! `srun`'s pid: `srun` prints no job id. Whether the job has ended is
+//! its `srun`'s (`dfm_plugin_api::children`); while it lives, `squeue -n`
+//! says whether it waits, and why, or how long it has left, as for a
+//! batch job. Stopping it is stopping the `srun`: on
 //! SIGTERM it cancels its job. An `srun` that had to be killed leaves its
 //! job running, so its job is then also cancelled by name.
 
@@ -24,7 +26,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use dfm_plugin_api::batch::{worker_program, Commands};
 use dfm_plugin_api::children::Children;
 use dfm_plugin_api::command;
-use dfm_plugin_api::{JobHandle, JobState, LaunchRequest, RunnerPlugin};
+use dfm_plugin_api::{JobHandle, JobReport, JobState, JobStatus, LaunchRequest, RunnerPlugin};
 
 use crate::sbatch::Config;
 use crate::squeue;
@@ -121,9 +123,9 @@ impl RunnerPlugin for SrunRunner {
         }
     }
 
+    /// The sruns' own states: alive is Running, whether SLURM has
+    /// started the job yet or not.
     fn poll(&self, jobs: &[JobHandle]) -> Result<Vec<JobState>, String> {
-        // Pending in SLURM's queue or running, the srun is alive: Running
-        // starts the pool's walltime clock early, on the safe side.
         Ok(jobs
             .iter()
             .map(|job| match job.pid() {
@@ -131,6 +133,65 @@ impl RunnerPlugin for SrunRunner {
                 None => JobState::Unknown,
             })
             .collect())
+    }
+
+    fn poll_status(&self, jobs: &[JobHandle]) -> Result<Vec<JobStatus>, String> {
+        Ok(self
+            .poll_reports(jobs)?
+            .iter()
+            .map(JobReport::status)
+            .collect())
+    }
+
+    /// An srun's end is its job's end. While it lives, one `squeue` call
+    /// tells whether its job waits, and why, or runs, and how long it has
+    /// left. Without an answer (squeue failed, or does not know the job
+    /// yet) a live srun is Running: the pool's walltime clock then starts
+    /// early, on the safe side.
+    fn poll_reports(&self, jobs: &[JobHandle]) -> Result<Vec<JobReport>, String> {
+        let states = self.poll(jobs)?;
+        let alive: Vec<&str> = jobs
+            .iter()
+            .zip(&states)
+            .filter(|(_, state)| **state == JobState::Running)
+            .map(|(job, _)| job.job_id())
+            .collect();
+        let mut said = self.squeue(&alive).unwrap_or_default().into_iter();
+        Ok(states
+            .into_iter()
+            .map(|state| match state {
+                JobState::Running => match said.next() {
+                    Some(report) if is_pending_or_running(&report) => report,
+                    _ => JobStatus::new(JobState::Running).into(),
+                },
+                other => JobStatus::new(other).into(),
+            })
+            .collect())
+    }
+}
+
+fn is_pending_or_running(report: &JobReport) -> bool {
+    matches!(
+        report.status().state(),
+        JobState::Pending | JobState::Running
+    )
+}
+
+impl SrunRunner {
+    /// What SLURM says of the jobs called `names`, in that order.
+    fn squeue(&self, names: &[&str]) -> Result<Vec<JobReport>, String> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let args = [
+            "-h".to_string(),
+            "-n".into(),
+            names.join(","),
+            "-o".into(),
+            squeue::BY_NAME_FORMAT.into(),
+        ];
+        let output = command::run(&self.commands.status, &args, [], self.commands.timeout_secs)?;
+        squeue::parse_squeue_by_name(names, &output)
     }
 }
 
