@@ -13,9 +13,9 @@
 //! `srun`'s pid: `srun` prints no job id. Whether the job has ended is
 //! its `srun`'s (`dfm_plugin_api::children`); while it lives, `squeue -n`
 //! says whether it waits, and why, or how long it has left, as for a
-//! batch job. Stopping it is stopping the `srun`: on
-//! SIGTERM it cancels its job. An `srun` that had to be killed leaves its
-//! job running, so its job is then also cancelled by name.
+//! batch job. Stopping it is stopping the `srun`: on SIGTERM it cancels
+//! its job. An `srun` that had to be killed leaves its job running, so
+//! its job is then also cancelled by name.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
