@@ -28,6 +28,25 @@ fn squeue(args: &[&str]) -> String {
     }
 }
 
+/// The `runner:` section for `project`: `launch` (`sbatch`, `srun`) through
+/// a wrapper that logs each call in `<launch>.calls`, `settings` (ending in
+/// `, `) first in the `slurm:` section.
+fn runner_yaml(project: &TestProject, launch: &str, settings: &str) -> String {
+    let log = project.root.join(format!("{launch}.calls"));
+    let wrapper = write_script(
+        &project.root,
+        &format!("{launch}-counting"),
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec {launch} \"$@\"\n",
+            log.display()
+        ),
+    );
+    format!(
+        "runner:\n  slurm: {{{settings}{launch}_cmd: '{}', partition: debug}}\n  defaults: {{cores: 1, memory: 100M, walltime: '0:10'}}\n  pool: {{poll_interval: 0.2}}\n",
+        wrapper.display()
+    )
+}
+
 /// `launch: sbatch`, the default: batch jobs, a batch of workers as one
 /// job array.
 pub struct Slurm;
@@ -38,19 +57,7 @@ impl Scheduler for Slurm {
     }
 
     fn runner_yaml(&self, project: &TestProject) -> String {
-        let log = project.root.join("sbatch.calls");
-        let wrapper = write_script(
-            &project.root,
-            "sbatch-counting",
-            &format!(
-                "#!/bin/sh\necho \"$*\" >> '{}'\nexec sbatch \"$@\"\n",
-                log.display()
-            ),
-        );
-        format!(
-            "runner:\n  slurm: {{sbatch_cmd: '{}', partition: debug}}\n  defaults: {{cores: 1, memory: 100M, walltime: '0:10'}}\n  pool: {{poll_interval: 0.2}}\n",
-            wrapper.display()
-        )
+        runner_yaml(project, "sbatch", "")
     }
 
     fn submissions(&self, project: &TestProject) -> Vec<String> {
@@ -93,19 +100,7 @@ impl Scheduler for SlurmSrun {
     }
 
     fn runner_yaml(&self, project: &TestProject) -> String {
-        let log = project.root.join("srun.calls");
-        let wrapper = write_script(
-            &project.root,
-            "srun-counting",
-            &format!(
-                "#!/bin/sh\necho \"$*\" >> '{}'\nexec srun \"$@\"\n",
-                log.display()
-            ),
-        );
-        format!(
-            "runner:\n  slurm: {{launch: srun, srun_cmd: '{}', partition: debug}}\n  defaults: {{cores: 1, memory: 100M, walltime: '0:10'}}\n  pool: {{poll_interval: 0.2}}\n",
-            wrapper.display()
-        )
+        runner_yaml(project, "srun", "launch: srun, ")
     }
 
     /// As in an `salloc` shell, with a job that does not exist: an srun
