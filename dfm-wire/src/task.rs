@@ -108,6 +108,15 @@ impl<'de> Deserialize<'de> for Environment {
                 raw.get()
             )));
         }
+        // Newlines between its tokens (legal JSON, never inside a string)
+        // would split the one line every message is when it is written
+        // out again: such an environment is kept compact.
+        if raw.get().contains('\n') {
+            let compact = serde_json::from_str::<serde_json::Value>(raw.get())
+                .and_then(|value| serde_json::value::to_raw_value(&value))
+                .map_err(de::Error::custom)?;
+            return Ok(Environment(Arc::from(compact)));
+        }
         Ok(LAST.with_borrow_mut(|last| match last {
             Some(env) if env.as_json() == raw.get() => env.clone(),
             _ => last.insert(Environment(Arc::from(raw.to_owned()))).clone(),

@@ -192,3 +192,18 @@ fn a_submits_licenses_are_tokens_by_name() {
         );
     }
 }
+
+/// Found by fuzzing: newlines between an environment's tokens were kept
+/// as read, and the request written out again was several lines.
+#[test]
+fn an_environment_written_over_lines_is_written_out_on_one() {
+    let line =
+        "{\"method\": \"task.submit\", \"id\": \"ab12\", \"params\": {\"request_id\": \"ab12\",
+        \"name\": \"demo.build\", \"shell\": \"bash\", \"body\": \"echo hi\", \"srcdir\": \"/src\",
+        \"rundir\": \"/run\", \"env\": {\"A\"\n\n: \"0\",\n \"B\": \"x y\"}}}";
+    let request = parse(line).expect("valid submit");
+    let out = request.to_line();
+    assert_eq!(out.matches('\n').count(), 1, "{out:?}");
+    assert!(out.contains(r#""env":{"A":"0","B":"x y"}"#), "{out:?}");
+    assert_eq!(parse(out.trim_end()).expect("parses again"), request);
+}
