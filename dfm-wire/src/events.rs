@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::frame::to_line;
+use crate::splice::Splice;
 use crate::status::{ClientStatus, DaemonStatus, LicenseStatus, PoolCounts, WorkerStatus};
 
 /// An event line: `{"method": ..., "params": {...}}`, with no `id`.
@@ -68,19 +69,32 @@ impl<S: Serialize, R: Serialize, C: Serialize> SnapshotRef<S, R, C> {
     /// [`SnapshotRef::to_line`] into a buffer of `capacity` bytes to begin
     /// with.
     pub fn to_line_of_size(&self, capacity: usize) -> String {
-        #[derive(Serialize)]
-        struct Line<'a, T> {
-            method: &'static str,
-            params: &'a T,
-        }
-        crate::frame::to_line_of_size(
-            &Line {
-                method: "monitor.snapshot",
-                params: self,
-            },
-            capacity,
-        )
+        crate::frame::to_line_of_size(&self.line(), capacity)
     }
+
+    /// [`SnapshotRef::to_line_of_size`], with one value in it written by
+    /// `write` in place of `splice`'s placeholder (see [`crate::splice`]).
+    pub fn to_line_spliced(
+        &self,
+        splice: &Splice,
+        capacity: usize,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> String {
+        splice.to_line(&self.line(), capacity, write)
+    }
+
+    fn line(&self) -> SnapshotLine<'_, Self> {
+        SnapshotLine {
+            method: "monitor.snapshot",
+            params: self,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct SnapshotLine<'a, T> {
+    method: &'static str,
+    params: &'a T,
 }
 
 /// A [`RunningTask`] that borrows its strings.

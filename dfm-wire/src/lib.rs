@@ -18,13 +18,14 @@ pub mod events;
 pub mod frame;
 pub mod measurements;
 pub mod sealed;
+pub mod splice;
 pub mod status;
 pub mod task;
 pub mod worker;
 
 pub use client::{
-    reply_error, reply_result, reply_result_of_size, BadRequest, ClientCall, ClientRequest, Reply,
-    ReplyError,
+    reply_error, reply_result, reply_result_of_size, reply_result_spliced, BadRequest, ClientCall,
+    ClientRequest, Reply, ReplyError,
 };
 pub use events::{
     Completion, MonitorEvent, RunningTask, RunningTaskRef, Snapshot, SnapshotRef, TaskStarted,
@@ -32,8 +33,8 @@ pub use events::{
 pub use frame::{read_line, read_message, to_line, FrameError, MessageError, MAX_LINE_BYTES};
 pub use measurements::{unix_now, Measurements, Usage};
 pub use status::{
-    ClientStatus, DaemonStatus, DaemonStatusRef, LicenseStatus, PoolCounts, WorkerActivity,
-    WorkerCounts, WorkerLicenseStatus, WorkerStatus, WorkerStatusRef,
+    write_worker_entry, ClientStatus, DaemonStatus, DaemonStatusRef, LicenseStatus, PoolCounts,
+    WorkerActivity, WorkerCounts, WorkerLicenseStatus, WorkerStatus, WorkerStatusRef,
 };
 pub use task::{
     Dialect, Env, Environment, EnvironmentError, InvalidTask, Marker, ResourceRequest, Severity,

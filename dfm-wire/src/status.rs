@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod worker_json;
+pub use worker_json::write_worker_entry;
+
 /// Workers by what they are doing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerCounts {

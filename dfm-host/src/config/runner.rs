@@ -260,6 +260,13 @@ impl RunnerConfig {
         licenses.keys().map(String::as_str).collect()
     }
 
+    /// Whether any class has licenses the scheduler holds per worker (a
+    /// status looks for them in each of 10,000 workers only then).
+    pub fn any_license_held_by_scheduler(&self) -> bool {
+        let per_worker = |spec: &ResourceSpec| spec.license_scope.as_deref() == Some("worker");
+        per_worker(&self.defaults) || self.resource_classes.values().any(per_worker)
+    }
+
     /// The resources of a worker for `class`: `defaults` overlaid with the
     /// class's own.
     pub fn resources_for(&self, class: &str) -> ResourceSpec {

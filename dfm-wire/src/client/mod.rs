@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::decode::Borrowed;
 use crate::frame::to_line;
+use crate::splice::Splice;
 use crate::task::{InvalidTask, TaskSpec};
 
 /// A request on the client socket: `{"method", "id", "params"}`.
@@ -279,12 +280,25 @@ pub fn reply_result(id: &Value, result: impl Serialize) -> String {
 /// status of 10,000 workers is 2 MB: written into a buffer of its size,
 /// not one doubled thirteen times).
 pub fn reply_result_of_size(id: &Value, result: impl Serialize, capacity: usize) -> String {
-    #[derive(Serialize)]
-    struct Line<'a, R> {
-        id: &'a Value,
-        result: R,
-    }
-    crate::frame::to_line_of_size(&Line { id, result }, capacity)
+    crate::frame::to_line_of_size(&ResultLine { id, result }, capacity)
+}
+
+/// [`reply_result_of_size`], with one value in `result` written by `write`
+/// in place of `splice`'s placeholder (see [`crate::splice`]).
+pub fn reply_result_spliced(
+    id: &Value,
+    result: impl Serialize,
+    splice: &Splice,
+    capacity: usize,
+    write: impl FnOnce(&mut Vec<u8>),
+) -> String {
+    splice.to_line(&ResultLine { id, result }, capacity, write)
+}
+
+#[derive(Serialize)]
+struct ResultLine<'a, R> {
+    id: &'a Value,
+    result: R,
 }
 
 pub fn reply_error(id: &Value, error: &str) -> String {

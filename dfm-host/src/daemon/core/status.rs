@@ -4,9 +4,8 @@
 use std::cell::Cell;
 use std::collections::BTreeMap;
 
-use dfm_wire::{
-    ClientStatus, DaemonStatusRef, LicenseStatus, WorkerLicenseStatus, WorkerStatusRef,
-};
+use dfm_wire::splice::Splice;
+use dfm_wire::{ClientStatus, DaemonStatusRef, LicenseStatus, WorkerLicenseStatus};
 
 #[cfg(test)]
 use dfm_wire::DaemonStatus;
@@ -20,12 +19,15 @@ impl Core {
     /// the clients' own strings: at 10,000 workers it copies none per worker
     /// or task.
     pub(super) fn snapshot_line(&self) -> String {
+        let workers = Splice::default();
         let line = dfm_wire::SnapshotRef {
-            status: self.status_view(),
+            status: self.status_view(workers.here()),
             running: self.clients.running(super::clock_now()),
             recent: self.feed.recent(),
         }
-        .to_line_of_size(self.big_lines.snapshot.get());
+        .to_line_spliced(&workers, self.big_lines.snapshot_capacity(), |out| {
+            self.write_workers(out)
+        });
         self.big_lines.snapshot.set(line.len());
         line
     }
@@ -76,6 +78,9 @@ impl Core {
     pub(super) fn worker_license_statuses(&self) -> Vec<WorkerLicenseStatus> {
         let config = self.runner.config();
         let mut by_name: BTreeMap<&str, WorkerLicenseStatus> = BTreeMap::new();
+        if !config.any_license_held_by_scheduler() {
+            return Vec::new();
+        }
         for (slot, s) in self.pool.slots() {
             let held = config.licenses_held_by_scheduler(self.pool.class_of(s));
             let reason = self.workers.pending_reason_of(slot).unwrap_or_default();
@@ -100,12 +105,12 @@ impl Core {
 
     /// `status.get`'s answer, borrowing the pool's and the links' own
     /// strings: a status of 10,000 workers copies none per worker.
-    fn status_view(&self) -> DaemonStatusRef<'_, Workers<'_>> {
+    fn status_view<W: serde::Serialize>(&self, workers: W) -> DaemonStatusRef<'_, W> {
         let base = &self.status_base;
         DaemonStatusRef {
             pid: base.pid,
             runner: &base.runner,
-            workers: Workers(self),
+            workers,
             tasks: self.pool.counts(),
             started: &base.started,
             uptime_secs: self.started.elapsed().as_secs_f64(),
@@ -120,17 +125,40 @@ impl Core {
 
     /// `status.get`'s reply line to `id`, written from [`Core::status_view`].
     pub(super) fn status_reply(&self, id: &serde_json::Value) -> String {
-        let line =
-            dfm_wire::reply_result_of_size(id, self.status_view(), self.big_lines.status.get());
+        let workers = Splice::default();
+        let line = dfm_wire::reply_result_spliced(
+            id,
+            self.status_view(workers.here()),
+            &workers,
+            self.big_lines.status.get(),
+            |out| self.write_workers(out),
+        );
         self.big_lines.status.set(line.len());
         line
+    }
+
+    /// The pool's workers as status shows them, in slot order, as a JSON
+    /// array.
+    fn write_workers(&self, out: &mut Vec<u8>) {
+        out.push(b'[');
+        for (n, (slot, s)) in self.pool.slots().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            self.workers.write_status_of(&self.pool, slot, s, out);
+        }
+        out.push(b']');
     }
 
     /// `status.get`'s answer, owned (for tests, which look into it).
     #[cfg(test)]
     pub(super) fn status(&self) -> DaemonStatus {
-        let workers = Workers(self).iter().map(|w| w.to_owned()).collect();
-        self.status_view().to_owned_with(workers)
+        let workers = self
+            .pool
+            .slots()
+            .map(|(slot, s)| self.workers.status_of(&self.pool, slot, s).to_owned())
+            .collect();
+        self.status_view(()).to_owned_with(workers)
     }
 }
 
@@ -142,30 +170,21 @@ pub(super) struct LineSizes {
     pub snapshot: Cell<usize>,
 }
 
+impl LineSizes {
+    /// Where the next snapshot starts: its last size, or the last status's
+    /// if larger (a snapshot holds a status; the first of a daemon then
+    /// does not start from 4 KiB).
+    fn snapshot_capacity(&self) -> usize {
+        self.snapshot.get().max(self.status.get())
+    }
+}
+
 impl Default for LineSizes {
     fn default() -> LineSizes {
         LineSizes {
             status: Cell::new(4096),
             snapshot: Cell::new(4096),
         }
-    }
-}
-
-/// The pool's workers as status shows them, in slot order.
-struct Workers<'a>(&'a Core);
-
-impl<'a> Workers<'a> {
-    fn iter(&self) -> impl Iterator<Item = WorkerStatusRef<'a>> + 'a {
-        let core = self.0;
-        core.pool
-            .slots()
-            .map(move |(slot, s)| core.workers.status_of(&core.pool, slot, s))
-    }
-}
-
-impl serde::Serialize for Workers<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.iter())
     }
 }
 

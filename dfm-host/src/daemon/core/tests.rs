@@ -547,3 +547,38 @@ async fn a_monitors_snapshot_written_from_borrowed_parts_reads_back_as_the_pool_
     assert_eq!(shown, status);
     assert_eq!(shown.workers[0].current_task.as_deref(), Some("a"));
 }
+
+/// `status.get`'s reply as read by a client, and the status as the core
+/// holds it, the same but for how long the daemon has run.
+fn status_as_written_and_held(h: &Harness) -> (serde_json::Value, serde_json::Value) {
+    let mut reply: serde_json::Value =
+        serde_json::from_str(&h.core.status_reply(&json!(1))).expect("a JSON line");
+    let mut held = serde_json::to_value(h.core.status()).expect("serialises");
+    reply["result"]["uptime_secs"] = json!(null);
+    held["uptime_secs"] = json!(null);
+    (reply["result"].take(), held)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_workers_entry_kept_as_json_follows_its_job_and_registration() {
+    let mut h = Harness::new("entry-json", &[], false);
+    h.submit("a");
+    h.core.launch_gathered();
+    // The runner has launched the job, and the worker registers before
+    // the core hears of its job.
+    let launched = h.events.recv().await.expect("the runner answers");
+    let (written, held) = status_as_written_and_held(&h);
+    assert_eq!(written, held);
+    assert_eq!(written["workers"][0]["state"], "launching");
+    let worker = h.launched_workers()[0].clone();
+    h.register(&worker);
+    let (written, held) = status_as_written_and_held(&h);
+    assert_eq!(written, held);
+    assert_eq!(written["workers"][0]["hostname"], "node1");
+    assert_eq!(written["workers"][0]["current_task"], "a");
+    assert_eq!(written["workers"][0]["job_id"], "");
+    h.core.step(launched);
+    let (written, held) = status_as_written_and_held(&h);
+    assert_eq!(written, held);
+    assert_ne!(written["workers"][0]["job_id"], "", "{written}");
+}
