@@ -24,6 +24,8 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
 use tokio::net::{UnixListener, UnixStream};
 
+mod monitored;
+
 use crate::daemon::{remove_later, unique};
 use crate::probes::{monitor_snapshot, status_get};
 use crate::setup::{fail, Options};
@@ -61,10 +63,12 @@ pub(crate) fn curve(dfm: &Path, options: &Options) {
         let (w, c) = p.split_once('x')?;
         Some((w.parse().ok()?, c.parse().ok()?))
     });
-    // DFM_BENCH_CEILING=licenses (or metrics) measures only that cost.
+    // DFM_BENCH_CEILING=licenses (or metrics, or monitor) measures only that
+    // cost.
     match std::env::var("DFM_BENCH_CEILING").as_deref() {
         Ok("licenses") => return licensed_side_by_side(dfm, &relay, &runtime, seconds),
         Ok("metrics") => return scraped_side_by_side(dfm, &relay, &runtime, seconds),
+        Ok("monitor") => return monitored::monitored_side_by_side(dfm, &relay, &runtime, seconds),
         _ => {}
     }
     let sizes = only.map_or(vec![10usize, 100, 1000, 10_000], |(w, _)| vec![w]);
@@ -95,6 +99,7 @@ pub(crate) fn curve(dfm: &Path, options: &Options) {
     if only.is_none() {
         licensed_side_by_side(dfm, &relay, &runtime, seconds);
         scraped_side_by_side(dfm, &relay, &runtime, seconds);
+        monitored::monitored_side_by_side(dfm, &relay, &runtime, seconds);
     }
 }
 

@@ -38,10 +38,11 @@ original's (with DFM_UPSTREAM_PYTHON, a Python with dv-flow-mgr 1.20);
 see README.md. A full run takes about 25 minutes, --quick about two.
 --original measures only the original's tasks; --pool-core only the
 pool's decision core (seconds, no processes); --ceiling only the daemon,
-with 10 to 1000 workers of the bench's own that answer at once; --sealing
-what sealing worker traffic costs, sealed and clear side by side; --tcp
-workers on TCP through a delaying proxy, this dfm against another build. Run it on
-an otherwise idle machine.";
+with 10 to 10,000 workers of the bench's own that answer at once
+(DFM_BENCH_CEILING=WxC one point; =licenses, =metrics or =monitor one
+cost, side by side); --sealing what sealing worker traffic costs, sealed
+and clear side by side; --tcp workers on TCP through a delaying proxy,
+this dfm against another build. Run it on an otherwise idle machine.";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

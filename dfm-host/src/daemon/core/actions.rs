@@ -177,19 +177,23 @@ impl Core {
     }
 
     pub(super) fn catch_up(&mut self, who: CatchUp) {
+        if who.is_empty() {
+            return;
+        }
+        let now = super::clock_now();
+        let who = self.feed.due(who, now);
         if !who.is_empty() {
             let snapshot = self.snapshot_line();
-            self.feed.catch_up(who, snapshot);
+            self.feed.catch_up(who, snapshot, now);
         }
     }
 
     pub(super) fn publish_worker(&mut self, slot: SlotId) {
-        if !self.feed.active() {
-            return;
-        }
-        if let Some(status) = self.workers.status(&self.pool, slot) {
-            self.publish(|| MonitorEvent::WorkerState(status));
-        }
+        let (workers, pool) = (&self.workers, &self.pool);
+        let caught_up = self
+            .feed
+            .publish_if(|| workers.status(pool, slot).map(MonitorEvent::WorkerState));
+        self.catch_up(caught_up);
     }
 }
 

@@ -481,7 +481,7 @@ impl Core {
                     self.clients.hear_own_tasks(client);
                 } else if let Some(lines) = self.clients.lines(client).cloned() {
                     let snapshot = self.snapshot_line();
-                    self.feed.subscribe(client, lines, snapshot);
+                    self.feed.subscribe(client, lines, snapshot, clock_now());
                 }
             }
             Request::Shutdown { keep_workers } => {
