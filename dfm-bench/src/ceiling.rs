@@ -25,6 +25,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
 use tokio::net::{UnixListener, UnixStream};
 
 mod monitored;
+mod side_by_side;
+
+use side_by_side::{licensed_side_by_side, scraped_side_by_side};
 
 use crate::daemon::{remove_later, unique};
 use crate::probes::{monitor_snapshot, status_get};
@@ -101,131 +104,6 @@ pub(crate) fn curve(dfm: &Path, options: &Options) {
         scraped_side_by_side(dfm, &relay, &runtime, seconds);
         monitored::monitored_side_by_side(dfm, &relay, &runtime, seconds);
     }
-}
-
-/// The cost of metrics: 100 workers, 4 clients, the daemon serving
-/// `/metrics` to a scraper that asks every 100 ms, against the same pool
-/// without, in alternating rounds.
-fn scraped_side_by_side(dfm: &Path, relay: &Path, runtime: &tokio::runtime::Runtime, seconds: f64) {
-    let (workers, clients) = (100, 4);
-    let mut rates = [Vec::new(), Vec::new()];
-    let mut cpu = [Vec::new(), Vec::new()];
-    let mut scrapes = Vec::new();
-    for _round in 0..2 {
-        for (mode, scraped) in [false, true].into_iter().enumerate() {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .unwrap_or_else(|e| fail(&format!("no free port: {e}")));
-            let extra = if scraped {
-                format!("  metrics_listen: '127.0.0.1:{port}'\n")
-            } else {
-                String::new()
-            };
-            let pool = Pool::start_with(dfm, relay, workers, runtime, &extra);
-            let scraper = scraped.then(|| Scraper::start(port));
-            let point = runtime.block_on(pool.measure(clients, seconds));
-            if let Some(scraper) = scraper {
-                scrapes.extend(scraper.stop());
-            }
-            rates[mode].push(point.rate);
-            cpu[mode].push(point.cpu_per_task.as_secs_f64() * 1e6);
-            pool.stop(runtime);
-        }
-    }
-    let mean = |v: &Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
-    let scrape = percentiles(scrapes.clone());
-    println!(
-        "CEIL   metrics: {workers} workers, {clients} clients, scraped every 100 ms ({} scrapes, p50 {}, max {}): {:.0} tasks/s, daemon CPU {:.1} us/task; not served: {:.0} tasks/s, {:.1} us/task (ratio {:.2}, rounds alternated)",
-        scrapes.len(),
-        ms(scrape.p50),
-        ms(scrapes.iter().max().copied().unwrap_or_default()),
-        mean(&rates[1]),
-        mean(&cpu[1]),
-        mean(&rates[0]),
-        mean(&cpu[0]),
-        mean(&rates[1]) / mean(&rates[0]).max(1.0),
-    );
-}
-
-/// A Prometheus stand-in for the bench: `GET /metrics` every 100 ms, on a
-/// thread of its own, timing each answer.
-struct Scraper {
-    stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<Vec<Duration>>,
-}
-
-impl Scraper {
-    fn start(port: u16) -> Scraper {
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut took = Vec::new();
-            while !stopping.load(Ordering::Relaxed) {
-                let started = Instant::now();
-                if scrape(port).is_some() {
-                    took.push(started.elapsed());
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            took
-        });
-        Scraper { stop, thread }
-    }
-
-    fn stop(self) -> Vec<Duration> {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().unwrap_or_default()
-    }
-}
-
-/// One scrape: the body's length.
-fn scrape(port: u16) -> Option<usize> {
-    use std::io::Read;
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .ok()?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).ok()?;
-    answer.starts_with(b"HTTP/1.1 200").then_some(answer.len())
-}
-
-/// The cost of licenses: 100 workers, 4 clients, every task holding a
-/// token of a license with room for all (so none waits), against the same
-/// pool without, in alternating rounds.
-fn licensed_side_by_side(
-    dfm: &Path,
-    relay: &Path,
-    runtime: &tokio::runtime::Runtime,
-    seconds: f64,
-) {
-    let (workers, clients) = (100, 4);
-    let mut rates = [Vec::new(), Vec::new()];
-    let mut cpu = [Vec::new(), Vec::new()];
-    for _round in 0..2 {
-        for (mode, licensed) in [false, true].into_iter().enumerate() {
-            let extra = if licensed {
-                "  licenses: {seat: {count: 1000000}}\n  defaults: {licenses: {seat: 1}}\n"
-            } else {
-                ""
-            };
-            let pool = Pool::start_with(dfm, relay, workers, runtime, extra);
-            let point = runtime.block_on(pool.measure(clients, seconds));
-            rates[mode].push(point.rate);
-            cpu[mode].push(point.cpu_per_task.as_secs_f64() * 1e6);
-            pool.stop(runtime);
-        }
-    }
-    let mean = |v: &Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
-    println!(
-        "CEIL   licenses: {workers} workers, {clients} clients, every task holding a token: {:.0} tasks/s, daemon CPU {:.1} us/task; without: {:.0} tasks/s, {:.1} us/task (ratio {:.2}, rounds alternated)",
-        mean(&rates[1]),
-        mean(&cpu[1]),
-        mean(&rates[0]),
-        mean(&cpu[0]),
-        mean(&rates[1]) / mean(&rates[0]).max(1.0),
-    );
 }
 
 /// A daemon on the relay runner, and the bench's workers for it.

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::side_by_side::SideBySide;
 use super::Pool;
 
 /// What the monitor read from one pool.
@@ -32,11 +33,10 @@ pub(super) fn monitored_side_by_side(
     seconds: f64,
 ) {
     let (workers, clients) = (10_000, 4);
-    let mut rates = [Vec::new(), Vec::new()];
-    let mut cpu = [Vec::new(), Vec::new()];
+    let mut sides = SideBySide::default();
     let mut read = Seen::default();
     for _round in 0..2 {
-        for (mode, monitored) in [false, true].into_iter().enumerate() {
+        for monitored in [false, true] {
             let pool = Pool::start(dfm, relay, workers, runtime);
             let monitor = monitored.then(|| SlowMonitor::start(pool.socket()));
             let point = runtime.block_on(pool.measure(clients, seconds));
@@ -47,23 +47,17 @@ pub(super) fn monitored_side_by_side(
                 read.snapshots += seen.snapshots;
                 read.took += seen.took;
             }
-            rates[mode].push(point.rate);
-            cpu[mode].push(point.cpu_per_task.as_secs_f64() * 1e6);
+            sides.add(monitored, &point);
             pool.stop(runtime);
         }
     }
-    let mean = |v: &Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let secs = read.took.as_secs_f64().max(1e-9);
     println!(
-        "CEIL   a slow monitor: {workers} workers, {clients} clients, a monitor reading at most 64 KiB a millisecond ({:.0} lines/s, {:.1} MB/s, {:.1} snapshots/s): {:.0} tasks/s, daemon CPU {:.1} us/task; none: {:.0} tasks/s, {:.1} us/task (ratio {:.2}, rounds alternated)",
+        "CEIL   a slow monitor: {workers} workers, {clients} clients, a monitor reading at most 64 KiB a millisecond ({:.0} lines/s, {:.1} MB/s, {:.1} snapshots/s): {}",
         read.lines as f64 / secs,
         read.bytes as f64 / secs / 1e6,
         read.snapshots as f64 / secs,
-        mean(&rates[1]),
-        mean(&cpu[1]),
-        mean(&rates[0]),
-        mean(&cpu[0]),
-        mean(&rates[1]) / mean(&rates[0]).max(1.0),
+        sides.summary("none"),
     );
 }
 
