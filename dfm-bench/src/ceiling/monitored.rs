@@ -33,24 +33,21 @@ pub(super) fn monitored_side_by_side(
     seconds: f64,
 ) {
     let (workers, clients) = (10_000, 4);
-    let mut sides = SideBySide::default();
     let mut read = Seen::default();
-    for _round in 0..2 {
-        for monitored in [false, true] {
-            let pool = Pool::start(dfm, relay, workers, runtime);
-            let monitor = monitored.then(|| SlowMonitor::start(pool.socket()));
-            let point = runtime.block_on(pool.measure(clients, seconds));
-            if let Some(monitor) = monitor {
-                let seen = monitor.stop();
-                read.lines += seen.lines;
-                read.bytes += seen.bytes;
-                read.snapshots += seen.snapshots;
-                read.took += seen.took;
-            }
-            sides.add(monitored, &point);
-            pool.stop(runtime);
+    let sides = SideBySide::alternated(|monitored| {
+        let pool = Pool::start(dfm, relay, workers, runtime);
+        let monitor = monitored.then(|| SlowMonitor::start(pool.socket()));
+        let point = runtime.block_on(pool.measure(clients, seconds));
+        if let Some(monitor) = monitor {
+            let seen = monitor.stop();
+            read.lines += seen.lines;
+            read.bytes += seen.bytes;
+            read.snapshots += seen.snapshots;
+            read.took += seen.took;
         }
-    }
+        pool.stop(runtime);
+        point
+    });
     let secs = read.took.as_secs_f64().max(1e-9);
     println!(
         "CEIL   a slow monitor: {workers} workers, {clients} clients, a monitor reading at most 64 KiB a millisecond ({:.0} lines/s, {:.1} MB/s, {:.1} snapshots/s): {}",

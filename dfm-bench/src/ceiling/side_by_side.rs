@@ -22,29 +22,26 @@ pub(super) fn scraped_side_by_side(
     seconds: f64,
 ) {
     let (workers, clients) = (100, 4);
-    let mut sides = SideBySide::default();
     let mut scrapes = Vec::new();
-    for _round in 0..2 {
-        for scraped in [false, true] {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .unwrap_or_else(|e| fail(&format!("no free port: {e}")));
-            let extra = if scraped {
-                format!("  metrics_listen: '127.0.0.1:{port}'\n")
-            } else {
-                String::new()
-            };
-            let pool = Pool::start_with(dfm, relay, workers, runtime, &extra);
-            let scraper = scraped.then(|| Scraper::start(port));
-            let point = runtime.block_on(pool.measure(clients, seconds));
-            if let Some(scraper) = scraper {
-                scrapes.extend(scraper.stop());
-            }
-            sides.add(scraped, &point);
-            pool.stop(runtime);
+    let sides = SideBySide::alternated(|scraped| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| fail(&format!("no free port: {e}")));
+        let extra = if scraped {
+            format!("  metrics_listen: '127.0.0.1:{port}'\n")
+        } else {
+            String::new()
+        };
+        let pool = Pool::start_with(dfm, relay, workers, runtime, &extra);
+        let scraper = scraped.then(|| Scraper::start(port));
+        let point = runtime.block_on(pool.measure(clients, seconds));
+        if let Some(scraper) = scraper {
+            scrapes.extend(scraper.stop());
         }
-    }
+        pool.stop(runtime);
+        point
+    });
     let scrape = percentiles(scrapes.clone());
     println!(
         "CEIL   metrics: {workers} workers, {clients} clients, scraped every 100 ms ({} scrapes, p50 {}, max {}): {}",
@@ -108,19 +105,17 @@ pub(super) fn licensed_side_by_side(
     seconds: f64,
 ) {
     let (workers, clients) = (100, 4);
-    let mut sides = SideBySide::default();
-    for _round in 0..2 {
-        for licensed in [false, true] {
-            let extra = if licensed {
-                "  licenses: {seat: {count: 1000000}}\n  defaults: {licenses: {seat: 1}}\n"
-            } else {
-                ""
-            };
-            let pool = Pool::start_with(dfm, relay, workers, runtime, extra);
-            sides.add(licensed, &runtime.block_on(pool.measure(clients, seconds)));
-            pool.stop(runtime);
-        }
-    }
+    let sides = SideBySide::alternated(|licensed| {
+        let extra = if licensed {
+            "  licenses: {seat: {count: 1000000}}\n  defaults: {licenses: {seat: 1}}\n"
+        } else {
+            ""
+        };
+        let pool = Pool::start_with(dfm, relay, workers, runtime, extra);
+        let point = runtime.block_on(pool.measure(clients, seconds));
+        pool.stop(runtime);
+        point
+    });
     println!(
         "CEIL   licenses: {workers} workers, {clients} clients, every task holding a token: {}",
         sides.summary("without"),
@@ -136,9 +131,18 @@ pub(super) struct SideBySide {
 }
 
 impl SideBySide {
-    pub(super) fn add(&mut self, with: bool, point: &Point) {
-        self.rates[usize::from(with)].push(point.rate);
-        self.cpu[usize::from(with)].push(point.cpu_per_task.as_secs_f64() * 1e6);
+    /// `measure` without and with, two rounds, alternated.
+    pub(super) fn alternated(mut measure: impl FnMut(bool) -> Point) -> SideBySide {
+        let mut sides = SideBySide::default();
+        for _round in 0..2 {
+            for with in [false, true] {
+                let point = measure(with);
+                let side = usize::from(with);
+                sides.rates[side].push(point.rate);
+                sides.cpu[side].push(point.cpu_per_task.as_secs_f64() * 1e6);
+            }
+        }
+        sides
     }
 
     /// With, then `without` (what the other way is called), and the ratio
