@@ -77,10 +77,10 @@ impl Core {
     /// `reserving resource (sim_seat)`, Grid Engine's `gc:sim_seat`).
     pub(super) fn worker_license_statuses(&self) -> Vec<WorkerLicenseStatus> {
         let config = self.runner.config();
-        let mut by_name: BTreeMap<&str, WorkerLicenseStatus> = BTreeMap::new();
         if !config.any_license_held_by_scheduler() {
             return Vec::new();
         }
+        let mut by_name: BTreeMap<&str, WorkerLicenseStatus> = BTreeMap::new();
         for (slot, s) in self.pool.slots() {
             let held = config.licenses_held_by_scheduler(self.pool.class_of(s));
             let reason = self.workers.pending_reason_of(slot).unwrap_or_default();
