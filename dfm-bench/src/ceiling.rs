@@ -30,7 +30,7 @@ mod side_by_side;
 use side_by_side::{licensed_side_by_side, scraped_side_by_side};
 
 use crate::daemon::{remove_later, unique};
-use crate::probes::{monitor_snapshot, status_get};
+use crate::probes::{monitor_snapshot, status_get, StatusTimes};
 use crate::setup::{fail, Options};
 use crate::stats::{ms, percentiles};
 
@@ -41,7 +41,7 @@ const TASK_NAMES: u64 = 2000;
 struct Point {
     rate: f64,
     cpu_per_task: Duration,
-    status: Vec<Duration>,
+    status: Vec<StatusTimes>,
     snapshot: Duration,
 }
 
@@ -87,13 +87,16 @@ pub(crate) fn curve(dfm: &Path, options: &Options) {
         let client_counts = only.map_or(vec![1usize, 4, 16], |(_, c)| vec![c]);
         for clients in client_counts {
             let point = runtime.block_on(pool.measure(clients, seconds));
-            let status = percentiles(point.status.clone());
+            let status = percentiles(point.status.iter().map(|s| s.total).collect());
+            // The slowest, and how long it waited for its first byte.
+            let slowest = point.status.iter().max().copied().unwrap_or_default();
             println!(
-                "CEIL   {workers:>5} workers, {clients:>2} clients: {:>7.0} tasks/s, daemon CPU {:>5.1} us/task, status.get p50 {} max {}, monitor snapshot {}",
+                "CEIL   {workers:>5} workers, {clients:>2} clients: {:>7.0} tasks/s, daemon CPU {:>5.1} us/task, status.get p50 {} max {} (first byte {}), monitor snapshot {}",
                 point.rate,
                 point.cpu_per_task.as_secs_f64() * 1e6,
                 ms(status.p50),
-                ms(point.status.iter().max().copied().unwrap_or_default()),
+                ms(slowest.total),
+                ms(slowest.first_byte),
                 ms(point.snapshot),
             );
         }

@@ -10,13 +10,26 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// One `status.get` as its client saw it, from connecting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct StatusTimes {
+    /// To the last byte of the answer.
+    pub(crate) total: Duration,
+    /// To its first byte: the rest is the answer crossing the socket.
+    pub(crate) first_byte: Duration,
+}
+
 /// How long one `status.get` took, connection included; `None` if the
 /// daemon did not answer.
-pub(crate) fn status_get(socket: &Path) -> Option<Duration> {
+pub(crate) fn status_get(socket: &Path) -> Option<StatusTimes> {
     let (started, mut answer) = ask(socket, "status.get")?;
+    answer.fill_buf().ok()?;
+    let first_byte = started.elapsed();
     let mut line = String::new();
     answer.read_line(&mut line).ok()?;
-    line.contains("\"result\"").then(|| started.elapsed())
+    let total = started.elapsed();
+    line.contains("\"result\"")
+        .then_some(StatusTimes { total, first_byte })
 }
 
 /// How long a new monitor waits for its snapshot, connection included;
