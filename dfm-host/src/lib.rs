@@ -16,5 +16,6 @@ pub mod plugin;
 pub mod pool;
 pub mod procfs;
 pub mod project;
+pub mod send_buffer;
 pub mod wake_on_input;
 pub mod worker;

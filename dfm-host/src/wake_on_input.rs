@@ -19,6 +19,8 @@ use std::task::{ready, Context, Poll};
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 
+use crate::send_buffer::SendBuffer;
+
 /// Splits a connected socket into halves registered for input only.
 pub fn split(stream: tokio::net::UnixStream) -> io::Result<(WakeOnInputRead, WakeOnInputWrite)> {
     let stream = stream.into_std()?;
@@ -27,7 +29,11 @@ pub fn split(stream: tokio::net::UnixStream) -> io::Result<(WakeOnInputRead, Wak
     let fd = Arc::new(unsafe { AsyncFd::register_with_interest(stream, Interest::READABLE) }?);
     Ok((
         WakeOnInputRead { fd: fd.clone() },
-        WakeOnInputWrite { fd, waiting: None },
+        WakeOnInputWrite {
+            fd,
+            waiting: None,
+            send_buffer: None,
+        },
     ))
 }
 
@@ -40,6 +46,16 @@ pub struct WakeOnInputWrite {
     /// A duplicate of the socket registered for output, while a write
     /// waits for the peer to read.
     waiting: Option<AsyncFd<OwnedFd>>,
+    /// With [`WakeOnInputWrite::widen_for_big_writes`].
+    send_buffer: Option<SendBuffer>,
+}
+
+impl WakeOnInputWrite {
+    /// A write bigger than the socket's buffer widens it, up to `cap`
+    /// bytes, until it is queued ([`SendBuffer`]).
+    pub fn widen_for_big_writes(&mut self, cap: usize) {
+        self.send_buffer = Some(SendBuffer::up_to(cap));
+    }
 }
 
 impl AsyncRead for WakeOnInputRead {
@@ -76,32 +92,14 @@ impl AsyncWrite for WakeOnInputWrite {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        loop {
-            if let Some(waiting) = &this.waiting {
-                let mut guard = ready!(waiting.poll_write_ready(cx))?;
-                let written = guard.try_io(|_| this.fd.get_ref().write(data));
-                drop(guard);
-                match written {
-                    Ok(result) => {
-                        this.waiting = None;
-                        return Poll::Ready(result);
-                    }
-                    Err(_would_block) => continue,
-                }
-            }
-            match this.fd.get_ref().write(data) {
-                Ok(n) => return Poll::Ready(Ok(n)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let duplicate = this.fd.get_ref().as_fd().try_clone_to_owned()?;
-                    // SAFETY: as in `split`: the OwnedFd owns its descriptor.
-                    let waiting =
-                        unsafe { AsyncFd::register_with_interest(duplicate, Interest::WRITABLE) }?;
-                    this.waiting = Some(waiting);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Poll::Ready(Err(e)),
-            }
+        if let Some(send_buffer) = &mut this.send_buffer {
+            send_buffer.before_write(this.fd.get_ref(), data.len());
         }
+        let written = ready!(this.poll_write_direct(cx, data));
+        if let Some(send_buffer) = &mut this.send_buffer {
+            send_buffer.after_write(this.fd.get_ref());
+        }
+        Poll::Ready(written)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -113,9 +111,80 @@ impl AsyncWrite for WakeOnInputWrite {
     }
 }
 
+impl WakeOnInputWrite {
+    /// Writes what the socket takes now, or waits for output until it
+    /// takes something.
+    fn poll_write_direct(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        loop {
+            if let Some(waiting) = &self.waiting {
+                let mut guard = ready!(waiting.poll_write_ready(cx))?;
+                let written = guard.try_io(|_| self.fd.get_ref().write(data));
+                drop(guard);
+                match written {
+                    Ok(result) => {
+                        self.waiting = None;
+                        return Poll::Ready(result);
+                    }
+                    Err(_would_block) => continue,
+                }
+            }
+            match self.fd.get_ref().write(data) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let duplicate = self.fd.get_ref().as_fd().try_clone_to_owned()?;
+                    // SAFETY: as in `split`: the OwnedFd owns its descriptor.
+                    let waiting =
+                        unsafe { AsyncFd::register_with_interest(duplicate, Interest::WRITABLE) }?;
+                    self.waiting = Some(waiting);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use crate::send_buffer;
+
+    /// What the kernel lets a process ask for.
+    fn wmem_max() -> usize {
+        std::fs::read_to_string("/proc/sys/net/core/wmem_max")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// A status of 10,000 workers goes to a client that has not read yet
+    /// in one write, and the socket's buffer is back to its size after.
+    #[tokio::test]
+    async fn a_big_write_goes_at_once_and_the_buffer_shrinks_back() {
+        let (a, _peer) = tokio::net::UnixStream::pair().expect("socket pair");
+        let (_read, mut write) = super::split(a).expect("split");
+        write.widen_for_big_writes(4 << 20);
+        let fd = std::os::fd::AsRawFd::as_raw_fd(write.fd.get_ref());
+        let before = send_buffer::get(fd).expect("SO_SNDBUF");
+        // As much as the kernel lets a process ask for, up to a status's size.
+        let big = vec![b'x'; (2 << 20).min(wmem_max())];
+        let n = write.write(&big).await.expect("write");
+        assert_eq!(n, big.len(), "the socket took {n} of {} bytes", big.len());
+        assert_eq!(send_buffer::get(fd).expect("SO_SNDBUF"), before);
+    }
+
+    /// A small write leaves the buffer alone.
+    #[tokio::test]
+    async fn a_small_write_leaves_the_buffer_as_it_is() {
+        let (a, _peer) = tokio::net::UnixStream::pair().expect("socket pair");
+        let (_read, mut write) = super::split(a).expect("split");
+        write.widen_for_big_writes(4 << 20);
+        let fd = std::os::fd::AsRawFd::as_raw_fd(write.fd.get_ref());
+        let before = send_buffer::get(fd).expect("SO_SNDBUF");
+        write.write_all(&[b'x'; 4096]).await.expect("write");
+        assert_eq!(send_buffer::get(fd).expect("SO_SNDBUF"), before);
+    }
 
     /// A write larger than the socket buffer blocks until the peer reads,
     /// then completes; nothing is lost or reordered.

@@ -68,13 +68,14 @@ async fn serve_client(stream: UnixStream, client: ClientId, inboxes: Inboxes, ho
         .ok()
         .and_then(|cred| cred.pid())
         .and_then(|pid| u32::try_from(pid).ok());
-    let (read, write) = match wake_on_input::split(stream) {
+    let (read, mut write) = match wake_on_input::split(stream) {
         Ok(halves) => halves,
         Err(e) => {
             tracing::warn!("client connection dropped: {e}");
             return;
         }
     };
+    write.widen_for_big_writes(CLIENT_BIG_WRITE);
     let (tx, writer) = spawn_writer(write, Some(hold));
     let mut environments = Environments::default();
     // The Python the client runs on, for the original's tasks (looked up
@@ -181,6 +182,11 @@ async fn serve_client(stream: UnixStream, client: ClientId, inboxes: Inboxes, ho
     }
     let _ = events.send(Event::ClientGone { client });
 }
+
+/// The largest write a client's socket is widened for: a `status.get` or
+/// a monitor's snapshot of a 10,000-worker pool (about 2 and 3 MB) goes
+/// to the socket at once ([`crate::send_buffer`]).
+const CLIENT_BIG_WRITE: usize = 4 << 20;
 
 /// Where workers connect: the TCP port, or the worker socket for workers
 /// on the daemon's machine. Both speak the same protocol, with the same
