@@ -18,12 +18,11 @@ impl Pool {
         client: ClientId,
         spec: TaskSpec,
         now: Instant,
-    ) -> Result<(), SubmitError> {
+    ) -> Result<TaskId, SubmitError> {
         if self.shutting_down {
             return Err(SubmitError::ShuttingDown);
         }
-        let key = (client, spec.request_id.clone());
-        if self.by_request.contains_key(&key) {
+        if self.by_request.contains(client, &spec.request_id) {
             return Err(SubmitError::DuplicateRequestId(spec.request_id));
         }
         let id = self.fresh_id();
@@ -34,17 +33,17 @@ impl Pool {
             None => std::time::Duration::ZERO,
         };
         if let Some(why) = self.too_long_for_class(class, &spec.name, expected) {
-            self.reply(client, spec.request_id, Outcome::Failed(why));
-            return Ok(());
+            self.reply(client, id, spec.request_id, Outcome::Failed(why));
+            return Ok(id);
         }
         let needs = match self.needs_of_task(class, &spec) {
             Ok(needs) => needs,
             Err(why) => {
-                self.reply(client, spec.request_id, Outcome::Failed(why));
-                return Ok(());
+                self.reply(client, id, spec.request_id, Outcome::Failed(why));
+                return Ok(id);
             }
         };
-        self.by_request.insert(key, id);
+        self.by_request.insert(client, spec.request_id.clone(), id);
         let weight = spec.priority.unwrap_or(1);
         let newcomer = !self.clients.contains_key(&client);
         self.classes[class].queue.push_back(client, id, weight);
@@ -64,12 +63,12 @@ impl Pool {
             self.make_way(class, client);
         }
         self.schedule(now);
-        Ok(())
+        Ok(id)
     }
 
     /// Cancels one task of `client`; false if there is no such task.
     pub fn cancel(&mut self, client: ClientId, request_id: &str, now: Instant) -> bool {
-        let Some(&id) = self.by_request.get(&(client, request_id.to_string())) else {
+        let Some(id) = self.by_request.get(client, request_id) else {
             return false;
         };
         self.cancel_task(id, true);
@@ -79,13 +78,7 @@ impl Pool {
 
     /// The client went away: its tasks go without replies.
     pub fn client_gone(&mut self, client: ClientId, now: Instant) {
-        let ids: Vec<TaskId> = self
-            .by_request
-            .iter()
-            .filter(|((owner, _), _)| *owner == client)
-            .map(|(_, id)| *id)
-            .collect();
-        for id in ids {
+        for id in self.by_request.of_client(client) {
             self.cancel_task(id, false);
         }
         self.schedule(now);
@@ -109,7 +102,7 @@ impl Pool {
                     _ => TaskState::CancelledAhead(slot),
                 };
                 self.set_task_state(id, cancelled);
-                self.by_request.remove(&(client, request_id.clone()));
+                self.by_request.remove(client, &request_id);
                 self.actions.push(Action::CancelOnWorker {
                     slot,
                     request_id: request_id.clone(),
@@ -117,7 +110,7 @@ impl Pool {
             }
         }
         if reply {
-            self.reply(client, request_id, Outcome::Failed("cancelled".into()));
+            self.reply(client, id, request_id, Outcome::Failed("cancelled".into()));
         }
     }
 
@@ -175,6 +168,7 @@ impl Pool {
             measured.attempt = Some(task.attempts.max(1));
             self.reply(
                 task.client,
+                task_id,
                 task.spec.request_id.clone(),
                 Outcome::Finished(result),
             );
@@ -219,6 +213,7 @@ impl Pool {
         if let Some(task) = self.forget_task(task_id) {
             self.reply(
                 task.client,
+                task_id,
                 task.spec.request_id.clone(),
                 Outcome::Failed(message),
             );
@@ -252,6 +247,7 @@ impl Pool {
                 );
                 self.reply(
                     task.client,
+                    task_id,
                     task.spec.request_id.clone(),
                     Outcome::Failed(message),
                 );
@@ -362,6 +358,7 @@ impl Pool {
         self.actions.push(Action::Dispatch {
             slot: slot_id,
             client,
+            id: task_id,
             task: spec,
             ahead,
         });

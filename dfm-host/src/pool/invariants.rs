@@ -42,8 +42,7 @@ impl Pool {
                     problem(format!("task {id} is held by slot {slot}, which is gone"));
                 }
             }
-            let key = (task.client, task.spec.request_id.clone());
-            let named = self.by_request.get(&key) == Some(&id);
+            let named = self.by_request.get(task.client, &task.spec.request_id) == Some(id);
             if named == task.state.cancelled() {
                 problem(format!(
                     "task {id} ({:?}) is {}in by_request",
@@ -96,8 +95,8 @@ impl Pool {
                 ));
             }
         }
-        for (id, task) in self.by_request.values().map(|id| (id, self.tasks.get(id))) {
-            if task.is_none() {
+        for id in self.by_request.tasks() {
+            if self.tasks.get(&id).is_none() {
                 problem(format!("by_request names task {id}, which is gone"));
             }
         }

@@ -32,6 +32,7 @@ mod ids;
 mod invariants;
 pub mod licenses;
 mod prefetch;
+mod requests;
 mod settings;
 mod slots;
 mod table;
@@ -49,10 +50,11 @@ use self::table::Table;
 use self::task::{Counter, Task, TaskState};
 
 pub use self::durations::Durations;
-use self::ids::{ClassId, TaskId};
-pub use self::ids::{ClientId, SlotId};
+use self::ids::ClassId;
+pub use self::ids::{ClientId, SlotId, TaskId};
 pub use self::licenses::{LicenseConfig, LicenseUse};
 pub use self::settings::{PoolConfig, DEFAULT_PREFETCH, SATURATED_QUEUE_PER_WORKER};
+pub use self::table::IdHasher;
 pub use self::task::Needs;
 
 /// What the daemon must do.
@@ -72,6 +74,7 @@ pub enum Action {
     Dispatch {
         slot: SlotId,
         client: ClientId,
+        id: TaskId,
         task: std::sync::Arc<TaskSpec>,
         ahead: bool,
     },
@@ -79,7 +82,7 @@ pub enum Action {
     Started {
         slot: SlotId,
         client: ClientId,
-        request_id: String,
+        id: TaskId,
     },
     /// Ask the worker of `slot` to hand back the task sent ahead, if it has
     /// not started it; report its answer with [`Pool::task_withdrawn`].
@@ -93,6 +96,7 @@ pub enum Action {
     /// The final reply to a submitted task.
     Reply {
         client: ClientId,
+        id: TaskId,
         request_id: String,
         outcome: Outcome,
     },
@@ -271,7 +275,7 @@ pub struct Pool {
     by_worker_id: HashMap<String, SlotId>,
     tasks: Table<Task>,
     /// Tasks a client may still cancel, by the id it gave them.
-    by_request: HashMap<(ClientId, String), TaskId>,
+    by_request: requests::RequestIds,
     /// By [`ClassId`]; a class, once seen, stays.
     classes: Vec<ClassState>,
     class_ids: BTreeMap<String, ClassId>,
@@ -303,7 +307,7 @@ impl Pool {
             slots: BTreeMap::new(),
             by_worker_id: HashMap::new(),
             tasks: Table::default(),
-            by_request: HashMap::new(),
+            by_request: requests::RequestIds::default(),
             classes: Vec::new(),
             class_ids: BTreeMap::new(),
             class_order: Vec::new(),
@@ -474,13 +478,14 @@ impl Pool {
     }
 
     /// The final reply to a task, counted as completed or failed.
-    fn reply(&mut self, client: ClientId, request_id: String, outcome: Outcome) {
+    fn reply(&mut self, client: ClientId, id: TaskId, request_id: String, outcome: Outcome) {
         match &outcome {
             Outcome::Finished(result) if result.status == 0 => self.completed += 1,
             _ => self.failed += 1,
         }
         self.actions.push(Action::Reply {
             client,
+            id,
             request_id,
             outcome,
         });
@@ -564,10 +569,8 @@ impl Pool {
         let task = self.tasks.remove(&id)?;
         self.tally(task.class, task.client, task.state, -1);
         self.move_tokens(&task.needs, task.state, None);
-        let key = (task.client, task.spec.request_id.clone());
-        if self.by_request.get(&key) == Some(&id) {
-            self.by_request.remove(&key);
-        }
+        self.by_request
+            .remove_if(task.client, &task.spec.request_id, id);
         Some(task)
     }
 }

@@ -13,11 +13,7 @@ impl Pool {
             return;
         };
         task.attempts += 1;
-        let (client, request_id, cancelled) = (
-            task.client,
-            task.spec.request_id.clone(),
-            task.state.cancelled(),
-        );
+        let (client, cancelled) = (task.client, task.state.cancelled());
         // A cancelled task the worker started anyway is being killed there.
         let running = if cancelled {
             TaskState::Killing(slot)
@@ -27,11 +23,7 @@ impl Pool {
         self.set_task_state(id, running);
         self.offer(slot);
         if !cancelled {
-            self.actions.push(Action::Started {
-                slot,
-                client,
-                request_id,
-            });
+            self.actions.push(Action::Started { slot, client, id });
         }
     }
 

@@ -108,7 +108,7 @@ impl Pool {
             }
             if let Some(task) = self.forget_task(id) {
                 let request_id = task.spec.request_id.clone();
-                self.reply(task.client, request_id, Outcome::Failed(reason.clone()));
+                self.reply(task.client, id, request_id, Outcome::Failed(reason.clone()));
             }
         }
     }
@@ -261,7 +261,7 @@ impl Pool {
             if !cancelled {
                 let request_id = task.spec.request_id.clone();
                 let outcome = Outcome::Failed("the daemon is shutting down".into());
-                self.reply(task.client, request_id, outcome);
+                self.reply(task.client, id, request_id, outcome);
             }
         }
         for class in &mut self.classes {

@@ -7,7 +7,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// client, so a multiply spreads them well enough and SipHash's defence
 /// against chosen keys buys nothing (it cost a tenth of the pool's time).
 #[derive(Default)]
-pub(super) struct IdHasher(u64);
+pub struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn write(&mut self, bytes: &[u8]) {

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::{clock_now, Core};
 use crate::daemon::clients::{Started, Submitted};
 use crate::daemon::feed::CatchUp;
-use crate::pool::{Action, ClientId, Outcome, SlotId};
+use crate::pool::{Action, ClientId, Outcome, SlotId, TaskId};
 
 impl Core {
     pub(super) fn apply_actions(&mut self) {
@@ -46,29 +46,25 @@ impl Core {
             Action::Dispatch {
                 slot,
                 client,
+                id,
                 task,
                 ahead,
             } => {
-                let request_id = task.request_id.clone();
                 if !self.workers.send(slot, &ToWorker::Execute(task)) {
                     self.pool.worker_lost(slot, "is not connected", now);
                     return;
                 }
                 if let Some(metrics) = self.metrics.as_mut() {
-                    if let Some(queued) = self.clients.queued_since(client, &request_id) {
+                    if let Some(queued) = self.clients.queued_since(client, id) {
                         let waited = now.saturating_duration_since(queued);
                         metrics.dispatch_latency.observe_duration(waited);
                     }
                 }
                 if !ahead {
-                    self.task_started(slot, client, &request_id, now);
+                    self.task_started(slot, client, id, now);
                 }
             }
-            Action::Started {
-                slot,
-                client,
-                request_id,
-            } => self.task_started(slot, client, &request_id, now),
+            Action::Started { slot, client, id } => self.task_started(slot, client, id, now),
             Action::Withdraw { slot, request_id } => {
                 self.workers.send(slot, &ToWorker::Withdraw { request_id });
             }
@@ -83,15 +79,23 @@ impl Core {
             }
             Action::Reply {
                 client,
+                id,
                 request_id,
                 outcome,
-            } => self.reply(client, request_id, outcome, now),
+            } => self.reply(client, id, request_id, outcome, now),
         }
     }
 
     /// The final reply to a task, and its completion for monitors.
-    fn reply(&mut self, client: ClientId, request_id: String, outcome: Outcome, now: Instant) {
-        let Some(submitted) = self.clients.finished(client, &request_id) else {
+    fn reply(
+        &mut self,
+        client: ClientId,
+        task: TaskId,
+        request_id: String,
+        outcome: Outcome,
+        now: Instant,
+    ) {
+        let Some(submitted) = self.clients.finished(client, task) else {
             return;
         };
         let id = submitted
@@ -125,16 +129,22 @@ impl Core {
             Outcome::Failed(message) => (reply_error(&id, &message), None, Some(message)),
         };
         let (name, started) = submitted.map(|s| (s.name, s.started)).unwrap_or_default();
+        let (duration_secs, worker_id, hostname) = match started {
+            Some(s) => (
+                Some(now.duration_since(s.since).as_secs_f64()),
+                Some(s.worker_id),
+                Some(s.hostname),
+            ),
+            None => (None, None, None),
+        };
         let completion = Completion {
             request_id,
             name,
             status,
             error,
-            duration_secs: started
-                .as_ref()
-                .map(|s| now.duration_since(s.since).as_secs_f64()),
-            worker_id: started.as_ref().map(|s| s.worker_id.clone()),
-            hostname: started.map(|s| s.hostname),
+            duration_secs,
+            worker_id,
+            hostname,
         };
         let caught_up = self.feed.completed(completion);
         self.catch_up(caught_up);
@@ -143,31 +153,39 @@ impl Core {
 
     /// Bookkeeping once a task runs on a worker: its start time, and
     /// `task.dispatched` for its client (if it asked) and monitors.
-    fn task_started(&mut self, slot: SlotId, client: ClientId, request_id: &str, now: Instant) {
+    fn task_started(&mut self, slot: SlotId, client: ClientId, task: TaskId, now: Instant) {
         let (worker_id, hostname) = self
             .pool
             .slot(slot)
             .map(|w| (w.worker_id.clone(), w.info.hostname.clone()))
             .unwrap_or_default();
+        let for_client = self.clients.hears_own_tasks(client);
+        let for_monitors = self.feed.active();
         let started = Started {
             since: now,
-            worker_id: worker_id.clone(),
-            hostname: hostname.clone(),
-            slot,
-        };
-        let Some(name) = self.clients.started(client, request_id, started) else {
-            return;
-        };
-        let event = MonitorEvent::TaskDispatched(TaskStarted {
-            request_id: request_id.to_string(),
-            name: name.to_string(),
             worker_id,
             hostname,
-        });
-        if self.clients.hears_own_tasks(client) {
-            self.clients.send(client, event.to_line());
+            slot,
+        };
+        let Some(submitted) = self.clients.started(client, task, started) else {
+            return;
+        };
+        // Built only for whoever listens: in a regression without a monitor
+        // or a client that asked, it was four strings copied and dropped
+        // per task.
+        if for_client || for_monitors {
+            let started = submitted.started.as_ref();
+            let event = MonitorEvent::TaskDispatched(TaskStarted {
+                request_id: submitted.request_id.clone(),
+                name: submitted.name.clone(),
+                worker_id: started.map(|s| s.worker_id.clone()).unwrap_or_default(),
+                hostname: started.map(|s| s.hostname.clone()).unwrap_or_default(),
+            });
+            if for_client {
+                self.clients.send(client, event.to_line());
+            }
+            self.publish(|| event);
         }
-        self.publish(|| event);
         self.publish_worker(slot);
     }
 

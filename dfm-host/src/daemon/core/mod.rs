@@ -454,7 +454,9 @@ impl Core {
                 }
                 let (request_id, name) = (spec.request_id.clone(), spec.name.clone());
                 match self.pool.submit(client, *spec, now) {
-                    Ok(()) => self.clients.submitted(client, request_id, id, name, now),
+                    Ok(task) => self
+                        .clients
+                        .submitted(client, task, request_id, id, name, now),
                     Err(e) => self.clients.send(client, reply_error(&id, &e.to_string())),
                 }
             }

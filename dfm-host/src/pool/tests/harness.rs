@@ -118,6 +118,15 @@ impl Harness {
             .collect()
     }
 
+    /// The pool's id for the task `client` calls `request_id` (one it may
+    /// still cancel).
+    pub fn task_id(&self, client: ClientId, request_id: &str) -> super::super::TaskId {
+        self.pool
+            .by_request
+            .get(client, request_id)
+            .unwrap_or_else(|| panic!("no task '{request_id}' of client {client}"))
+    }
+
     pub fn replies(actions: &[Action]) -> Vec<(ClientId, String, Outcome)> {
         actions
             .iter()
@@ -126,6 +135,7 @@ impl Harness {
                     client,
                     request_id,
                     outcome,
+                    ..
                 } => Some((*client, request_id.clone(), outcome.clone())),
                 _ => None,
             })

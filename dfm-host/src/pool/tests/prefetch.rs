@@ -33,11 +33,12 @@ fn sends(actions: &[Action]) -> Vec<(SlotId, String, bool)> {
         .collect()
 }
 
-fn started(slot: SlotId, client: ClientId, request_id: &str) -> Action {
+/// `Action::Started` for the task `client` calls `request_id`.
+fn started(h: &Harness, slot: SlotId, client: ClientId, request_id: &str) -> Action {
     Action::Started {
         slot,
         client,
-        request_id: request_id.into(),
+        id: h.task_id(client, request_id),
     }
 }
 
@@ -54,7 +55,7 @@ fn a_busy_worker_is_sent_its_next_task_ahead_and_runs_it_when_its_task_ends() {
     assert_eq!((counts.running_tasks, counts.pending_tasks), (1, 2));
     h.finish(slot, "a", 0);
     let actions = h.actions();
-    assert_eq!(actions[0], started(slot, 1, "b"));
+    assert_eq!(actions[0], started(&h, slot, 1, "b"));
     assert_eq!(sends(&actions), vec![(slot, "c".into(), true)]);
     assert_eq!(
         Harness::replies(&actions),
@@ -65,7 +66,7 @@ fn a_busy_worker_is_sent_its_next_task_ahead_and_runs_it_when_its_task_ends() {
         Some("b")
     );
     h.finish(slot, "b", 0);
-    assert_eq!(h.actions()[0], started(slot, 1, "c"));
+    assert_eq!(h.actions()[0], started(&h, slot, 1, "c"));
     h.finish(slot, "c", 3);
     let actions = h.actions();
     assert!(sends(&actions).is_empty());
@@ -153,7 +154,7 @@ fn a_task_asked_back_too_late_runs_where_it_was() {
     // and ignores the request.
     h.finish(holder, &holder_task, 0);
     let actions = h.actions();
-    assert_eq!(actions[0], started(holder, 1, "c"));
+    assert_eq!(actions[0], started(&h, holder, 1, "c"));
     assert!(sends(&actions).is_empty());
     let now = h.t0;
     assert!(h
@@ -169,6 +170,7 @@ fn cancelling_a_task_held_ahead_replies_at_once_and_asks_it_back() {
     let (mut h, slot) = one_worker_with(prefetching(1), &["a", "b", "c"]);
     h.actions();
     let now = h.t0;
+    let b = h.task_id(1, "b");
     assert!(h.step(|pool| pool.cancel(1, "b", now)));
     let actions = h.actions();
     assert_eq!(
@@ -180,6 +182,7 @@ fn cancelling_a_task_held_ahead_replies_at_once_and_asks_it_back() {
             },
             Action::Reply {
                 client: 1,
+                id: b,
                 request_id: "b".into(),
                 outcome: Outcome::Failed("cancelled".into())
             }
@@ -192,7 +195,7 @@ fn cancelling_a_task_held_ahead_replies_at_once_and_asks_it_back() {
     assert_eq!(sends(&actions), vec![(slot, "c".into(), true)]);
     assert!(Harness::replies(&actions).is_empty());
     h.finish(slot, "a", 0);
-    assert_eq!(h.actions()[0], started(slot, 1, "c"));
+    assert_eq!(h.actions()[0], started(&h, slot, 1, "c"));
     h.finish(slot, "c", 0);
     assert!(h.pool().is_idle());
     assert_eq!(h.pool().counts().failed_tasks, 1);
@@ -340,6 +343,7 @@ fn a_worker_holds_two_tasks_ahead_and_runs_them_in_order() {
     assert_eq!(h.pool().counts().pending_tasks, 4, "b, c held; d, e queued");
     // a and b are reported together, as a worker that defers a result
     // reports them: c runs by then, and d and e go ahead.
+    let (b, c) = (started(&h, slot, 1, "b"), started(&h, slot, 1, "c"));
     h.finish(slot, "a", 0);
     h.finish(slot, "b", 0);
     let actions = h.actions();
@@ -347,7 +351,7 @@ fn a_worker_holds_two_tasks_ahead_and_runs_them_in_order() {
         .iter()
         .filter(|a| matches!(a, Action::Started { .. }))
         .collect();
-    assert_eq!(order, vec![&started(slot, 1, "b"), &started(slot, 1, "c")]);
+    assert_eq!(order, vec![&b, &c]);
     assert_eq!(
         sends(&actions),
         vec![(slot, "d".into(), true), (slot, "e".into(), true)]
@@ -470,7 +474,7 @@ fn an_idle_worker_takes_back_the_last_task_of_the_worker_that_holds_most() {
     );
     // The first task a's worker held still runs after a, there.
     h.finish(slot_a, "a", 0);
-    assert_eq!(h.actions()[0], started(slot_a, 1, &held_a[0]));
+    assert_eq!(h.actions()[0], started(&h, slot_a, 1, &held_a[0]));
 }
 
 #[test]
@@ -484,7 +488,7 @@ fn a_task_handed_back_from_the_middle_of_the_line_leaves_the_rest_in_order() {
         .expect("it held b");
     h.actions();
     h.finish(slot, "a", 0);
-    assert_eq!(h.actions()[0], started(slot, 1, "c"));
+    assert_eq!(h.actions()[0], started(&h, slot, 1, "c"));
     h.finish(slot, "c", 0);
     assert!(h.pool().is_idle());
 }
