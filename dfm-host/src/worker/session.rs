@@ -14,6 +14,27 @@ use dfm_wire::sealed::{Direction, Handshake, SealedRead, SealedWrite};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a worker waits between tries while the worker socket's queue
+/// of connections is full, before it takes the TCP port (about 1.3 s in
+/// all).
+const SOCKET_BUSY_WAITS: [Duration; 5] = [
+    Duration::from_millis(20),
+    Duration::from_millis(50),
+    Duration::from_millis(100),
+    Duration::from_millis(300),
+    Duration::from_millis(800),
+];
+
+/// `wait`, stretched by up to half at random: workers that found the queue
+/// full together do not all come back together.
+fn jittered(wait: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|t| t.subsec_nanos())
+        .unwrap_or(0);
+    wait + wait.mul_f64(f64::from(nanos % 1000) / 2000.0)
+}
+
 pub type ReadHalf = Box<dyn tokio::io::AsyncRead + Unpin + Send>;
 pub type WriteHalf = Box<dyn tokio::io::AsyncWrite + Unpin + Send>;
 
@@ -147,18 +168,34 @@ async fn connect(
     say: bool,
 ) -> Result<Connected, SessionError> {
     if let Some(path) = local_socket {
-        match tokio::net::UnixStream::connect(&path).await {
-            Ok(stream) => {
-                let fd = stream.as_raw_fd();
-                let (read, write) =
-                    crate::wake_on_input::split(stream).map_err(|source| SessionError::Socket {
-                        path: path.clone(),
-                        source,
+        let mut waits = SOCKET_BUSY_WAITS.iter();
+        loop {
+            match tokio::net::UnixStream::connect(&path).await {
+                Ok(stream) => {
+                    let fd = stream.as_raw_fd();
+                    let (read, write) = crate::wake_on_input::split(stream).map_err(|source| {
+                        SessionError::Socket {
+                            path: path.clone(),
+                            source,
+                        }
                     })?;
-                return Ok((Box::new(read), Box::new(write), path, fd, true));
+                    return Ok((Box::new(read), Box::new(write), path, fd, true));
+                }
+                // The daemon's queue of connections is full: thousands of
+                // workers are joining at once. It empties in moments.
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if let Some(wait) = waits.next() {
+                        tokio::time::sleep(jittered(*wait)).await;
+                        continue;
+                    }
+                    if say {
+                        eprintln!("worker socket {path} still busy ({e}); using {address}");
+                    }
+                }
+                Err(e) if say => eprintln!("worker socket {path} unusable ({e}); using {address}"),
+                Err(_) => {}
             }
-            Err(e) if say => eprintln!("worker socket {path} unusable ({e}); using {address}"),
-            Err(_) => {}
+            break;
         }
     }
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
@@ -261,4 +298,54 @@ pub async fn send<W: AsyncWriteExt + Unpin>(
     let lines: String = messages.iter().map(to_line).collect();
     writer.write_all(lines.as_bytes()).await?;
     writer.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixListener;
+
+    /// A worker that finds the worker socket's queue full (thousands of
+    /// workers joining at once) waits for room, instead of going to the
+    /// TCP port (which here does not answer).
+    #[tokio::test]
+    async fn a_full_worker_socket_is_waited_for() {
+        let dir = std::env::temp_dir().join(format!("dfm-busy-socket-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("workers.sock");
+        let listener = UnixListener::bind(&path).expect("bind");
+        // SAFETY: a listening socket; the shortest queue.
+        unsafe { libc::listen(listener.as_raw_fd(), 0) };
+        // Connections nobody accepts yet, until the queue refuses one.
+        let mut queued = Vec::new();
+        while let Ok(stream) = tokio::net::UnixStream::connect(&path).await {
+            queued.push(stream);
+            assert!(queued.len() < 100, "the queue never filled");
+        }
+        let backlog = queued.len();
+        let accepting = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            // The queued ones and the worker, if it comes (the deadline
+            // only bounds a failing test).
+            let _ = listener.set_nonblocking(true);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            let mut accepted = Vec::new();
+            while accepted.len() <= backlog && std::time::Instant::now() < deadline {
+                match listener.accept() {
+                    Ok((stream, _)) => accepted.push(stream),
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+                }
+            }
+            accepted
+        });
+        let local = Some(path.display().to_string());
+        let connected = super::connect("127.0.0.1:1", local, false).await;
+        let accepted = accepting.join().expect("acceptor");
+        let _ = std::fs::remove_dir_all(&dir);
+        let (.., is_local) = connected.expect("connected once the queue had room");
+        assert!(is_local, "it took the worker socket, not the TCP port");
+        assert_eq!(accepted.len(), backlog + 1);
+        drop(queued);
+    }
 }
