@@ -158,15 +158,24 @@ mod tests {
             .unwrap_or(0)
     }
 
-    /// A status of 10,000 workers goes to a client that has not read yet
-    /// in one write, and the socket's buffer is back to its size after.
-    #[tokio::test]
-    async fn a_big_write_goes_at_once_and_the_buffer_shrinks_back() {
-        let (a, _peer) = tokio::net::UnixStream::pair().expect("socket pair");
+    /// A writer widened for big writes whose peer does not read: the
+    /// writer, the peer (kept open), its descriptor and its send buffer.
+    fn widened_writer() -> (super::WakeOnInputWrite, Peer, std::os::fd::RawFd, usize) {
+        let (a, peer) = tokio::net::UnixStream::pair().expect("socket pair");
         let (_read, mut write) = super::split(a).expect("split");
         write.widen_for_big_writes(4 << 20);
         let fd = std::os::fd::AsRawFd::as_raw_fd(write.fd.get_ref());
         let before = send_buffer::get(fd).expect("SO_SNDBUF");
+        (write, peer, fd, before)
+    }
+
+    type Peer = tokio::net::UnixStream;
+
+    /// A status of 10,000 workers goes to a client that has not read yet
+    /// in one write, and the socket's buffer is back to its size after.
+    #[tokio::test]
+    async fn a_big_write_goes_at_once_and_the_buffer_shrinks_back() {
+        let (mut write, _peer, fd, before) = widened_writer();
         // As much as the kernel lets a process ask for, up to a status's size.
         let big = vec![b'x'; (2 << 20).min(wmem_max())];
         let n = write.write(&big).await.expect("write");
@@ -177,11 +186,7 @@ mod tests {
     /// A small write leaves the buffer alone.
     #[tokio::test]
     async fn a_small_write_leaves_the_buffer_as_it_is() {
-        let (a, _peer) = tokio::net::UnixStream::pair().expect("socket pair");
-        let (_read, mut write) = super::split(a).expect("split");
-        write.widen_for_big_writes(4 << 20);
-        let fd = std::os::fd::AsRawFd::as_raw_fd(write.fd.get_ref());
-        let before = send_buffer::get(fd).expect("SO_SNDBUF");
+        let (mut write, _peer, fd, before) = widened_writer();
         write.write_all(&[b'x'; 4096]).await.expect("write");
         assert_eq!(send_buffer::get(fd).expect("SO_SNDBUF"), before);
     }
