@@ -3,8 +3,9 @@
 //!
 //! A client's tasks are kept under the pool's id for them ([`TaskId`]),
 //! which the pool's actions carry: a number, found without hashing and
-//! comparing the client's string (at 20,000 tasks in flight those lookups,
-//! three per task, were a tenth of the core's time).
+//! comparing the client's string (at 20,000 tasks in flight these three
+//! lookups per task were 6% of the daemon's main thread; with the pool's
+//! own lookups by request id, about a tenth).
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
