@@ -438,12 +438,5 @@ fn listen_for_local_workers(path: &Path) -> Option<UnixListener> {
         let _ = std::fs::remove_file(path);
         return None;
     }
-    // A longer queue of connections than tokio's 1024 (the kernel caps it
-    // at net.core.somaxconn): a full queue refuses local workers at once,
-    // and thousands join together when a big local pool starts.
-    // SAFETY: listening again on a listening socket only sets its queue.
-    unsafe {
-        libc::listen(std::os::fd::AsRawFd::as_raw_fd(&listener), 8192);
-    }
     Some(listener)
 }
