@@ -131,17 +131,18 @@ impl Clients {
         Some(self.by_id.get(&client)?.submits.get(&task)?.queued)
     }
 
-    /// Notes that the task started; its record, if the client is still
-    /// here.
+    /// Notes that the task started; its record and that start, if the
+    /// client is still here.
     pub fn started(
         &mut self,
         client: ClientId,
         task: TaskId,
         started: Started,
-    ) -> Option<&Submitted> {
+    ) -> Option<(&Submitted, &Started)> {
         let submitted = self.by_id.get_mut(&client)?.submits.get_mut(&task)?;
         submitted.started = Some(started);
-        Some(submitted)
+        let submitted = &*submitted;
+        Some((submitted, submitted.started.as_ref()?))
     }
 
     /// The task's record, now that it has its reply; `None` once its
@@ -151,7 +152,6 @@ impl Clients {
         Some(c.submits.remove(&task))
     }
 
-    /// Every task running now, as a monitor lists them.
     /// The tasks running, as a monitor's snapshot shows them (borrowed:
     /// written as a sequence of [`RunningTaskRef`]).
     pub fn running(&self, now: Instant) -> Running<'_> {

@@ -36,8 +36,9 @@ impl RequestIds {
         let Some(own) = self.by_client.get_mut(&client) else {
             return;
         };
-        // One lookup: it names `id` but after a cancel (the cancelled task
-        // is no longer named, and a new one may take its id).
+        // One lookup in the common case, where it names `id`. After a
+        // cancel it may not: the cancelled task lost its name, and a newer
+        // task of the client took it. That name goes back.
         match own.remove(request_id) {
             Some(named) if named != id => {
                 own.insert(request_id.to_string(), named);

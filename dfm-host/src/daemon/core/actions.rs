@@ -167,19 +167,18 @@ impl Core {
             hostname,
             slot,
         };
-        let Some(submitted) = self.clients.started(client, task, started) else {
+        let Some((submitted, started)) = self.clients.started(client, task, started) else {
             return;
         };
         // Built only for whoever listens: in a regression without a monitor
         // or a client that asked, it was four strings copied and dropped
         // per task.
         if for_client || for_monitors {
-            let started = submitted.started.as_ref();
             let event = MonitorEvent::TaskDispatched(TaskStarted {
                 request_id: submitted.request_id.clone(),
                 name: submitted.name.clone(),
-                worker_id: started.map(|s| s.worker_id.clone()).unwrap_or_default(),
-                hostname: started.map(|s| s.hostname.clone()).unwrap_or_default(),
+                worker_id: started.worker_id.clone(),
+                hostname: started.hostname.clone(),
             });
             if for_client {
                 self.clients.send(client, event.to_line());
