@@ -28,7 +28,8 @@
 # Usage: scripts/slurm-bench.sh [ROUNDS]   (default 2)
 # For a quick look (tests/slurm_bench.rs runs it so): DFM_BENCH_TASKS=N runs
 # N tasks of each length, DFM_BENCH_SLOTS=N uses N slots (the node's CPUs),
-# DFM=path/to/dfm another build.
+# DFM=path/to/dfm another build, DFM_BENCH_WAYS a few of the ways only
+# (of "floor each array hq dfm dfm-srun", the default all of them).
 set -euo pipefail
 # A failure inside $(...) ends the script too.
 shopt -s inherit_errexit
@@ -38,6 +39,8 @@ ROUNDS="${1:-2}"
 LENGTHS="${DFM_BENCH_LENGTHS:-0.05 0.2 1}"
 SLOTS="${DFM_BENCH_SLOTS:-8}"
 HQ="${HQ-$(command -v hq || true)}"
+WAYS=" ${DFM_BENCH_WAYS:-floor each array hq dfm dfm-srun} "
+wanted() { [[ "$WAYS" == *" $1 "* ]]; }
 
 die() { echo "slurm-bench: $*" >&2; exit 1; }
 [ -x "$DFM" ] || die "build first: cargo build --release --workspace"
@@ -187,23 +190,33 @@ for round in $(seq 1 "$ROUNDS"); do
         ideal=$(awk -v l="$length" -v n="$tasks" -v s="$SLOTS" 'BEGIN { print n * l / s }')
         # Each measured into a variable first: a way that fails (fewer
         # tasks ended than given, say) ends the script.
-        out=$(local_floor "$length" "$tasks" "$ideal")
-        row "$round" "$length" "$tasks" local-floor "$out"
-        out=$(sbatch_each "$length" "$tasks" "$ideal")
-        row "$round" "$length" "$tasks" sbatch-each "$out"
-        out=$(sbatch_array "$length" "$tasks" "$ideal")
-        row "$round" "$length" "$tasks" array "$out"
-        if [ -n "$HQ" ]; then
+        if wanted floor; then
+            out=$(local_floor "$length" "$tasks" "$ideal")
+            row "$round" "$length" "$tasks" local-floor "$out"
+        fi
+        if wanted each; then
+            out=$(sbatch_each "$length" "$tasks" "$ideal")
+            row "$round" "$length" "$tasks" sbatch-each "$out"
+        fi
+        if wanted array; then
+            out=$(sbatch_array "$length" "$tasks" "$ideal")
+            row "$round" "$length" "$tasks" array "$out"
+        fi
+        if [ -n "$HQ" ] && wanted hq; then
             out=$(hyperqueue "$length" "$tasks" "$ideal")
             row "$round" "$length" "$tasks" hq-cold "$(sed -n 1p <<< "$out")"
             row "$round" "$length" "$tasks" hq-warm "$(sed -n 2p <<< "$out")"
         fi
-        out=$(through_dfm "$length" "$tasks" "$ideal" sbatch)
-        row "$round" "$length" "$tasks" dfm-cold "$(sed -n 1p <<< "$out")"
-        row "$round" "$length" "$tasks" dfm-warm "$(sed -n 2p <<< "$out")"
-        out=$(through_dfm "$length" "$tasks" "$ideal" srun)
-        row "$round" "$length" "$tasks" dfm-srun-cold "$(sed -n 1p <<< "$out")"
-        row "$round" "$length" "$tasks" dfm-srun-warm "$(sed -n 2p <<< "$out")"
+        if wanted dfm; then
+            out=$(through_dfm "$length" "$tasks" "$ideal" sbatch)
+            row "$round" "$length" "$tasks" dfm-cold "$(sed -n 1p <<< "$out")"
+            row "$round" "$length" "$tasks" dfm-warm "$(sed -n 2p <<< "$out")"
+        fi
+        if wanted dfm-srun; then
+            out=$(through_dfm "$length" "$tasks" "$ideal" srun)
+            row "$round" "$length" "$tasks" dfm-srun-cold "$(sed -n 1p <<< "$out")"
+            row "$round" "$length" "$tasks" dfm-srun-warm "$(sed -n 2p <<< "$out")"
+        fi
     done
 done
 

@@ -186,6 +186,12 @@ impl RunnerCalls {
         });
     }
 
+    /// Whether several workers of a class go out as one job array: only
+    /// then is there anything to gain from gathering launches.
+    pub fn launches_arrays(&self) -> bool {
+        self.array_index_variable.is_some()
+    }
+
     pub fn terminations_in_flight(&self) -> usize {
         self.terminations_in_flight
     }

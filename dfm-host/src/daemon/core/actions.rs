@@ -39,6 +39,12 @@ impl Core {
                     self.workers.launching(*slot);
                     self.publish_worker(*slot);
                 }
+                // Without job arrays each worker is a launch of its own:
+                // nothing to gather, and nothing to wait for.
+                if !self.runner.launches_arrays() {
+                    self.runner.launch(workers, &class);
+                    return;
+                }
                 self.launches.entry(class).or_default().extend(workers);
                 self.gathered_at
                     .get_or_insert_with(tokio::time::Instant::now);

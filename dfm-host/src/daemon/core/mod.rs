@@ -30,7 +30,8 @@ use crate::plugin::Runner;
 use crate::pool::{ClientId, Pool, RegisterError, SlotId, WorkerInfo};
 
 /// How long launches gathered wait for more, once the events in hand are
-/// handled: a burst of submissions becomes one job array. A client's burst
+/// handled: a burst of submissions becomes one job array (a runner without
+/// arrays launches at once). A client's burst
 /// reaches the core from the client thread a few at a time; on a loaded
 /// 2-core machine (CI, with SLURM beside) 2 ms once split a run's 8 launches
 /// into an array of 7 and one job. 20 ms is nothing beside a scheduler's

@@ -314,6 +314,25 @@ async fn a_job_launched_alone_is_launched_alone() {
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn without_job_arrays_each_worker_is_launched_at_once() {
+    let options = [("pool.max_workers", "2"), ("pool.launch_as_array", "false")];
+    let mut h = Harness::new("no-arrays", &options, false);
+    h.submit("a");
+    h.submit("b");
+    // No gathering: each launch is asked for as the pool decides it.
+    assert!(h.core.launches.is_empty() && h.core.gathered_at.is_none());
+    h.runner_answers().await;
+    h.runner_answers().await;
+    let workers = h.launched_workers();
+    assert_eq!(workers.len(), 2);
+    let mut calls = h.scheduler.calls();
+    calls.sort();
+    let mut expected: Vec<String> = workers.iter().map(|w| format!("launch {w}")).collect();
+    expected.sort();
+    assert_eq!(calls, expected);
+}
+
 /// Starts one worker for task `a` and registers it.
 async fn one_worker(h: &mut Harness) -> (SlotId, Queue) {
     h.submit("a");
