@@ -30,7 +30,7 @@ mod side_by_side;
 use side_by_side::{licensed_side_by_side, scraped_side_by_side};
 
 use crate::daemon::{remove_later, unique};
-use crate::probes::{monitor_snapshot, status_get, StatusTimes};
+use crate::probes::{monitor_snapshot, status_get, AnswerTimes};
 use crate::setup::{fail, Options};
 use crate::stats::{ms, percentiles};
 
@@ -41,8 +41,8 @@ const TASK_NAMES: u64 = 2000;
 struct Point {
     rate: f64,
     cpu_per_task: Duration,
-    status: Vec<StatusTimes>,
-    snapshot: Duration,
+    status: Vec<AnswerTimes>,
+    snapshot: AnswerTimes,
 }
 
 pub(crate) fn curve(dfm: &Path, options: &Options) {
@@ -91,13 +91,14 @@ pub(crate) fn curve(dfm: &Path, options: &Options) {
             // The slowest, and how long it waited for its first byte.
             let slowest = point.status.iter().max().copied().unwrap_or_default();
             println!(
-                "CEIL   {workers:>5} workers, {clients:>2} clients: {:>7.0} tasks/s, daemon CPU {:>5.1} us/task, status.get p50 {} max {} (first byte {}), monitor snapshot {}",
+                "CEIL   {workers:>5} workers, {clients:>2} clients: {:>7.0} tasks/s, daemon CPU {:>5.1} us/task, status.get p50 {} max {} (first byte {}), monitor snapshot {} (first byte {})",
                 point.rate,
                 point.cpu_per_task.as_secs_f64() * 1e6,
                 ms(status.p50),
                 ms(slowest.total),
                 ms(slowest.first_byte),
-                ms(point.snapshot),
+                ms(point.snapshot.total),
+                ms(point.snapshot.first_byte),
             );
         }
         pool.stop(&runtime);
@@ -236,13 +237,13 @@ impl Pool {
         let count_before = done.load(Ordering::Relaxed);
         let started = Instant::now();
         let mut status = Vec::new();
-        let mut snapshot = Duration::ZERO;
+        let mut snapshot = AnswerTimes::default();
         while started.elapsed().as_secs_f64() < seconds {
             let socket = self.socket();
             if let Ok(Some(took)) = tokio::task::spawn_blocking(move || status_get(&socket)).await {
                 status.push(took);
             }
-            if snapshot.is_zero() {
+            if snapshot.total.is_zero() {
                 let socket = self.socket();
                 snapshot = tokio::task::spawn_blocking(move || monitor_snapshot(&socket))
                     .await

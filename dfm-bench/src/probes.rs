@@ -10,9 +10,10 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// One `status.get` as its client saw it, from connecting.
+/// One answer (a `status.get`'s, a snapshot) as its client saw it, from
+/// connecting.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct StatusTimes {
+pub(crate) struct AnswerTimes {
     /// To the last byte of the answer.
     pub(crate) total: Duration,
     /// To its first byte: the rest is the answer crossing the socket.
@@ -21,7 +22,7 @@ pub(crate) struct StatusTimes {
 
 /// How long one `status.get` took, connection included; `None` if the
 /// daemon did not answer.
-pub(crate) fn status_get(socket: &Path) -> Option<StatusTimes> {
+pub(crate) fn status_get(socket: &Path) -> Option<AnswerTimes> {
     let (started, mut answer) = ask(socket, "status.get")?;
     answer.fill_buf().ok()?;
     let first_byte = started.elapsed();
@@ -29,21 +30,26 @@ pub(crate) fn status_get(socket: &Path) -> Option<StatusTimes> {
     answer.read_line(&mut line).ok()?;
     let total = started.elapsed();
     line.contains("\"result\"")
-        .then_some(StatusTimes { total, first_byte })
+        .then_some(AnswerTimes { total, first_byte })
 }
 
 /// How long a new monitor waits for its snapshot, connection included;
 /// `None` if none came.
-pub(crate) fn monitor_snapshot(socket: &Path) -> Option<Duration> {
+pub(crate) fn monitor_snapshot(socket: &Path) -> Option<AnswerTimes> {
     let (started, mut events) = ask(socket, "monitor.subscribe")?;
     let mut line = String::new();
     loop {
+        // Waits for the next line's first byte (the subscription's reply
+        // comes before the snapshot).
+        events.fill_buf().ok()?;
+        let first_byte = started.elapsed();
         line.clear();
         if events.read_line(&mut line).ok()? == 0 {
             return None;
         }
         if line.contains("monitor.snapshot") {
-            return Some(started.elapsed());
+            let total = started.elapsed();
+            return Some(AnswerTimes { total, first_byte });
         }
     }
 }
