@@ -324,13 +324,12 @@ async fn without_job_arrays_each_worker_is_launched_at_once() {
     assert!(h.core.launches.is_empty() && h.core.gathered_at.is_none());
     h.runner_answers().await;
     h.runner_answers().await;
-    let workers = h.launched_workers();
-    assert_eq!(workers.len(), 2);
-    let mut calls = h.scheduler.calls();
-    calls.sort();
-    let mut expected: Vec<String> = workers.iter().map(|w| format!("launch {w}")).collect();
-    expected.sort();
-    assert_eq!(calls, expected);
+    let launched: Vec<String> = h
+        .launched_workers()
+        .iter()
+        .map(|w| format!("launch {w}"))
+        .collect();
+    assert_eq!((launched.len(), h.scheduler.calls()), (2, launched));
 }
 
 /// Starts one worker for task `a` and registers it.
