@@ -121,8 +121,16 @@ struct Pool {
 }
 
 impl Pool {
+    /// With DFM_BENCH_SEALED=1, the workers' traffic is sealed, as it is
+    /// on the TCP port of a real farm.
     fn start(dfm: &Path, relay: &Path, workers: usize, runtime: &tokio::runtime::Runtime) -> Pool {
-        Pool::start_with(dfm, relay, workers, runtime, "")
+        let sealed = std::env::var_os("DFM_BENCH_SEALED").is_some_and(|v| v == "1");
+        let extra = if sealed {
+            "  seal_local_socket: true\n"
+        } else {
+            ""
+        };
+        Pool::start_with(dfm, relay, workers, runtime, extra)
     }
 
     /// With `extra` lines of `runner:` configuration (licenses every task

@@ -258,6 +258,12 @@ pub async fn accept_workers(
     }
 }
 
+/// The read buffer of a worker connection. A worker's messages are a few
+/// hundred bytes (a longer one takes more reads); tokio's default of 8 KiB
+/// per connection was 80 MiB at 10,000 workers, the daemon's heap being on
+/// huge pages (`docs/performance.md`).
+const WORKER_READ_BUFFER: usize = 2048;
+
 /// What a worker connection is, beyond its two halves.
 struct Link<'a> {
     secret: &'a str,
@@ -272,7 +278,7 @@ async fn serve_worker(
     events: mpsc::UnboundedSender<Event>,
     link: Link<'_>,
 ) -> Result<(), HandshakeError> {
-    let mut reader = BufReader::new(read);
+    let mut reader = BufReader::with_capacity(WORKER_READ_BUFFER, read);
     let mut buf = Vec::new();
     let proven = handshake::prove(
         &mut reader,
@@ -329,7 +335,7 @@ async fn serve_worker(
             Box::new(SealedRead::new(reader.into_inner(), opener, &already_read));
         let write: Box<dyn AsyncWrite + Unpin + Send> =
             Box::new(SealedWrite::new(write, sealer, welcome_len));
-        (BufReader::new(read), write)
+        (BufReader::with_capacity(WORKER_READ_BUFFER, read), write)
     } else {
         (reader, write)
     };

@@ -10,6 +10,11 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::{Opener, Sealer, MAX_FRAME_PLAINTEXT};
 
+/// How much a [`SealedRead`] reads from its connection at a time (a
+/// longer frame takes more reads). The daemon holds one per worker: at
+/// 10,000 workers 16 KiB each was 160 MiB (`docs/performance.md`).
+const READ_SIZE: usize = 4096;
+
 /// Reads sealed frames from `inner` and yields their plaintext. A frame that
 /// fails to open is an error of kind `InvalidData`: the connection must end.
 pub struct SealedRead<R> {
@@ -32,7 +37,7 @@ impl<R> SealedRead<R> {
             plain: Vec::new(),
             at: 0,
             eof: false,
-            scratch: vec![0u8; 16 * 1024].into_boxed_slice(),
+            scratch: vec![0u8; READ_SIZE].into_boxed_slice(),
         }
     }
 }
