@@ -60,5 +60,7 @@ fn ask(socket: &Path, method: &str) -> Option<(Instant, BufReader<UnixStream>)> 
     let mut stream = UnixStream::connect(socket).ok()?;
     let request = format!("{{\"method\": \"{method}\", \"id\": 1}}\n");
     stream.write_all(request.as_bytes()).ok()?;
-    Some((started, BufReader::new(stream)))
+    // Read as `dfm status` and `dfm monitor` read.
+    let read_buffer = dfm_host::client::READ_BUFFER;
+    Some((started, BufReader::with_capacity(read_buffer, stream)))
 }

@@ -11,6 +11,10 @@ use tokio::net::UnixStream;
 use crate::wake_on_input::{self, WakeOnInputRead, WakeOnInputWrite};
 use dfm_wire::{read_line, ClientCall, ClientRequest, Reply};
 
+/// How much a client reads at a time: a status or a monitor's snapshot of
+/// 10,000 workers (2 and 3 MB) in 32 and 48 reads rather than 8 KiB ones.
+pub const READ_BUFFER: usize = 64 << 10;
+
 pub struct Connection {
     reader: BufReader<WakeOnInputRead>,
     writer: WakeOnInputWrite,
@@ -29,7 +33,7 @@ impl Connection {
         let (read, writer) = wake_on_input::split(stream)
             .with_context(|| format!("cannot use the daemon socket {}", socket.display()))?;
         Ok(Connection {
-            reader: BufReader::new(read),
+            reader: BufReader::with_capacity(READ_BUFFER, read),
             writer,
             buf: Vec::new(),
             out: Vec::new(),
