@@ -104,6 +104,11 @@ async fn serve_client(stream: UnixStream, client: ClientId, inboxes: Inboxes, ho
                 _ = events.closed() => return,
             }
         }
+        // Lines read from the buffer cost the event loop's budget nothing:
+        // a client that sent thousands of submissions in one burst would
+        // hold the thread until all were parsed, and a `status.get` or a
+        // new monitor on it would wait that long.
+        tokio::task::coop::consume_budget().await;
         buf.clear();
         let line = tokio::select! {
             line = read_line(&mut reader, &mut buf) => line,
