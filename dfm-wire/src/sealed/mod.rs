@@ -2,7 +2,7 @@
 //! and its daemon on the TCP port is encrypted and authenticated.
 //!
 //! Construction (no home-made cipher mode): ChaCha20-Poly1305 (RFC 8439,
-//! RustCrypto's `chacha20poly1305`), keys from HKDF-SHA256 (RFC 5869):
+//! `ring`'s), keys from HKDF-SHA256 (RFC 5869):
 //!
 //! ```text
 //! prk        = HKDF-Extract(salt = "dfm-seal-v1", ikm = secret)
@@ -24,9 +24,8 @@ mod stream;
 #[cfg(test)]
 mod tests;
 
-use chacha20poly1305::aead::{AeadInPlace, KeyInit};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hkdf::Hkdf;
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305};
 use sha2::Sha256;
 
 pub use self::stream::{SealedRead, SealedWrite};
@@ -35,6 +34,7 @@ pub use self::stream::{SealedRead, SealedWrite};
 pub const MAX_FRAME_PLAINTEXT: usize = 64 * 1024;
 const TAG: usize = 16;
 const HEADER: usize = 4;
+const KEY: usize = 32;
 
 /// Which way a key seals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +61,7 @@ pub struct Handshake<'a> {
 }
 
 impl Handshake<'_> {
-    fn key(&self, direction: Direction) -> Key {
+    fn key(&self, direction: Direction) -> LessSafeKey {
         let hkdf = Hkdf::<Sha256>::new(Some(b"dfm-seal-v1"), self.secret.as_bytes());
         let mut info = Vec::new();
         for part in [
@@ -73,16 +73,19 @@ impl Handshake<'_> {
             info.extend_from_slice(part);
             info.push(0);
         }
-        let mut key = Key::default();
+        let mut key = [0u8; KEY];
         // 32 bytes is far below HKDF-SHA256's limit of 8160: cannot fail.
         let _ = hkdf.expand(&info, &mut key);
-        key
+        // A key of the algorithm's length: cannot fail.
+        let key = UnboundKey::new(&CHACHA20_POLY1305, &key)
+            .unwrap_or_else(|_| unreachable!("ChaCha20-Poly1305 takes a 32-byte key"));
+        LessSafeKey::new(key)
     }
 
     /// The sealer for what this end sends `direction`.
     pub fn sealer(&self, direction: Direction) -> Sealer {
         Sealer {
-            cipher: ChaCha20Poly1305::new(&self.key(direction)),
+            cipher: self.key(direction),
             sequence: 0,
         }
     }
@@ -90,7 +93,7 @@ impl Handshake<'_> {
     /// The opener for what this end receives from `direction`.
     pub fn opener(&self, direction: Direction) -> Opener {
         Opener {
-            cipher: ChaCha20Poly1305::new(&self.key(direction)),
+            cipher: self.key(direction),
             sequence: 0,
             buffer: Vec::new(),
         }
@@ -111,14 +114,15 @@ pub enum SealError {
 }
 
 fn nonce(sequence: u64) -> Nonce {
-    let mut nonce = Nonce::default();
+    let mut nonce = [0u8; 12];
     nonce[4..].copy_from_slice(&sequence.to_be_bytes());
-    nonce
+    // Each sequence number is used once per key: its frame's.
+    Nonce::assume_unique_for_key(nonce)
 }
 
 /// Seals what one end sends, frame by frame.
 pub struct Sealer {
-    cipher: ChaCha20Poly1305,
+    cipher: LessSafeKey,
     sequence: u64,
 }
 
@@ -129,16 +133,17 @@ impl Sealer {
             let length =
                 u32::try_from(chunk.len() + TAG).map_err(|_| SealError::TooLarge(chunk.len()))?;
             let header = length.to_be_bytes();
-            let start = out.len();
-            out.extend_from_slice(&header);
-            out.extend_from_slice(chunk);
-            let mut body = out.split_off(start + HEADER);
             let sequence = self.sequence;
             self.sequence = sequence.checked_add(1).ok_or(SealError::Exhausted)?;
-            self.cipher
-                .encrypt_in_place(&nonce(sequence), &header, &mut body)
-                .map_err(|_| SealError::Exhausted)?;
-            out.extend_from_slice(&body);
+            out.extend_from_slice(&header);
+            let start = out.len();
+            out.extend_from_slice(chunk);
+            // Sealed where it lies in `out`, then its tag after it.
+            let tag = self
+                .cipher
+                .seal_in_place_separate_tag(nonce(sequence), Aad::from(header), &mut out[start..])
+                .map_err(|_| SealError::TooLarge(chunk.len()))?;
+            out.extend_from_slice(tag.as_ref());
         }
         Ok(())
     }
@@ -147,7 +152,7 @@ impl Sealer {
 /// Opens what one end receives: feed it bytes as they come, take the
 /// plaintext of each whole frame.
 pub struct Opener {
-    cipher: ChaCha20Poly1305,
+    cipher: LessSafeKey,
     sequence: u64,
     /// Bytes of frames not yet whole.
     buffer: Vec<u8>,
@@ -174,13 +179,15 @@ impl Opener {
         if self.buffer.len() < HEADER + length {
             return Ok(false);
         }
-        let mut body: Vec<u8> = self.buffer[HEADER..HEADER + length].to_vec();
-        self.buffer.drain(..HEADER + length);
-        self.cipher
-            .decrypt_in_place(&nonce(self.sequence), &header, &mut body)
+        // Opened where it lies in the buffer.
+        let body = &mut self.buffer[HEADER..HEADER + length];
+        let plaintext = self
+            .cipher
+            .open_in_place(nonce(self.sequence), Aad::from(header), body)
             .map_err(|_| SealError::Forged)?;
+        out.extend_from_slice(plaintext);
+        self.buffer.drain(..HEADER + length);
         self.sequence = self.sequence.checked_add(1).ok_or(SealError::Exhausted)?;
-        out.extend_from_slice(&body);
         Ok(true)
     }
 
