@@ -61,7 +61,10 @@ pub struct Handshake<'a> {
 }
 
 impl Handshake<'_> {
-    fn key(&self, direction: Direction) -> LessSafeKey {
+    /// Boxed: `ring`'s key is 544 bytes, and whatever holds a sealer or
+    /// an opener (a worker connection's task in the daemon, sealed or not)
+    /// would otherwise carry it inline.
+    fn key(&self, direction: Direction) -> Box<LessSafeKey> {
         let hkdf = Hkdf::<Sha256>::new(Some(b"dfm-seal-v1"), self.secret.as_bytes());
         let mut info = Vec::new();
         for part in [
@@ -79,7 +82,7 @@ impl Handshake<'_> {
         // A key of the algorithm's length: cannot fail.
         let key = UnboundKey::new(&CHACHA20_POLY1305, &key)
             .unwrap_or_else(|_| unreachable!("ChaCha20-Poly1305 takes a 32-byte key"));
-        LessSafeKey::new(key)
+        Box::new(LessSafeKey::new(key))
     }
 
     /// The sealer for what this end sends `direction`.
@@ -122,7 +125,7 @@ fn nonce(sequence: u64) -> Nonce {
 
 /// Seals what one end sends, frame by frame.
 pub struct Sealer {
-    cipher: LessSafeKey,
+    cipher: Box<LessSafeKey>,
     sequence: u64,
 }
 
@@ -152,7 +155,7 @@ impl Sealer {
 /// Opens what one end receives: feed it bytes as they come, take the
 /// plaintext of each whole frame.
 pub struct Opener {
-    cipher: LessSafeKey,
+    cipher: Box<LessSafeKey>,
     sequence: u64,
     /// Bytes of frames not yet whole.
     buffer: Vec<u8>,
