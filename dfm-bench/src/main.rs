@@ -40,7 +40,9 @@ see README.md. A full run takes about 25 minutes, --quick about two.
 pool's decision core (seconds, no processes); --ceiling only the daemon,
 with 10 to 10,000 workers of the bench's own that answer at once
 (DFM_BENCH_CEILING=WxC one point; =licenses, =metrics or =monitor one
-cost, side by side; DFM_BENCH_SEALED=1 its workers' traffic sealed);
+cost, side by side; DFM_BENCH_SEALED=1 its workers' traffic sealed;
+DFM_BENCH_PER_WORKER tasks in flight per worker, 2 by default;
+DFM_BENCH_STATUS_EVERY milliseconds between status.get, 100 by default);
 --sealing what sealing worker traffic costs, sealed
 and clear side by side; --tcp workers on TCP through a delaying proxy,
 this dfm against another build. Run it on an otherwise idle machine.";
