@@ -150,12 +150,13 @@ impl Queue {
                     Ok(next) => {
                         batch.clear();
                         batch.extend_from_slice(line.as_bytes());
-                        batch.extend_from_slice(next.as_bytes());
-                        backlog.fetch_sub(1, Ordering::Relaxed);
-                        while batch.len() < MAX_BATCH {
-                            let Ok(line) = rx.try_recv() else { break };
+                        let mut next = Some(next);
+                        while let Some(line) = next.take() {
                             batch.extend_from_slice(line.as_bytes());
                             backlog.fetch_sub(1, Ordering::Relaxed);
+                            if batch.len() < MAX_BATCH {
+                                next = rx.try_recv().ok();
+                            }
                         }
                         let written = write_out(&mut out, &batch).await;
                         if batch.capacity() > MAX_BATCH {
